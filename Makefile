@@ -1,0 +1,27 @@
+# The two commands of the README:
+#   make demo   set up, then run the wine example end to end (batch, then a short stream run)
+#   make test   set up, then lint, type-check and run the whole test suite
+.PHONY: demo test lint bench clean
+
+demo:
+	scripts/setup.sh examples
+	.venv/bin/python examples/wine/demo.py
+
+test:
+	scripts/setup.sh dev
+	scripts/ensure_postgres.sh
+	$(MAKE) --no-print-directory lint
+	.venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	scripts/mypy.sh
+
+bench:
+	scripts/setup.sh dev
+	.venv/bin/python benchmarks/job_latency.py
+	.venv/bin/python benchmarks/plan_scale.py
+
+clean:
+	rm -rf .venv build dist *.egg-info

@@ -1,0 +1,5 @@
+"""``python -m aiflow`` is the ``aiflow`` command."""
+
+from aiflow.cli.main import main
+
+main()

@@ -1,0 +1,95 @@
+"""``Example`` (a dataset with a batch view and a stream view) and ``Model`` (a registry name).
+
+Relative URIs are resolved against the directory of the file that constructs the Example, not
+the current directory: ``aiflow run examples/wine/workflow.py`` from anywhere reads the same
+data, and the plan records absolute locations a job on another host can be pointed at.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiflow.plan.model import ExampleSpec
+from aiflow.plan.schema import normalize_columns
+
+FORMATS = ("csv", "json", "parquet")
+_FORMAT_ALIASES = {"csv": "csv", "json": "json", "jsonl": "json", "ndjson": "json", "parquet": "parquet"}
+
+
+def _caller_dir(depth: int = 2) -> Path:
+    frame = sys._getframe(depth)
+    file = frame.f_globals.get("__file__")
+    return Path(file).resolve().parent if file else Path.cwd()
+
+
+def resolve_uri(uri: str | os.PathLike[str] | None, base: Path) -> str | None:
+    """Absolute local path for a relative one; URIs with a scheme (s3://, kafka://) untouched.
+    A trailing slash is kept: it marks a directory."""
+    if uri is None:
+        return None
+    text = os.fspath(uri)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser()
+    resolved = str(path if path.is_absolute() else (base / path).resolve())
+    return resolved + "/" if text.endswith(("/", os.sep)) and not resolved.endswith("/") else resolved
+
+
+class Example:
+    """A named dataset with a batch view (``batch_uri``: a file or a directory of files) and a
+    stream view (``stream_uri``: a directory watched for new files), of the same records."""
+
+    def __init__(
+        self,
+        name: str,
+        schema: dict[str, str] | None = None,
+        batch_uri: str | os.PathLike[str] | None = None,
+        stream_uri: str | os.PathLike[str] | None = None,
+        format: str = "csv",
+        **options: Any,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError("Example needs a non-empty name")
+        fmt = _FORMAT_ALIASES.get(str(format).lower())
+        if fmt is None:
+            raise ValueError(
+                f"example '{name}': unknown format {format!r} (valid: {', '.join(FORMATS)})"
+            )
+        try:
+            columns = normalize_columns(schema) if schema is not None else None
+        except ValueError as exc:
+            raise ValueError(f"example '{name}': {exc}") from None
+        base = _caller_dir()
+        self.spec = ExampleSpec(
+            name=name,
+            columns=columns,
+            format=fmt,
+            batch_uri=resolve_uri(batch_uri, base),
+            stream_uri=resolve_uri(stream_uri, base),
+            options=options,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"Example({self.spec.name!r}, format={self.spec.format!r})"
+
+
+class Model:
+    """A model in the registry, by name. ``af.train(..., model=af.Model("x"))`` registers new
+    versions of it; passing it to ``af.predict``/``af.evaluate`` uses its serving version
+    (alias ``deployed``, else the newest)."""
+
+    def __init__(self, name: str, description: str | None = None) -> None:
+        if not name or not isinstance(name, str):
+            raise ValueError("Model needs a non-empty name")
+        self.name = name
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r})"

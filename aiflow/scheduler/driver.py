@@ -1,0 +1,396 @@
+"""The execution driver: takes one execution from queued to a final status through a deployer.
+
+The driver is the only writer of an execution's job states while it runs, and it decides only
+*when* things happen (dependencies, retries, timeouts, stops); how a job is started, watched and
+ended is the deployer's business, so the same loop drives local processes or cluster pods.
+
+Latency: a loop turn ends in ``deployer.wait_for_change``, which returns as soon as a job ends
+(for deployers that support it) and after ``scheduler.poll_interval`` at the latest, the bound
+for noticing stop requests, retry delays and timeouts. Writes are one CAS per state change:
+a job goes RUNNING together with its handle, so a running job always has a handle for whoever
+has to find it again (``request_stop``, ``reconcile``).
+
+Ownership is guarded by compare-and-set on every transition: if another process changed a row
+under the driver (a reconciler that wrongly thought it dead), the driver takes the store's word.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiflow.config import get_settings
+from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, describe_exit
+from aiflow.errors import AiflowError, InvalidInput
+from aiflow.scheduler.launch import (
+    catch_stop_signals,
+    default_command,
+    job_env,
+    job_log_path,
+    spawn_driver,
+    stop_all,
+)
+from aiflow.scheduler.reconcile import reconcile, request_stop
+from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
+
+if TYPE_CHECKING:
+    from aiflow.store.sql_store import MetaStore
+
+__all__ = ["default_command", "reconcile", "request_stop", "run_execution", "spawn_driver"]
+
+log = logging.getLogger("aiflow.scheduler")
+
+OnUpdate = Callable[[Execution, list[Job]], None]
+CommandFor = Callable[[Job], list[str]]
+Outcome = tuple[ExecutionStatus, str | None]
+
+_S = JobStatus
+
+
+def run_execution(
+    store: MetaStore,
+    execution_id: int,
+    deployer: Deployer,
+    *,
+    on_update: OnUpdate | None = None,
+    command_for: CommandFor | None = None,
+) -> Execution:
+    """Run a queued execution to its end and return it as finally stored.
+
+    ``on_update`` gets fresh copies of the execution and its jobs after every loop turn that
+    changed something (for progress display); ``command_for`` replaces the job command
+    (default: ``python -m aiflow.runtime --job-id N``). SIGTERM/SIGINT (when called from the
+    main thread) and a STOPPING status set by another process stop the execution: its jobs are
+    ended and it finishes as killed. Raises ``InvalidInput`` if another driver owns it.
+    """
+    driver = _Driver(store, execution_id, deployer, on_update, command_for or default_command)
+    return driver.run()
+
+
+@dataclass
+class _Attempt:
+    handle: Handle
+    started: float  # time.monotonic() at launch, for the timeout
+    stop_reason: str | None = None  # set when the driver itself ended it (timeout)
+
+
+class _Driver:
+    def __init__(
+        self,
+        store: MetaStore,
+        execution_id: int,
+        deployer: Deployer,
+        on_update: OnUpdate | None,
+        command_for: CommandFor,
+    ) -> None:
+        self.store = store
+        self.id = execution_id
+        self.deployer = deployer
+        self.on_update = on_update
+        self.command_for = command_for
+        self.settings = get_settings()
+        self.workdir = Path.cwd()  # relative paths in user code mean what they mean locally
+        self.stream = False
+        self.jobs: dict[int, Job] = {}  # as loaded: the static parts (name, deps, retries)
+        self.status: dict[int, JobStatus] = {}  # what the store says, without re-reading it
+        self.attempt: dict[int, int] = {}
+        self.dependents: dict[int, list[int]] = {}
+        self.running: dict[int, _Attempt] = {}
+        self.retry_at: dict[int, float] = {}  # job id -> monotonic time of its next attempt
+        self.errors: dict[int, str] = {}  # final error of each job that failed for good
+        self.signalled: str | None = None
+        self.changed = True
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def run(self) -> Execution:
+        execution = self.store.get_execution(self.id)
+        self.stream = execution.mode == "stream"
+        for job in self.store.list_jobs(self.id):
+            self.jobs[job.id] = job
+            self.status[job.id] = job.status
+            self.attempt[job.id] = job.attempt
+            self.dependents.setdefault(job.id, [])
+            for upstream in job.depends_on:
+                self.dependents.setdefault(upstream, []).append(job.id)
+        early = self._claim(execution)
+        if early is not None:
+            return early
+        log.info("execution %s: %s mode, %d jobs", self.id, execution.mode, len(self.jobs))
+        restore_signals = catch_stop_signals(self._on_signal)
+        try:
+            outcome = self._loop()
+        except KeyboardInterrupt:
+            outcome = self._stop_everything("interrupted (KeyboardInterrupt)")
+        except BaseException as exc:
+            self._abort(exc)
+            raise
+        finally:
+            restore_signals()
+        return self._finish(*outcome)
+
+    def _claim(self, execution: Execution) -> Execution | None:
+        """Become the execution's driver (CAS queued -> running), or say why not."""
+        if execution.status == ExecutionStatus.QUEUED and self.store.transition_execution(
+            self.id, ExecutionStatus.RUNNING, expected={ExecutionStatus.QUEUED}
+        ):
+            self.store.update_execution(
+                self.id, driver_pid=os.getpid(), driver_host=socket.gethostname()
+            )
+            return None
+        current = self.store.get_execution(self.id)
+        if current.status == ExecutionStatus.STOPPING and current.driver_pid is None:
+            # Stopped before any driver picked it up: nothing runs, so end it here.
+            reason = "stopped before it started"
+            for job_id in self._queued():
+                self._set(job_id, _S.KILLED, error=reason)
+            self.store.transition_execution(
+                self.id, ExecutionStatus.KILLED, expected={ExecutionStatus.STOPPING}, error=reason
+            )
+            return self.store.get_execution(self.id)
+        if current.status.finished:
+            return current
+        raise InvalidInput(
+            f"execution {self.id} is {current.status} (driver pid {current.driver_pid} on "
+            f"{current.driver_host}); only a queued execution can be run"
+        )
+
+    def _loop(self) -> Outcome:
+        interval = self.settings.scheduler.poll_interval
+        next_check = 0.0
+        while True:
+            if self.signalled:
+                return self._stop_everything(f"driver received {self.signalled}")
+            now = time.monotonic()
+            if now >= next_check:  # a stop from another process, noticed within the interval
+                next_check = now + interval
+                if self.store.get_execution(self.id).status == ExecutionStatus.STOPPING:
+                    return self._stop_everything("stop requested")
+            self._collect_exits()
+            if self.stream and self.errors:
+                return self._stop_after_stream_failure()
+            self._enforce_timeouts(time.monotonic())
+            self._launch_ready(time.monotonic())
+            if all(status.finished for status in self.status.values()):
+                return self._outcome()
+            if not self.running and not self.retry_at:
+                return self._fail_stuck()
+            self._notify()
+            self.deployer.wait_for_change(self._sleep_for(time.monotonic(), interval))
+
+    def _finish(self, status: ExecutionStatus, error: str | None) -> Execution:
+        # A stop that arrives after the last job ended does not change the outcome.
+        expected = {ExecutionStatus.RUNNING, ExecutionStatus.STOPPING}
+        if not self.store.transition_execution(self.id, status, expected=expected, error=error):
+            log.warning("execution %s: changed by another process; not setting %s", self.id, status)
+        log.info("execution %s %s%s", self.id, status, f": {error}" if error else "")
+        self.changed = True
+        self._notify()
+        return self.store.get_execution(self.id)
+
+    def _on_signal(self, name: str) -> None:
+        self.signalled = name  # acted on by the loop within one turn
+
+    def _abort(self, exc: BaseException) -> None:
+        """The driver itself failed: leave nothing running and say so, best effort."""
+        log.exception("execution %s: driver failed", self.id)
+        reason = f"driver failed: {type(exc).__name__}: {exc}"
+        try:
+            self._stop_everything(reason)
+            self._finish(ExecutionStatus.FAILED, reason)
+        except Exception:
+            log.exception("execution %s: could not record the driver failure", self.id)
+
+    # -- one loop turn ----------------------------------------------------------------------
+
+    def _collect_exits(self) -> None:
+        for job_id, attempt in list(self.running.items()):
+            state = self.deployer.poll(attempt.handle)
+            if not state.running:
+                del self.running[job_id]
+                self._ended(job_id, attempt, state)
+
+    def _ended(self, job_id: int, attempt: _Attempt, state: JobState) -> None:
+        if attempt.stop_reason is None and state.exit_code == 0:
+            self._set(job_id, _S.SUCCEEDED, exit_code=0)
+            return
+        error = attempt.stop_reason or state.error
+        if error is None:
+            unknown = state.exit_code is None
+            error = "ended with an unknown exit code" if unknown else describe_exit(state.exit_code)
+        self._attempt_failed(job_id, error, state.exit_code)
+
+    def _attempt_failed(self, job_id: int, error: str, exit_code: int | None) -> None:
+        job, attempt = self.jobs[job_id], self.attempt[job_id]
+        if attempt <= job.max_retries:
+            delay = job.retry_delay
+            log.warning(
+                "job %s attempt %d failed (%s); retry in %gs", job.name, attempt, error, delay
+            )
+            self._set(job_id, _S.QUEUED, attempt=attempt, exit_code=exit_code, error=error)
+            self.retry_at[job_id] = time.monotonic() + delay
+            # Next to the store's JOB_QUEUED, so a watcher can tell a retry from a first start.
+            self.store.emit_event(f"execution/{self.id}", "JOB_RETRY", job.name)
+            return
+        log.warning("job %s failed after %d attempt(s): %s", job.name, attempt, error)
+        self._set(job_id, _S.FAILED, attempt=attempt, exit_code=exit_code, error=error)
+        self.errors[job_id] = error
+        pending = list(self.dependents[job_id])
+        while pending:  # transitive dependents can never run now
+            dependent = pending.pop()
+            if self.status[dependent] == _S.QUEUED and dependent not in self.retry_at:
+                self._set(dependent, _S.UPSTREAM_FAILED, error=f"upstream job '{job.name}' failed")
+                pending.extend(self.dependents[dependent])
+
+    def _enforce_timeouts(self, now: float) -> None:
+        for job_id, attempt in self.running.items():
+            timeout = self.jobs[job_id].timeout
+            if timeout is None or attempt.stop_reason is not None:
+                continue
+            if now - attempt.started >= timeout:
+                log.warning("job %s timed out after %gs", self.jobs[job_id].name, timeout)
+                attempt.stop_reason = f"timed out after {timeout:g}s"
+                # In the background: the loop notices the end like any other exit.
+                threading.Thread(
+                    target=stop_all,
+                    args=(self.deployer, [attempt.handle], self.settings.scheduler.kill_grace),
+                    daemon=True,
+                ).start()
+
+    def _launch_ready(self, now: float) -> None:
+        for job_id, due in list(self.retry_at.items()):
+            if due <= now:
+                del self.retry_at[job_id]
+                self._launch(job_id)
+        for job_id in self.jobs:
+            if (
+                self.status[job_id] == _S.QUEUED
+                and job_id not in self.retry_at
+                and job_id not in self.running
+                and self._upstream_ready(job_id)
+            ):
+                self._launch(job_id)
+
+    def _upstream_ready(self, job_id: int) -> bool:
+        # Batch jobs consume finished outputs; stream jobs consume live ones.
+        ok = (_S.SUCCEEDED, _S.RUNNING) if self.stream else (_S.SUCCEEDED,)
+        return all(self.status.get(up) in ok for up in self.jobs[job_id].depends_on)
+
+    def _launch(self, job_id: int) -> None:
+        job = self.jobs[job_id]
+        attempt = self.attempt[job_id] + 1
+        self.attempt[job_id] = attempt
+        log_path = job_log_path(self.id, job.name, attempt)
+        launch = JobLaunch(
+            job_id=job.id,
+            execution_id=self.id,
+            job_name=job.name,
+            attempt=attempt,
+            command=self.command_for(job.model_copy(update={"attempt": attempt})),
+            env=job_env(self.store.uri, job, attempt, self.settings),
+            log_path=log_path,
+            workdir=self.workdir,
+        )
+        try:
+            handle = self.deployer.submit(launch)
+        except AiflowError as exc:
+            self._attempt_failed(job_id, f"could not start: {exc.message}", None)
+            return
+        self.running[job_id] = _Attempt(handle, time.monotonic())
+        fields: dict[str, Any] = {"attempt": attempt, "handle": handle, "log_uri": str(log_path)}
+        if not self._set(job_id, _S.RUNNING, **fields):  # also clears the last exit code/error
+            del self.running[job_id]  # the row is someone else's now: do not run it twice
+            stop_all(self.deployer, [handle], 0.0)
+
+    def _sleep_for(self, now: float, interval: float) -> float:
+        deadlines = [now + interval, *self.retry_at.values()]
+        for job_id, attempt in self.running.items():
+            timeout = self.jobs[job_id].timeout
+            if timeout is not None and attempt.stop_reason is None:
+                deadlines.append(attempt.started + timeout)
+        return max(min(deadlines) - now, 0.0)
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _outcome(self) -> Outcome:
+        if all(status == _S.SUCCEEDED for status in self.status.values()):
+            return ExecutionStatus.SUCCEEDED, None
+        failed = [f"'{self.jobs[job_id].name}' ({error})" for job_id, error in self.errors.items()]
+        parts = [f"{len(failed)} jobs failed: {'; '.join(failed)}"] if len(failed) > 1 else []
+        parts += [f"job {failed[0]} failed"] if len(failed) == 1 else []
+        not_run = [
+            job.name
+            for job_id, job in self.jobs.items()
+            if self.status[job_id] != _S.SUCCEEDED and job_id not in self.errors
+        ]
+        parts += [f"did not run: {', '.join(sorted(not_run))}"] if not_run else []
+        return ExecutionStatus.FAILED, "; ".join(parts)
+
+    def _stop_after_stream_failure(self) -> Outcome:
+        job_id, error = next(iter(self.errors.items()))
+        name = self.jobs[job_id].name
+        self._stop_everything(f"stopped because stream job '{name}' failed")
+        return ExecutionStatus.FAILED, f"stream job '{name}' failed ({error}); stopped the others"
+
+    def _stop_everything(self, reason: str) -> Outcome:
+        """End every running attempt (in parallel, each with the configured grace) and mark
+        them and every job that has not started killed."""
+        log.warning("execution %s: %s; stopping %d job(s)", self.id, reason, len(self.running))
+        attempts, self.running = self.running, {}
+        self.retry_at.clear()
+        stop_all(
+            self.deployer, [a.handle for a in attempts.values()], self.settings.scheduler.kill_grace
+        )
+        for job_id, attempt in attempts.items():
+            self._set(
+                job_id,
+                _S.KILLED,
+                exit_code=self.deployer.poll(attempt.handle).exit_code,
+                error=reason,
+            )
+        for job_id in self._queued():
+            self._set(job_id, _S.KILLED, error=f"{reason} before it started")
+        return ExecutionStatus.KILLED, reason
+
+    def _fail_stuck(self) -> Outcome:
+        """Nothing runs or waits, yet jobs are unfinished: their dependencies can never be met
+        (the store rejects cycles; this is the safety net). End them rather than spin."""
+        for job_id, status in self.status.items():
+            if not status.finished:
+                to = _S.UPSTREAM_FAILED if status == _S.QUEUED else _S.FAILED
+                self._set(job_id, to, error="its dependencies can never complete")
+        return self._outcome()
+
+    # -- store --------------------------------------------------------------------------------
+
+    def _queued(self) -> list[int]:
+        return [job_id for job_id, status in self.status.items() if status == _S.QUEUED]
+
+    def _set(self, job_id: int, to: JobStatus, **fields: Any) -> bool:
+        """CAS a job from the status this driver last wrote to ``to``."""
+        self.changed = True
+        if self.store.transition_job(job_id, to, expected={self.status[job_id]}, **fields):
+            self.status[job_id] = to
+            return True
+        actual = self.store.get_job(job_id).status
+        log.warning(
+            "job %s: expected %s but another process set %s", job_id, self.status[job_id], actual
+        )
+        self.status[job_id] = actual
+        return False
+
+    def _notify(self) -> None:
+        if self.on_update is None or not self.changed:
+            return
+        self.changed = False
+        try:
+            self.on_update(self.store.get_execution(self.id), self.store.list_jobs(self.id))
+        except Exception:  # a broken progress display must not break the execution
+            log.exception("execution %s: on_update failed", self.id)

@@ -1,0 +1,123 @@
+"""What the driver hands to deployers and how drivers themselves are started.
+
+Shared by the driver loop, ``request_stop`` and ``reconcile``, which all need to build job
+commands or stop many jobs at once, and by ``aiflow run --detach`` (``spawn_driver``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from aiflow.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from aiflow.deployers.base import Deployer, Handle
+    from aiflow.store.entities import Job
+
+log = logging.getLogger("aiflow.scheduler")
+
+
+def default_command(job: Job) -> list[str]:
+    """The aiflow runtime, in the driver's own interpreter so that the job sees the same
+    installed packages as the workflow that was submitted."""
+    return [sys.executable, "-m", "aiflow.runtime", "--job-id", str(job.id)]
+
+
+def job_log_path(execution_id: int, job_name: str, attempt: int) -> Path:
+    return get_settings().logs_dir / str(execution_id) / job_name / f"attempt-{attempt}.log"
+
+
+def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[str, str]:
+    """Environment a job attempt gets on top of the deployer's: enough to find the same store
+    and home as the driver even when the driver was configured by a config file, not env."""
+    return {
+        "AIFLOW_HOME": str(settings.home),
+        "AIFLOW__METASTORE__URI": store_uri,
+        "PYTHONUNBUFFERED": "1",  # logs reach the file as they are written, not at exit
+        "AIFLOW_EXECUTION_ID": str(job.execution_id),
+        "AIFLOW_JOB_ID": str(job.id),
+        "AIFLOW_JOB_NAME": job.name,
+        "AIFLOW_ATTEMPT": str(attempt),
+    }
+
+
+def catch_stop_signals(on_signal: Callable[[str], None]) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``on_signal(name)`` instead of ending the process, so the
+    driver can stop its jobs (which run in sessions of their own and never see the signal)
+    and record why; returns a function that restores the previous handlers. A no-op outside
+    the main thread, where Python cannot install handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        on_signal(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            if old is not None:
+                signal.signal(sig, old)
+
+    return restore
+
+
+def stop_all(deployer: Deployer, handles: Sequence[Handle], grace: float) -> None:
+    """Stop jobs in parallel, so ending N jobs takes one grace period, not N; errors are
+    logged, never raised: the caller is already on a path that must finish."""
+
+    def stop(handle: Handle) -> None:
+        try:
+            deployer.stop(handle, grace)
+        except Exception:
+            log.exception("could not stop job %s", handle)
+
+    if len(handles) == 1:
+        stop(handles[0])
+        return
+    threads = [threading.Thread(target=stop, args=(h,), daemon=True) for h in handles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def spawn_driver(execution_id: int, *, store_uri: str | None = None) -> int:
+    """Start ``python -m aiflow.scheduler --execution-id N`` detached and return its pid.
+
+    Detached means a new session, so closing the terminal that ran ``aiflow run --detach`` does
+    not end it; its output goes to ``logs_dir/<id>/driver.log``. The store URI travels in the
+    environment, never on the command line, where ``ps`` would show its password.
+    """
+    settings = get_settings()
+    log_path = settings.logs_dir / str(execution_id) / "driver.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "AIFLOW_HOME": str(settings.home),
+        "AIFLOW__METASTORE__URI": store_uri or settings.metastore_uri,
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [sys.executable, "-m", "aiflow.scheduler", "--execution-id", str(execution_id)]
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    # Reap it if this process outlives it, so a long-lived caller collects no zombies and
+    # liveness checks do not mistake a zombie for a running driver.
+    threading.Thread(target=proc.wait, name=f"aiflow-driver-{proc.pid}", daemon=True).start()
+    return proc.pid

@@ -1,0 +1,150 @@
+"""Stopping executions from outside their driver, and cleaning up after drivers that died.
+
+Both work from the store alone (the driver's pid and host, each job's deployer handle), because
+they run in another process than the driver: ``aiflow stop``, or the next ``aiflow run`` after a
+crash. A driver is only declared dead when this host can prove it (same host, pid gone or
+recycled); a driver on another host is left alone, since a wrong "dead" would kill live jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import psutil
+
+from aiflow.config import get_settings
+from aiflow.errors import AiflowError
+from aiflow.scheduler.launch import stop_all
+from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
+
+if TYPE_CHECKING:
+    from aiflow.deployers.base import Deployer
+    from aiflow.store.sql_store import MetaStore
+
+log = logging.getLogger("aiflow.scheduler")
+
+DeployerFor = Callable[[str], "Deployer"]
+
+# A running execution without a recorded driver pid this old has lost its driver between the
+# claim and recording the pid (two consecutive writes): a window of milliseconds.
+_UNCLAIMED_AFTER = 60.0
+_CREATE_TIME_TOLERANCE = 1.0
+_STOP_POLL = 0.05
+
+
+def driver_is_dead(execution: Execution) -> bool:
+    """True only when this host can tell the execution's driver process is gone.
+
+    The driver records its pid after its process started and before ``started_at`` was set, so
+    a process with that pid created after ``started_at`` is a recycled pid, not the driver.
+    """
+    if execution.driver_pid is None:
+        age = (datetime.now(UTC) - (execution.started_at or execution.created_at)).total_seconds()
+        return execution.status != ExecutionStatus.QUEUED and age > _UNCLAIMED_AFTER
+    if execution.driver_host != socket.gethostname():
+        return False
+    try:
+        proc = psutil.Process(execution.driver_pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return True
+        started = execution.started_at
+        return started is not None and (
+            proc.create_time() > started.timestamp() + _CREATE_TIME_TOLERANCE
+        )
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        return False
+
+
+def request_stop(
+    store: MetaStore, execution_id: int, deployer_for: DeployerFor, *, wait: float = 30
+) -> Execution:
+    """Ask an execution to stop and wait up to ``wait`` s for it to end; return it.
+
+    The request is a CAS to STOPPING, which the driver notices within a poll interval and acts
+    on. If the driver is dead, this stops the job processes itself and marks everything killed;
+    likewise if no driver has claimed the execution by the deadline. A live driver that is
+    still stopping at the deadline is left to finish: the returned execution is then STOPPING.
+    """
+    execution = store.get_execution(execution_id)
+    while not execution.status.finished and execution.status != ExecutionStatus.STOPPING:
+        if store.transition_execution(
+            execution_id, ExecutionStatus.STOPPING, expected={execution.status}
+        ):
+            log.info("execution %s: stop requested", execution_id)
+        execution = store.get_execution(execution_id)
+    deadline = time.monotonic() + max(wait, 0.0)
+    while not execution.status.finished:
+        past_deadline = time.monotonic() >= deadline
+        if driver_is_dead(execution) or (past_deadline and execution.driver_pid is None):
+            _take_over(store, execution, deployer_for(execution.deployer))
+            return store.get_execution(execution_id)
+        if past_deadline:
+            break
+        time.sleep(_STOP_POLL)
+        execution = store.get_execution(execution_id)
+    return execution
+
+
+def reconcile(store: MetaStore, deployer_for: DeployerFor) -> list[int]:
+    """End the executions whose driver died; return their ids.
+
+    Jobs the store thinks are running are checked through their deployer: dead ones failed
+    while nobody watched, live ones are stopped (nobody would watch them, retry them or time
+    them out) and also count as failed. The execution fails, or is killed if a stop had been
+    requested. Costs one query per non-final status when there is nothing to do, so ``aiflow
+    run`` can call it every time.
+    """
+    reconciled = []
+    for status in (ExecutionStatus.RUNNING, ExecutionStatus.STOPPING, ExecutionStatus.QUEUED):
+        for execution in store.list_executions(status=status, limit=10_000):
+            if driver_is_dead(execution) and _take_over(
+                store, execution, deployer_for(execution.deployer)
+            ):
+                reconciled.append(execution.id)
+    return sorted(reconciled)
+
+
+def _take_over(store: MetaStore, execution: Execution, deployer: Deployer) -> bool:
+    """Finish an execution whose driver is gone, as that driver would have; False if another
+    process finished it first."""
+    stopping = execution.status == ExecutionStatus.STOPPING
+    driver = f"driver (pid {execution.driver_pid} on {execution.driver_host})"
+    jobs = store.list_jobs(execution.id)
+    alive: list[Job] = []
+    dead: list[Job] = []
+    for job in jobs:
+        if job.status != JobStatus.RUNNING:
+            continue
+        try:
+            running = job.handle is not None and deployer.poll(job.handle).running
+        except AiflowError as exc:
+            log.warning("job %s: cannot check its process (%s); stopping it", job.id, exc)
+            running = True
+        (alive if running else dead).append(job)
+    stop_all(deployer, [j.handle for j in alive if j.handle], get_settings().scheduler.kill_grace)
+    if stopping:
+        final, job_status, reason = ExecutionStatus.KILLED, JobStatus.KILLED, "stop requested"
+        error = f"stopped on request; its {driver} was not running"
+    else:
+        final, job_status, reason = ExecutionStatus.FAILED, JobStatus.FAILED, ""
+        error = f"its {driver} died; reconciled: unfinished jobs were failed or killed"
+    for job in alive:
+        why = reason or f"stopped because its {driver} died"
+        store.transition_job(job.id, job_status, expected={JobStatus.RUNNING}, error=why)
+    for job in dead:
+        why = reason or "process ended while its driver was down"
+        store.transition_job(job.id, job_status, expected={JobStatus.RUNNING}, error=why)
+    for job in jobs:
+        if job.status == JobStatus.QUEUED:
+            why = f"{reason or 'its driver died'} before it started"
+            store.transition_job(job.id, JobStatus.KILLED, expected={JobStatus.QUEUED}, error=why)
+    done = store.transition_execution(execution.id, final, expected={execution.status}, error=error)
+    log.warning("execution %s: %s", execution.id, error)
+    return done

@@ -1,0 +1,139 @@
+"""Submitting a workflow: validate and translate, snapshot the code, record it, start it.
+
+Order matters for "bad input loses nothing": everything that can reject the workflow (plan
+checks, translation, engine and deployer names) runs before the first meta store write, and the
+writes themselves are two transactions (workflow version + examples; execution + jobs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiflow.config import get_settings
+from aiflow.errors import AiflowError, InvalidPlan
+
+if TYPE_CHECKING:
+    from aiflow.dsl.workflow import Workflow
+    from aiflow.store.entities import Execution
+    from aiflow.store.sql_store import MetaStore
+    from aiflow.translators.physical import PhysicalPlan
+
+
+class ExecutionFailed(AiflowError):
+    code = "execution_failed"
+
+
+def submit_workflow(
+    wf: Workflow,
+    *,
+    mode: str,
+    engine: str | None = None,
+    deployer: str | None = None,
+    store: MetaStore | None = None,
+) -> tuple[Execution, PhysicalPlan]:
+    """Record ``wf`` (a new workflow version only if plan or code changed) and a queued
+    execution of it; nothing runs yet."""
+    from aiflow.deployers import get_deployer
+    from aiflow.plan import snapshot
+    from aiflow.plan.model import NodeKind
+    from aiflow.store.sql_store import ExampleCreate, JobCreate, MetaStore
+    from aiflow.translators import translator_for
+
+    settings = get_settings()
+    deployer = deployer or settings.default_deployer
+    plan = wf.plan
+    physical = translator_for(mode).translate(plan, engine=engine)
+    get_deployer(deployer)  # unknown deployer: fail before writing anything
+    if wf.source_file is None:
+        raise InvalidPlan(
+            f"workflow '{wf.name}' was not defined in a file; aiflow snapshots the file's "
+            "directory so jobs can run its code anywhere"
+        )
+    snap = snapshot.collect(wf.source_file)
+    snapshot_uri = snapshot.store(snap, settings.snapshots_dir)
+
+    examples: dict[str, Any] = {}
+    for node in plan.nodes:
+        if node.example is not None and node.kind in (
+            NodeKind.READ_EXAMPLE,
+            NodeKind.WRITE_EXAMPLE,
+        ):
+            ex = node.example
+            examples[ex.name] = ExampleCreate(
+                name=ex.name,
+                columns=ex.columns or {},
+                format=ex.format,
+                batch_uri=ex.batch_uri,
+                stream_uri=ex.stream_uri,
+            )
+    store = store or MetaStore()
+    version = store.register_workflow_version(
+        wf.name,
+        plan.model_dump(mode="json"),
+        plan.hash(),
+        snap.hash,
+        snapshot_uri,
+        list(examples.values()),
+    )
+    for model in wf.models.values():
+        store.create_model(model.name, model.description)
+    jobs = [
+        JobCreate(
+            name=job.name,
+            engine=job.engine,
+            spec=job.model_copy(
+                update={
+                    "source_hash": snap.hash,
+                    "snapshot_uri": snapshot_uri,
+                    "entrypoint": snap.entrypoint,
+                }
+            ).model_dump(mode="json"),
+            depends_on=job.depends_on,
+            max_retries=job.retries,
+            retry_delay=job.retry_delay,
+            timeout=job.timeout,
+        )
+        for job in physical.jobs
+    ]
+    execution = store.create_execution(version.id, mode, engine or plan.engine, deployer, jobs)
+    return execution, physical
+
+
+def run_workflow(
+    wf: Workflow,
+    *,
+    mode: str = "batch",
+    engine: str | None = None,
+    deployer: str | None = None,
+    detach: bool = False,
+    progress: bool = True,
+    store: MetaStore | None = None,
+) -> Execution:
+    """Submit, then either hand the execution to a background driver (``detach``) or drive it
+    here with live progress; raise ``ExecutionFailed`` if it failed."""
+    from aiflow.deployers import get_deployer
+    from aiflow.scheduler.driver import reconcile, run_execution, spawn_driver
+    from aiflow.store.entities import ExecutionStatus
+    from aiflow.store.sql_store import MetaStore
+
+    store = store or MetaStore()
+    reconcile(store, get_deployer)
+    execution, _ = submit_workflow(wf, mode=mode, engine=engine, deployer=deployer, store=store)
+    if detach:
+        spawn_driver(execution.id)
+        return store.get_execution(execution.id)
+    deployer_impl = get_deployer(execution.deployer)
+    if progress:
+        from aiflow.cli.progress import LiveProgress, print_summary
+
+        with LiveProgress(execution) as live:
+            final = run_execution(store, execution.id, deployer_impl, on_update=live.update)
+        print_summary(store, final)
+    else:
+        final = run_execution(store, execution.id, deployer_impl)
+    if final.status is ExecutionStatus.FAILED:
+        raise ExecutionFailed(
+            f"execution {final.id} of '{final.workflow_name}' failed: {final.error} "
+            f"(see `aiflow job list {final.id}` and `aiflow job logs JOB_ID`)"
+        )
+    return final

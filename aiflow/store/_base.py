@@ -1,0 +1,216 @@
+"""Plumbing shared by the parts of ``MetaStore``: transactions, schema check, dialect SQL.
+
+``MetaStore`` is assembled from one mixin per area (``_workflows``, ``_runs``, ``_registry`` and
+``sql_store`` itself) so that no module grows past a readable size; they all build on
+``StoreBase``.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from enum import Enum
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import CursorResult, Engine, func, insert, inspect, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from aiflow.config import get_settings
+from aiflow.errors import AiflowError, InvalidInput, MetaStoreError
+from aiflow.store import db, migrations
+from aiflow.store.orm import Base, SqlEvent
+
+T = TypeVar("T")
+
+# Transaction-scoped PostgreSQL advisory lock taken before inserting an event (see add_event).
+_EVENT_LOCK_KEY: Final = 0x6169_666C_6F77  # "aiflow"
+_CONFLICT_RETRIES: Final = 10
+
+
+class Unset(Enum):
+    """Marks a keyword argument that was not passed, where ``None`` is a legal new value."""
+
+    UNSET = "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+
+
+class StoreBase:
+    """Owns the URI and runs every public method as one transaction."""
+
+    def __init__(self, uri: str | None = None, *, auto_upgrade: bool | None = None) -> None:
+        self._uri = uri or get_settings().metastore_uri
+        db.normalize_url(self._uri)  # fail early on a malformed URL; connect lazily
+        # Embedded SQLite is zero-setup: migrate it on first use. A server database is shared
+        # and upgraded deliberately (`aiflow db upgrade`), never as a side effect of a command.
+        self._auto_upgrade = db.is_sqlite(self._uri) if auto_upgrade is None else auto_upgrade
+        self._schema_checked = False
+        self._schema_lock = threading.Lock()
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    def dispose(self) -> None:
+        """Close this process's pooled connections to the store (the engine is shared per URI)."""
+        db.dispose_engine(self._uri)
+
+    def __repr__(self) -> str:
+        return f"MetaStore({db.display_url(self._uri)!r})"
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._session(write=False) as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._session(write=True) as session:
+            yield session
+
+    def _write_retrying(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a write transaction, retrying when a unique constraint fires.
+
+        Version allocation (max + 1) is serialized by a row lock, but the unique constraint is
+        the real guarantee: if two writers still collide (e.g. MySQL's repeatable-read
+        snapshot) the loser rolls back and recomputes in a fresh transaction.
+        """
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                with self._write() as session:
+                    return work(session)
+            except IntegrityError:
+                if attempt == _CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _session(self, *, write: bool) -> Iterator[Session]:
+        engine = self._engine()
+        try:
+            with db.session_scope(engine, write=write) as session:
+                yield session
+        except (OperationalError, InterfaceError) as exc:
+            raise MetaStoreError(
+                f"meta store {db.display_url(self._uri)} failed: {exc.orig or exc}"
+            ) from exc
+
+    def _engine(self) -> Engine:
+        if not self._schema_checked:
+            with self._schema_lock:
+                if not self._schema_checked:
+                    self._check_schema()
+                    self._schema_checked = True
+        return db.get_engine(self._uri)
+
+    def _check_schema(self) -> None:
+        try:
+            if self._auto_upgrade:
+                if not migrations.is_at_head(self._uri):
+                    migrations.upgrade(self._uri)
+                return
+            current, head = migrations.current(self._uri), migrations.head()
+        except AiflowError:
+            raise
+        except (OperationalError, InterfaceError) as exc:
+            raise MetaStoreError(
+                f"cannot open meta store {db.display_url(self._uri)}: {exc.orig or exc}"
+            ) from exc
+        if current != head:
+            raise MetaStoreError(
+                f"meta store {db.display_url(self._uri)} at revision {current or 'none (empty)'}"
+                f", code expects {head}: run `aiflow db upgrade`"
+            )
+
+
+def rowcount(result: object) -> int:
+    """Rows an UPDATE/DELETE matched (``Session.execute`` is typed as returning a plain
+    ``Result``, but DML always yields a ``CursorResult``)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def reject_duplicates(names: Sequence[str], what: str) -> None:
+    """Raise ``InvalidInput`` naming the first repeated name (before any transaction starts)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InvalidInput(f"{what} '{name}' appears twice: {what} names must be unique")
+        seen.add(name)
+
+
+# -- SQL that differs per dialect ---------------------------------------------------------------
+
+
+def insert_ignore(
+    session: Session, model: type[Base], values: dict[str, Any], conflict: Sequence[str]
+) -> None:
+    """INSERT that silently does nothing when a row with the same ``conflict`` key exists.
+
+    Unlike select-then-insert this is race-free: a concurrent insert of the same key waits for
+    the other transaction and then does nothing, instead of failing the whole transaction.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg_stmt = postgresql.insert(model).values(values)
+        session.execute(pg_stmt.on_conflict_do_nothing(index_elements=list(conflict)))
+    elif dialect == "sqlite":
+        lite_stmt = sqlite.insert(model).values(values)
+        session.execute(lite_stmt.on_conflict_do_nothing(index_elements=list(conflict)))
+    elif dialect in ("mysql", "mariadb"):
+        # Not INSERT IGNORE: that would also swallow foreign-key and truncation errors.
+        my_stmt = mysql.insert(model).values(values)
+        pk = inspect(model).primary_key[0]
+        session.execute(my_stmt.on_duplicate_key_update({pk.name: pk}))
+    else:  # pragma: no cover - db.get_engine rejects other dialects
+        session.execute(insert(model).values(values))
+
+
+def upsert(
+    session: Session,
+    model: type[Base],
+    values: dict[str, Any],
+    conflict: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """INSERT, or UPDATE the ``update`` columns of the row with the same ``conflict`` key."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        ins = (postgresql if dialect == "postgresql" else sqlite).insert(model).values(values)
+        stmt = ins.on_conflict_do_update(
+            index_elements=list(conflict), set_={c: ins.excluded[c] for c in update}
+        )
+        session.execute(stmt)
+    elif dialect in ("mysql", "mariadb"):
+        my_stmt = mysql.insert(model).values(values)
+        session.execute(my_stmt.on_duplicate_key_update({c: my_stmt.inserted[c] for c in update}))
+    else:  # pragma: no cover - db.get_engine rejects other dialects
+        raise MetaStoreError(f"upsert not supported on {dialect}")
+
+
+def add_event(session: Session, key: str, type: str, value: str = "") -> SqlEvent:
+    """Insert an event; call it as the *last* statement of a transaction.
+
+    Readers follow the feed with ``seq > last_seen``, so events must become visible in seq
+    order. PostgreSQL hands out sequence values at insert time but transactions commit in any
+    order, so a reader could see seq 8 committed, move its mark past 7, and miss 7 when it
+    commits a moment later. A transaction-scoped advisory lock held from the insert to the
+    commit serializes event writers and makes commit order equal seq order. Taking it last keeps
+    it short and keeps lock ordering acyclic (no deadlocks). SQLite writers are serialized by
+    BEGIN IMMEDIATE already. (MySQL is not covered: auto-increment has the same gap there.)
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_EVENT_LOCK_KEY)))
+    event = SqlEvent(key=key, type=type, value=value)
+    session.add(event)
+    session.flush()
+    return event

@@ -1,0 +1,150 @@
+"""Workflows, their versions and the examples (datasets) they declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from aiflow.errors import NotFound
+from aiflow.store._base import StoreBase, insert_ignore, reject_duplicates, upsert
+from aiflow.store.entities import ExampleMeta, Workflow, WorkflowVersion
+from aiflow.store.models import ExampleCreate
+from aiflow.store.orm import SqlExample, SqlWorkflow, SqlWorkflowVersion, utcnow
+
+
+class WorkflowStore(StoreBase):
+    def register_workflow_version(
+        self,
+        name: str,
+        plan: dict[str, Any],
+        plan_hash: str,
+        source_hash: str,
+        snapshot_uri: str,
+        examples: list[ExampleCreate],
+    ) -> WorkflowVersion:
+        """Record a submitted workflow; idempotent for an unchanged plan and source.
+
+        Re-submitting the same (plan_hash, source_hash) returns the existing version, so
+        repeated ``aiflow run`` calls do not mint versions. Otherwise the version is max + 1,
+        allocated under a lock on the workflow row; the unique constraints plus a retry cover
+        the remaining races between processes.
+        """
+        reject_duplicates([example.name for example in examples], "example")
+
+        def work(session: Session) -> WorkflowVersion:
+            insert_ignore(session, SqlWorkflow, {"name": name, "created_at": utcnow()}, ["name"])
+            workflow = session.scalars(
+                select(SqlWorkflow).where(SqlWorkflow.name == name).with_for_update()
+            ).one()
+            _upsert_examples(session, examples)
+            existing = session.scalars(
+                select(SqlWorkflowVersion).where(
+                    SqlWorkflowVersion.workflow_id == workflow.id,
+                    SqlWorkflowVersion.plan_hash == plan_hash,
+                    SqlWorkflowVersion.source_hash == source_hash,
+                )
+            ).one_or_none()
+            if existing is not None:
+                return existing.to_entity(name)
+            latest = session.scalar(
+                select(func.max(SqlWorkflowVersion.version)).where(
+                    SqlWorkflowVersion.workflow_id == workflow.id
+                )
+            )
+            version = SqlWorkflowVersion(
+                workflow_id=workflow.id,
+                version=(latest or 0) + 1,
+                plan_hash=plan_hash,
+                source_hash=source_hash,
+                snapshot_uri=snapshot_uri,
+                plan=plan,
+            )
+            session.add(version)
+            session.flush()
+            return version.to_entity(name)
+
+        return self._write_retrying(work)
+
+    def get_workflow(self, name: str) -> Workflow:
+        with self._read() as session:
+            return workflow_by_name(session, name).to_entity()
+
+    def list_workflows(self) -> list[Workflow]:
+        with self._read() as session:
+            rows = session.scalars(select(SqlWorkflow).order_by(SqlWorkflow.name))
+            return [row.to_entity() for row in rows]
+
+    def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
+        """All versions of workflow ``name``, newest first."""
+        with self._read() as session:
+            workflow = workflow_by_name(session, name)
+            rows = session.scalars(
+                select(SqlWorkflowVersion)
+                .where(SqlWorkflowVersion.workflow_id == workflow.id)
+                .order_by(SqlWorkflowVersion.version.desc())
+            )
+            return [row.to_entity(workflow.name) for row in rows]
+
+    def get_workflow_version(self, id: int) -> WorkflowVersion:
+        with self._read() as session:
+            row = session.execute(
+                select(SqlWorkflowVersion, SqlWorkflow.name)
+                .join(SqlWorkflow, SqlWorkflow.id == SqlWorkflowVersion.workflow_id)
+                .where(SqlWorkflowVersion.id == id)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"workflow version {id} not found (see `aiflow workflow show NAME`)")
+            return row[0].to_entity(row[1])
+
+    def list_examples(self) -> list[ExampleMeta]:
+        with self._read() as session:
+            rows = session.scalars(select(SqlExample).order_by(SqlExample.name))
+            return [row.to_entity() for row in rows]
+
+    def get_example(self, name: str) -> ExampleMeta:
+        with self._read() as session:
+            row = session.scalars(select(SqlExample).where(SqlExample.name == name)).one_or_none()
+            if row is None:
+                raise NotFound(f"example '{name}' not found (see `aiflow example list`)")
+            return row.to_entity()
+
+
+def workflow_by_name(session: Session, name: str) -> SqlWorkflow:
+    row = session.scalars(select(SqlWorkflow).where(SqlWorkflow.name == name)).one_or_none()
+    if row is None:
+        raise NotFound(f"workflow '{name}' not found (see `aiflow workflow list`)")
+    return row
+
+
+def _upsert_examples(session: Session, examples: list[ExampleCreate]) -> None:
+    """Insert new examples, update changed ones; ``updated_at`` moves only on a real change."""
+    if not examples:
+        return
+    names = [example.name for example in examples]
+    current = {
+        row.name: row
+        for row in session.scalars(select(SqlExample).where(SqlExample.name.in_(names)))
+    }
+    fields = ("columns", "format", "batch_uri", "stream_uri")
+    now = utcnow()
+    for example in examples:
+        values = example.model_dump(include=set(fields))
+        row = current.get(example.name)
+        if row is None:
+            # Upsert, not insert: another process may register the same example right now.
+            upsert(
+                session,
+                SqlExample,
+                {"name": example.name, "created_at": now, "updated_at": now, **values},
+                conflict=["name"],
+                update=[*fields, "updated_at"],
+            )
+        elif any(getattr(row, field) != values[field] for field in fields):
+            session.execute(
+                update(SqlExample)
+                .where(SqlExample.id == row.id)
+                .values(updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            )

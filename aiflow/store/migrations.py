@@ -1,0 +1,72 @@
+"""Schema migrations of the meta store: a thin API over Alembic used by ``MetaStore`` and the CLI.
+
+No ``alembic.ini`` is needed at runtime: the Alembic ``Config`` is built here, pointing at the
+migration scripts shipped inside the package (``aiflow.metastore_migrations``), and the
+migration runs on a connection of the store's own engine so it gets the same SQLite settings
+(``BEGIN IMMEDIATE`` serializes two processes that both auto-upgrade a fresh file: the second
+waits, then finds the schema at head and does nothing).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from aiflow.store import db
+
+# Not Alembic's default "alembic_version": the meta store may share a database (schema) with an
+# application that has its own Alembic history.
+VERSION_TABLE = "aiflow_alembic_version"
+
+
+def make_config(uri: str | None = None) -> Config:
+    """An Alembic config for the packaged migrations, optionally bound to ``uri``."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("aiflow.metastore_migrations")))
+    if uri is not None:
+        # Config values go through ConfigParser interpolation: a literal % must be doubled
+        # (URL-encoded passwords are full of them).
+        config.set_main_option("sqlalchemy.url", uri.replace("%", "%%"))
+    return config
+
+
+def upgrade(uri: str, revision: str = "head") -> None:
+    """Migrate the store at ``uri`` up to ``revision`` (an empty database gets the full schema)."""
+    with db.get_engine(uri).begin() as connection:
+        config = make_config(uri)
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(uri: str, revision: str = "-1") -> None:
+    """Migrate down to ``revision``: relative (``-1``), an id, or ``base`` (drops everything)."""
+    with db.get_engine(uri).begin() as connection:
+        config = make_config(uri)
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def current(uri: str) -> str | None:
+    """The revision the store at ``uri`` is at; ``None`` for an empty (never migrated) one."""
+    engine = db.get_engine(uri).execution_options(**{db.READ_ONLY_OPTION: True})
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+@lru_cache(maxsize=1)
+def head() -> str:
+    """The newest revision this code ships (the schema ``orm`` describes)."""
+    revision = ScriptDirectory.from_config(make_config()).get_current_head()
+    if revision is None:  # pragma: no cover - the package always ships revisions
+        raise RuntimeError("no meta store migrations found in aiflow.metastore_migrations")
+    return revision
+
+
+def is_at_head(uri: str) -> bool:
+    return current(uri) == head()

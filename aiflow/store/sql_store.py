@@ -1,0 +1,101 @@
+"""``MetaStore``: the only way the rest of aiflow reads or writes the meta store.
+
+Rules every method follows:
+
+* one call is one transaction (read-only calls never take SQLite's write lock);
+* it returns frozen entities from ``aiflow.store.entities``, never ORM rows, so no session or
+  lazy load escapes;
+* ``get_*`` of something missing raises ``NotFound`` naming it and the command that lists valid
+  ones; methods whose result is optional (``latest_model_version``, ``serving_version``, ...)
+  return ``None`` instead, including when the model itself does not exist yet;
+* bad arguments raise ``InvalidInput`` before anything is written; an unreachable store or one at
+  the wrong schema revision raises ``MetaStoreError``.
+
+The methods live in one mixin per area (``_workflows``, ``_runs``, ``_registry``); events and
+the stream ledger are here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from aiflow.errors import InvalidInput
+from aiflow.store._base import UNSET, Unset, add_event, insert_ignore
+from aiflow.store._registry import SERVING_ALIAS, STAGES, ModelStore
+from aiflow.store._runs import MODES, RunStore
+from aiflow.store._workflows import WorkflowStore
+from aiflow.store.entities import Event
+from aiflow.store.models import ExampleCreate, JobCreate, JobFields
+from aiflow.store.orm import NAME_LENGTH, STREAM_FILE_LENGTH, SqlEvent, SqlStreamOffset, utcnow
+
+__all__ = [
+    "MODES",
+    "SERVING_ALIAS",
+    "STAGES",
+    "UNSET",
+    "ExampleCreate",
+    "JobCreate",
+    "JobFields",
+    "MetaStore",
+    "Unset",
+]
+
+
+class MetaStore(WorkflowStore, RunStore, ModelStore):
+    """The meta store at ``uri`` (default: ``get_settings().metastore_uri``).
+
+    Nothing is opened in the constructor. On first use an SQLite store is migrated to the
+    current schema (``auto_upgrade``, default on for SQLite only); any other store is checked
+    and must be upgraded with ``aiflow db upgrade``. Safe to share between threads.
+    """
+
+    # -- events -------------------------------------------------------------------------------
+
+    def emit_event(self, key: str, type: str, value: str = "") -> Event:
+        if not key or len(key) > NAME_LENGTH or not type or len(type) > 64:
+            raise InvalidInput(
+                f"event key {key!r} (1 to {NAME_LENGTH} characters) "
+                f"or type {type!r} (1 to 64 characters) is invalid"
+            )
+        with self._write() as session:
+            return add_event(session, key, type, value).to_entity()
+
+    def list_events(
+        self,
+        *,
+        after_seq: int = 0,
+        key: str | None = None,
+        type: str | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events with ``seq > after_seq`` in seq order: poll with the last seq seen."""
+        stmt = select(SqlEvent).where(SqlEvent.seq > after_seq).order_by(SqlEvent.seq).limit(limit)
+        if key is not None:
+            stmt = stmt.where(SqlEvent.key == key)
+        if type is not None:
+            stmt = stmt.where(SqlEvent.type == type)
+        with self._read() as session:
+            return [row.to_entity() for row in session.scalars(stmt)]
+
+    # -- stream ledger ------------------------------------------------------------------------
+
+    def consumed_files(self, consumer: str) -> set[str]:
+        """Files ``consumer`` already processed; a restarted stream job skips them."""
+        with self._read() as session:
+            return set(
+                session.scalars(
+                    select(SqlStreamOffset.file).where(SqlStreamOffset.consumer == consumer)
+                )
+            )
+
+    def mark_consumed(self, consumer: str, file: str) -> None:
+        """Record that ``consumer`` processed ``file``; marking it again is a no-op."""
+        if not consumer or len(consumer) > NAME_LENGTH:
+            raise InvalidInput(f"stream consumer {consumer!r} must be 1 to {NAME_LENGTH} chars")
+        if not file or len(file) > STREAM_FILE_LENGTH:
+            raise InvalidInput(
+                f"stream file {file!r} must be 1 to {STREAM_FILE_LENGTH} characters long"
+            )
+        with self._write() as session:
+            values = {"consumer": consumer, "file": file, "consumed_at": utcnow()}
+            insert_ignore(session, SqlStreamOffset, values, ["consumer", "file"])

@@ -1,0 +1,118 @@
+"""The contract between the scheduler and where jobs run (local processes, Kubernetes, YARN).
+
+The scheduler's driver owns *when* a job runs (dependencies, retries, timeouts, stops); a deployer
+owns only *how*: start one attempt, report whether it still runs, end it, and read its output.
+Keeping the surface this small is what lets the same driver run a workflow on a laptop or on a
+cluster, and lets a driver that restarted after a crash find jobs again from the JSON handle it
+stored in ``job.handle`` alone.
+
+Optional capabilities are advertised with ``supports_*`` class flags rather than extra abstract
+methods, so a minimal deployer stays a minimal class and callers ask before relying on them.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+Handle = dict[str, Any]
+"""What ``submit`` returns and the scheduler stores as ``job.handle``: JSON-able, self-contained."""
+
+
+@dataclass(frozen=True)
+class JobLaunch:
+    """Everything a deployer needs to start one attempt of one job.
+
+    The driver builds it; a deployer must not read the meta store to fill gaps, so a deployer
+    can be tested, and used by other drivers, without a database.
+    """
+
+    job_id: int
+    execution_id: int
+    job_name: str
+    attempt: int  # 1 for the first launch, 2 for the first retry, ...
+    command: list[str]
+    env: dict[str, str]  # merged over the environment the deployer itself runs with
+    log_path: Path  # stdout and stderr of every attempt, appended
+    workdir: Path
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job attempt as a deployer sees it right now.
+
+    ``exit_code`` follows ``subprocess``: negative means "killed by signal -exit_code". It is
+    ``None`` while running and when the deployer cannot know it, e.g. for a local process that a
+    previous driver started: then only liveness is reliable and ``error`` says so.
+    """
+
+    running: bool
+    exit_code: int | None = None
+    error: str | None = None
+
+
+class Deployer(ABC):
+    """Starts, watches, stops and reads the logs of job attempts on one kind of target.
+
+    One instance serves one driver; it may keep in-memory state about the jobs it started (the
+    local deployer keeps ``Popen`` objects for exact exit codes) but every method must also work
+    from the handle alone, because drivers restart and ``aiflow stop`` runs in another process.
+    """
+
+    name: ClassVar[str]
+    # ``logs(..., follow=True)`` streams new output as it is written instead of ending at EOF.
+    supports_follow_logs: ClassVar[bool] = False
+    # ``wait_for_change`` returns as soon as a started job ends, instead of just sleeping; the
+    # driver relies on this for low job-end -> successor-start latency.
+    supports_wait: ClassVar[bool] = False
+
+    @abstractmethod
+    def submit(self, launch: JobLaunch) -> Handle:
+        """Start one attempt and return its handle; raise ``DeploymentError`` if it cannot start."""
+
+    @abstractmethod
+    def poll(self, handle: Handle) -> JobState:
+        """Report the attempt's state without blocking."""
+
+    @abstractmethod
+    def stop(self, handle: Handle, grace: float) -> None:
+        """End the attempt and everything it started: ask politely, force after ``grace`` s.
+
+        Must be idempotent and must not fail if the attempt already ended; returns once the
+        attempt is gone (or the target has confirmed it will be).
+        """
+
+    @abstractmethod
+    def logs(
+        self, handle_or_log_uri: Handle | str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[str]:
+        """Yield the attempt's output line by line (without line endings).
+
+        ``tail`` limits the output already written to its last lines; ``follow`` keeps yielding
+        new lines until the attempt ends (or forever when only a log URI is given).
+        """
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block up to ``timeout`` s, returning early when a job this instance started may have
+        ended. The driver calls ``poll`` afterwards, so a spurious early return is harmless.
+
+        The default just sleeps; deployers that can be woken (``supports_wait``) override it.
+        """
+        time.sleep(max(timeout, 0.0))
+
+
+def describe_exit(exit_code: int) -> str:
+    """Say how a process ended, naming the signal for negative (``subprocess``-style) codes, so
+    that "killed by SIGKILL" rather than "-9" reaches the user."""
+    if exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = "an unknown signal"
+        return f"killed by {name} (signal {-exit_code})"
+    return f"exited with code {exit_code}"

@@ -1,0 +1,145 @@
+"""Local-engine sources and sinks: examples and materialized intermediates.
+
+A stream source watches a directory; each new data file is one micro-batch. Which files were
+consumed is kept in the meta store's ledger (not in memory), so a restarted job resumes exactly
+where it stopped and never reads a file twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from aiflow.plan.model import ExampleSpec, NodeKind
+from aiflow.runtime import io
+from aiflow.translators.base import register_component
+from aiflow.translators.components.local import (
+    ENGINE,
+    BatchInfo,
+    LocalComponent,
+    LocalSource,
+    MicroBatch,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@register_component(NodeKind.READ_EXAMPLE, ENGINE)
+class ReadExample(LocalSource):
+    _cached: pd.DataFrame | None = None
+
+    @property
+    def example(self) -> ExampleSpec:
+        assert self.node.example is not None
+        return self.node.example
+
+    @property
+    def streaming(self) -> bool:
+        return self.ctx.mode == "stream" and bool(self.example.stream_uri)
+
+    def _uri(self) -> str:
+        uri = self.example.stream_uri if self.streaming else self.example.batch_uri
+        assert uri is not None, "checked by the translator"
+        return self.ctx.resolve_uri(uri)
+
+    def read_all(self) -> pd.DataFrame:
+        # In a stream job a bounded source is a side input: read once, reuse every batch.
+        if self._cached is None:
+            frame = io.read_example_uri(self._uri(), self.example.format, self.example.columns)
+            limit = self.node.props(self.ctx.mode).get("limit")
+            self._cached = frame.head(int(limit)) if limit is not None else frame
+        return self._cached
+
+    def _list(self, directory: str) -> list[str]:
+        return io.list_data_files(directory)
+
+    def micro_batches(self) -> Iterator[MicroBatch]:
+        directory = self._uri()
+        consumer = self.ctx.stream_consumer(self.node)
+        props = self.node.props("stream")
+        poll = float(props.get("poll_interval", self.ctx.settings.stream.poll_interval))
+        done = self.ctx.store.consumed_files(consumer)
+        while not self.ctx.stop.is_set():
+            fresh = [f for f in self._list(directory) if _key(f) not in done]
+            fresh.sort(key=lambda f: (_mtime(f), f))
+            for file in fresh:
+                if self.ctx.stop.is_set():
+                    return
+                frame = io.read_example_file(file, self.example.format, self.example.columns)
+                key = _key(file)
+
+                def commit(key: str = key) -> None:
+                    self.ctx.store.mark_consumed(consumer, key)
+                    done.add(key)
+
+                yield MicroBatch(id=io.batch_id_of(file), frame=frame, commit=commit)
+            if not fresh:
+                self.ctx.stop.wait(poll)
+
+
+@register_component(NodeKind.READ_INTERMEDIATE, ENGINE)
+class ReadIntermediate(ReadExample):
+    """Reads what an upstream job materialized; in stream mode it follows the part files
+    (the directory appears with the upstream's first micro-batch)."""
+
+    def _list(self, directory: str) -> list[str]:
+        return io.list_data_files(directory) if os.path.isdir(directory) else []
+
+    def read_all(self) -> pd.DataFrame:
+        if self._cached is None:
+            frames = [io.read_example_file(f, "parquet", None) for f in self._list(self._uri())]
+            if not frames:
+                self._cached = io.empty_frame(self.example.columns)
+            else:
+                import pandas as pd
+
+                self._cached = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return self._cached
+
+
+@register_component(NodeKind.WRITE_EXAMPLE, ENGINE)
+class WriteExample(LocalComponent):
+    def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
+        example = self.node.example
+        assert example is not None
+        frame = inputs[0]
+        if example.columns:
+            frame = io.apply_schema(frame, example.columns, f"node '{self.node.id}' output")
+        ext = io.EXTENSIONS[example.format]
+        if batch.id is None:
+            target = io.batch_target(
+                self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
+            )
+            self.ctx.result.outputs[self.node.id] = target
+        else:
+            directory = io.stream_dir(
+                example.stream_uri and self.ctx.resolve_uri(example.stream_uri),
+                example.batch_uri and self.ctx.resolve_uri(example.batch_uri),
+            )
+            target = f"{directory}/part-{batch.id}{ext}"
+            self.ctx.result.outputs[self.node.id] = directory
+        io.write_frame(frame, target, example.format)
+        return None
+
+
+@register_component(NodeKind.WRITE_INTERMEDIATE, ENGINE)
+class WriteIntermediate(LocalComponent):
+    def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
+        assert self.node.example is not None and self.node.example.batch_uri is not None
+        directory = self.ctx.resolve_uri(self.node.example.batch_uri).rstrip("/")
+        name = "data" if batch.id is None else batch.id
+        io.write_frame(inputs[0], f"{directory}/{name}.parquet", "parquet")
+        return None
+
+
+def _key(file: str) -> str:
+    return file.rsplit("/", 1)[-1]
+
+
+def _mtime(file: str) -> float:
+    try:
+        return os.stat(file).st_mtime
+    except OSError:
+        return 0.0

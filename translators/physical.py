@@ -1,0 +1,50 @@
+"""The physical plan: jobs a deployer can run, each with everything its runtime needs.
+
+A ``JobSpec`` is self-contained (its nodes, the edges among them, the source snapshot to load
+user code from), because it travels: into the meta store, to a process, later to a pod.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiflow.plan.model import DataEdge, Node
+
+EXECUTION_DIR = "{execution_dir}"  # placeholder the runtime replaces with the execution's dir
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    workflow: str
+    mode: str
+    engine: str
+    nodes: list[Node]  # in execution order
+    edges: list[DataEdge] = Field(default_factory=list)  # only those between this job's nodes
+    depends_on: list[str] = Field(default_factory=list)  # job names
+    retries: int = 0
+    retry_delay: float = 0.0
+    timeout: float | None = None
+    # consumer node -> the train node (of another job) whose model it uses
+    model_sources: dict[str, str] = Field(default_factory=dict)
+    source_hash: str | None = None
+    snapshot_uri: str | None = None
+    entrypoint: str | None = None  # the workflow file inside the snapshot
+
+    def inputs_of(self, node_id: str) -> list[DataEdge]:
+        return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.target_port)
+
+
+class PhysicalPlan(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workflow: str
+    mode: str
+    jobs: list[JobSpec]
+
+    def job(self, name: str) -> JobSpec:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(name)

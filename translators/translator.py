@@ -1,0 +1,233 @@
+"""Logical plan -> physical plan: which nodes run together as one job, and what flows between.
+
+Rules, in order:
+1. Each node runs on its own engine, else the workflow's (``--engine`` overrides the workflow's).
+2. A node is in a later *stage* than any train node whose model it consumes: training and
+   serving never share a job, so a serving job can start from a registered model version.
+3. Nodes connected by data edges, in the same stage and on the same engine, fuse into one job.
+4. A data edge between jobs becomes a materialized intermediate example (written by the
+   upstream job under the execution's directory, read by the downstream one); model and control
+   edges between jobs become job dependencies.
+
+Batch and stream translators differ only in what a run in their mode requires (``check``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from typing import ClassVar
+
+from aiflow.errors import InvalidPlan
+from aiflow.plan.model import Channel, DataEdge, ExampleSpec, LogicalPlan, Node, NodeKind
+from aiflow.plan.validate import check_for_run, topological_order
+from aiflow.translators.base import available_engines, component_for, load_engine
+from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
+
+SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
+_NAMING_PRIORITY = (NodeKind.TRAIN, NodeKind.WRITE_EXAMPLE, NodeKind.PREDICT, NodeKind.EVALUATE)
+
+
+class Translator(ABC):
+    mode: ClassVar[str]
+
+    def translate(self, plan: LogicalPlan, *, engine: str | None = None) -> PhysicalPlan:
+        check_for_run(plan, self.mode)
+        default_engine = engine or plan.engine
+        order = topological_order(plan)
+        nodes = {n.id: n.model_copy(update={"engine": n.engine or default_engine}) for n in plan.nodes}
+        self._check_engines(list(nodes.values()))
+        groups = _fuse(plan, nodes, order)
+        jobs = self._build_jobs(plan, nodes, order, groups)
+        physical = PhysicalPlan(workflow=plan.workflow, mode=self.mode, jobs=jobs)
+        self.check(physical)
+        return physical
+
+    @abstractmethod
+    def check(self, physical: PhysicalPlan) -> None:
+        """Mode-specific requirements on the jobs."""
+
+    def _check_engines(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            assert node.engine is not None
+            try:
+                load_engine(node.engine)
+            except InvalidPlan:
+                raise
+            except Exception as exc:
+                raise InvalidPlan(str(exc), node.id) from None
+            if component_for(node.kind, node.engine) is None:
+                able = [e for e in available_engines() if _safe_has(node.kind, e)]
+                raise InvalidPlan(
+                    f"engine '{node.engine}' has no component for {node.kind.value} nodes "
+                    f"(engines that do: {', '.join(able) or 'none'})",
+                    node.id,
+                )
+
+    def _build_jobs(
+        self,
+        plan: LogicalPlan,
+        nodes: dict[str, Node],
+        order: list[str],
+        groups: list[list[str]],
+    ) -> list[JobSpec]:
+        job_of = {nid: i for i, members in enumerate(groups) for nid in members}
+        names = _job_names(groups, nodes)
+        extra_nodes: dict[int, dict[str, Node]] = defaultdict(dict)
+        job_edges: dict[int, list[DataEdge]] = defaultdict(list)
+        deps: dict[int, set[int]] = defaultdict(set)
+        model_sources: dict[int, dict[str, str]] = defaultdict(dict)
+        for edge in plan.edges:
+            src_job, dst_job = job_of[edge.source.node], job_of[edge.target]
+            if src_job == dst_job:
+                job_edges[src_job].append(edge)
+                continue
+            deps[dst_job].add(src_job)
+            if edge.kind == "model":
+                model_sources[dst_job][edge.target] = edge.source.node
+                continue
+            writer, reader = _intermediate_nodes(nodes[edge.source.node], edge.source, self.mode)
+            if writer.id not in extra_nodes[src_job]:
+                extra_nodes[src_job][writer.id] = writer
+                job_edges[src_job].append(
+                    DataEdge(source=edge.source, target=writer.id, target_port=0)
+                )
+            extra_nodes[dst_job][reader.id] = reader
+            job_edges[dst_job].append(
+                edge.model_copy(update={"source": Channel(node=reader.id, port=0)})
+            )
+        for control in plan.control_edges:
+            up, down = job_of[control.upstream], job_of[control.downstream]
+            if up != down:
+                deps[down].add(up)
+        _check_job_dag(groups, deps, names)
+
+        position = {nid: i for i, nid in enumerate(order)}
+        jobs = []
+        for i, members in enumerate(groups):
+            readers = [n for n in extra_nodes[i].values() if n.kind is NodeKind.READ_INTERMEDIATE]
+            writers = [n for n in extra_nodes[i].values() if n.kind is NodeKind.WRITE_INTERMEDIATE]
+            job_nodes = readers + sorted((nodes[m] for m in members), key=lambda n: position[n.id])
+            job_nodes += writers
+            user_nodes = [nodes[m] for m in members]
+            jobs.append(
+                JobSpec(
+                    name=names[i],
+                    workflow=plan.workflow,
+                    mode=self.mode,
+                    engine=user_nodes[0].engine or plan.engine,
+                    nodes=job_nodes,
+                    edges=job_edges[i],
+                    depends_on=sorted(names[d] for d in deps[i]),
+                    model_sources=model_sources[i],
+                    retries=max(n.retries for n in user_nodes),
+                    retry_delay=max(n.retry_delay for n in user_nodes),
+                    timeout=max((n.timeout for n in user_nodes if n.timeout), default=None),
+                )
+            )
+        return jobs
+
+
+def _safe_has(kind: NodeKind, engine: str) -> bool:
+    try:
+        return component_for(kind, engine) is not None
+    except Exception:
+        return False
+
+
+def _fuse(plan: LogicalPlan, nodes: dict[str, Node], order: list[str]) -> list[list[str]]:
+    """Groups of node ids, one per job, in topological order of their first member."""
+    incoming: dict[str, list[DataEdge]] = defaultdict(list)
+    for edge in plan.edges:
+        incoming[edge.target].append(edge)
+    stage: dict[str, int] = {}
+    for nid in order:
+        stage[nid] = max(
+            (stage[e.source.node] + (e.kind == "model") for e in incoming[nid]), default=0
+        )
+    parent = {nid: nid for nid in order}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def key(nid: str) -> tuple[int, str | None]:
+        return stage[nid], nodes[nid].engine
+
+    consumers: dict[Channel, list[str]] = defaultdict(list)
+    for edge in plan.edges:
+        if edge.kind != "data":
+            continue
+        src, dst = edge.source.node, edge.target
+        if key(src) == key(dst):
+            parent[find(dst)] = find(src)
+        consumers[edge.source].append(dst)
+    # Consumers of one output in the same stage and engine share a job, so the output is
+    # materialized and read once (evaluate and predict on the same features, say).
+    for readers in consumers.values():
+        first_of_key: dict[tuple[int, str | None], str] = {}
+        for reader in readers:
+            first = first_of_key.setdefault(key(reader), reader)
+            parent[find(reader)] = find(first)
+    groups: dict[str, list[str]] = {}
+    for nid in order:
+        groups.setdefault(find(nid), []).append(nid)
+    return list(groups.values())
+
+
+def _job_names(groups: list[list[str]], nodes: dict[str, Node]) -> list[str]:
+    """A job is named after its most telling node (train > write > predict > evaluate > last)."""
+    names: list[str] = []
+    for members in groups:
+        chosen = members[-1]
+        for kind in _NAMING_PRIORITY:
+            hits = [m for m in members if nodes[m].kind is kind]
+            if hits:
+                chosen = hits[-1]
+                break
+        name, n = chosen, 1
+        while name in names:
+            n += 1
+            name = f"{chosen}_{n}"
+        names.append(name)
+    return names
+
+
+def _intermediate_nodes(source: Node, channel: Channel, mode: str) -> tuple[Node, Node]:
+    """The writer (upstream job) and reader (downstream job) of a materialized edge."""
+    key = f"{channel.node}.{channel.port}"
+    uri = f"{EXECUTION_DIR}/intermediate/{key}/"
+    example = ExampleSpec(
+        name=f"intermediate:{key}",
+        columns=source.output_columns,
+        format="parquet",
+        batch_uri=uri,
+        stream_uri=uri,
+    )
+    common = {"example": example, "engine": source.engine, "output_columns": source.output_columns}
+    writer = Node(id=f"__to_{key}", kind=NodeKind.WRITE_INTERMEDIATE, **common)
+    reader = Node(id=f"__from_{key}", kind=NodeKind.READ_INTERMEDIATE, **common)
+    return writer, reader
+
+
+def _check_job_dag(groups: list[list[str]], deps: dict[int, set[int]], names: list[str]) -> None:
+    state: dict[int, int] = {}
+
+    def visit(i: int, path: list[int]) -> None:
+        if state.get(i) == 2:
+            return
+        if state.get(i) == 1:
+            cycle = [names[j] for j in path[path.index(i):]] + [names[i]]
+            raise InvalidPlan(
+                f"engine boundaries make jobs depend on each other in a cycle: {' -> '.join(cycle)}; "
+                "set engine= on the nodes so each engine's part is contiguous"
+            )
+        state[i] = 1
+        for d in sorted(deps[i]):
+            visit(d, [*path, i])
+        state[i] = 2
+
+    for i in range(len(groups)):
+        visit(i, [])
