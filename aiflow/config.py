@@ -1,7 +1,8 @@
 """Effective configuration: defaults < ``$AIFLOW_HOME/aiflow.toml`` < ``AIFLOW__SECTION__KEY`` env.
 
 ``AIFLOW_HOME`` itself (default ``~/aiflow``) is read from the environment only, because it says
-where the config file is. Nothing here touches the disk at import time: ``aiflow --help`` stays fast.
+where the config file is. Nothing here touches the disk at import time, so ``aiflow --help``
+stays fast.
 """
 
 from __future__ import annotations

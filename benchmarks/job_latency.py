@@ -14,6 +14,7 @@ started and ended. Two gaps per edge of the chain:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -31,7 +32,7 @@ def mark(i: int, out: str) -> None:
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -58,15 +59,18 @@ def main() -> None:
 
     jobs = sorted(MetaStore().list_jobs(execution.id), key=lambda j: j.name)
     sched, e2e = [], []
-    for prev, nxt in zip(jobs, jobs[1:], strict=False):
+    for prev, nxt in itertools.pairwise(jobs):
         assert prev.ended_at and nxt.started_at
         sched.append((nxt.started_at - prev.ended_at).total_seconds() * 1000)
         a = json.loads((marks / f"{int(prev.name[1:])}.json").read_text())
         b = json.loads((marks / f"{int(nxt.name[1:])}.json").read_text())
         e2e.append((b["start"] - a["end"]) * 1000)
-    print(f"jobs: {len(jobs)}   wall time: {wall:.2f} s   ({wall / len(jobs) * 1000:.0f} ms per job)")
     print(
-        f"scheduling gap (end seen -> successor launched): median {statistics.median(sched):.1f} ms,"
+        f"jobs: {len(jobs)}   wall time: {wall:.2f} s   ({wall / len(jobs) * 1000:.0f} ms per job)"
+    )
+    print(
+        "scheduling gap (end seen -> successor launched): "
+        f"median {statistics.median(sched):.1f} ms,"
         f" p95 {pct(sched, 0.95):.1f} ms, max {max(sched):.1f} ms   (target median <= 20 ms)"
     )
     print(

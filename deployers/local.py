@@ -5,11 +5,12 @@ attempt's pid. That is what makes ``stop`` reliable: one signal reaches every pr
 started (a Spark driver's JVM, a data loader's workers), and Ctrl-C in the terminal that runs the
 driver does not hit the jobs behind the driver's back; the driver decides how to stop them.
 
-For the processes this instance started, one daemon thread per attempt is the only thing that
-ever reaps it. It first waits *without* reaping (``WNOWAIT``): while the zombie exists its pid,
-and therefore its process group id, cannot be reused, so killing the group's stragglers at that
-point can never hit an unrelated process. The same thread then wakes the driver
-(``wait_for_change``), which keeps job-end -> successor-start latency to a few milliseconds.
+For the processes this instance started, the instance itself reaps them, and only after
+waiting *without* reaping (``WNOWAIT``): while the zombie exists its pid, and therefore its
+process group id, cannot be reused, so killing the group's stragglers then can never hit an
+unrelated process. ``wait_for_change`` sleeps on the children's pidfds (Linux), so the driver
+wakes the moment a job ends without a thread per job: starting a thread costs milliseconds on a
+busy machine, right on the job-end -> successor-start path.
 
 Processes started by another driver (after a driver restart, or from ``aiflow stop``) are found
 from the handle alone: pid plus psutil create time, so a recycled pid is never mistaken for the
@@ -20,36 +21,38 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 import psutil
 
 from aiflow.errors import DeploymentError, InvalidInput, NotFound
 
 from .base import Deployer, Handle, JobLaunch, JobState, describe_exit
+from .logfile import path_from_uri, read_lines
 
 # psutil computes create_time from the boot time, which two processes can read up to a second
 # apart; a recycled pid within that second is not a realistic risk.
 _CREATE_TIME_TOLERANCE = 1.0
-_FOLLOW_INTERVAL = 0.05
-_READ_SIZE = 64 * 1024
+_REAP_INTERVAL = 0.005  # when waiting for an exit without a pidfd to sleep on
 
 
 @dataclass
 class _Started:
     proc: subprocess.Popen[bytes]
     create_time: float
-    reaped: threading.Event  # set by the watcher thread once ``proc.returncode`` is final
+    pidfd: int | None  # readable once the process ended; None where pidfds do not exist
+    reaped: bool = False  # ``proc.returncode`` is final and the group's stragglers are gone
 
 
 class LocalDeployer(Deployer):
@@ -66,7 +69,10 @@ class LocalDeployer(Deployer):
     def __init__(self) -> None:
         self._host = socket.gethostname()
         self._started: dict[int, _Started] = {}  # pid -> attempt; pids stay reserved until reaped
-        self._changed = threading.Event()
+        # poll, stop and wait_for_change may run in different threads (the driver stops jobs
+        # in parallel); one lock makes reaping and the pidfd bookkeeping atomic.
+        self._lock = threading.Lock()
+        self._closable: list[int] = []  # pidfds of reaped children, closed by wait_for_change
 
     # -- Deployer API -----------------------------------------------------------------------
 
@@ -80,6 +86,7 @@ class LocalDeployer(Deployer):
             with open(launch.log_path, "ab") as log:
                 log.write(_header(launch, self._host).encode())
                 log.flush()
+                started_before = _boot_clock()
                 proc = subprocess.Popen(
                     launch.command,
                     cwd=launch.workdir,
@@ -91,14 +98,9 @@ class LocalDeployer(Deployer):
                 )
         except OSError as exc:
             raise DeploymentError(f"{where}: cannot start {launch.command[0]!r}: {exc}") from exc
-        # The child cannot have been reaped yet (only our watcher reaps it), so this succeeds
-        # even if it already exited.
-        create_time = psutil.Process(proc.pid).create_time()
-        started = _Started(proc, create_time, threading.Event())
-        self._started[proc.pid] = started
-        threading.Thread(
-            target=self._watch, args=(started,), name=f"aiflow-job-{proc.pid}", daemon=True
-        ).start()
+        create_time = _create_time(proc.pid, started_before)
+        with self._lock:
+            self._started[proc.pid] = _Started(proc, create_time, _pidfd_open(proc.pid))
         return {
             "pid": proc.pid,
             "create_time": create_time,
@@ -110,7 +112,7 @@ class LocalDeployer(Deployer):
         pid, create_time = _identity(handle)
         started = self._own(pid, create_time)
         if started is not None:
-            if not started.reaped.is_set():
+            if not self._reap(started):
                 return JobState(running=True)
             code = started.proc.returncode
             error = describe_exit(code) if code else None
@@ -130,19 +132,19 @@ class LocalDeployer(Deployer):
             self._check_host(handle)
             _stop_foreign(pid, create_time, grace)
             return
-        if started.reaped.is_set():
-            return  # the watcher already killed what was left in the group before reaping
+        if self._reap(started):
+            return  # reaping already killed what was left in the group
         descendants = _descendants(_find(pid, create_time))
         _killpg(pid, signal.SIGTERM)  # safe: unreaped, so the group id is still this job's
         _signal_all(descendants, signal.SIGTERM)  # also the ones that left the group
         deadline = time.monotonic() + max(grace, 0.0)
-        started.reaped.wait(max(grace, 0.0))
+        self._wait_reaped(started, grace)
         alive = _wait_gone(descendants, deadline - time.monotonic())
-        if not started.reaped.is_set():
+        if not self._reap(started):
             _killpg(pid, signal.SIGKILL)
         _signal_all(alive, signal.SIGKILL)
         _wait_gone(alive, 1.0)
-        if not started.reaped.wait(5.0):
+        if not self._wait_reaped(started, 5.0):
             raise DeploymentError(f"process {pid} did not end 5 s after SIGKILL")
 
     def logs(
@@ -156,28 +158,66 @@ class LocalDeployer(Deployer):
                 raise InvalidInput(f"handle has no log_path: {handle!r}")
             path = Path(str(handle["log_path"]))
         else:
-            path = _path_from_uri(handle_or_log_uri)
+            path = path_from_uri(handle_or_log_uri)
         if not follow and not path.exists():
             raise NotFound(f"log file {path} does not exist; has the job started yet?")
-        return self._read(path, handle, follow=follow, tail=tail)
+        running = None if handle is None else lambda: self.poll(handle).running
+        return read_lines(path, follow=follow, tail=tail, running=running)
 
     def wait_for_change(self, timeout: float) -> None:
-        # Clear before the caller polls: an exit that lands after the clear sets the event
-        # again, so it is seen by this poll or wakes the next wait; none is lost.
-        if self._changed.wait(max(timeout, 0.0)):
-            self._changed.clear()
+        """Sleep until a child started here ends, or ``timeout``; reaps the ones that ended.
+
+        Meant for one thread (the driver's loop): it alone closes pidfds, so no other caller
+        can be left polling a closed, possibly reused, descriptor number.
+        """
+        with self._lock:
+            for fd in self._closable:
+                os.close(fd)
+            self._closable.clear()
+            pending = [s for s in self._started.values() if not s.reaped]
+        waiting = {s.pidfd: s for s in pending if s.pidfd is not None}
+        if not pending or len(waiting) < len(pending):  # idle, or no pidfds on this system
+            self._sleep_until_reaped(pending, timeout)
+            return
+        poller = select.poll()
+        for fd in waiting:
+            poller.register(fd, select.POLLIN)
+        for fd, _ in poller.poll(max(timeout, 0.0) * 1000):
+            self._reap(waiting[fd])
 
     # -- internals --------------------------------------------------------------------------
 
-    def _watch(self, started: _Started) -> None:
-        pid = started.proc.pid
-        with contextlib.suppress(ChildProcessError):
-            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-        # The zombie still holds pid == group id: kill the job's stragglers, then reap.
-        _killpg(pid, signal.SIGKILL)
-        started.proc.wait()
-        started.reaped.set()
-        self._changed.set()
+    def _reap(self, started: _Started) -> bool:
+        """Reap the child if it ended (never blocks); True once reaped."""
+        with self._lock:
+            if started.reaped:
+                return True
+            pid = started.proc.pid
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                return False
+            # The zombie still holds pid == group id: kill the job's stragglers, then reap.
+            _killpg(pid, signal.SIGKILL)
+            started.proc.wait()
+            started.reaped = True
+            if started.pidfd is not None:
+                self._closable.append(started.pidfd)
+            return True
+
+    def _wait_reaped(self, started: _Started, timeout: float) -> bool:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not self._reap(started):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_REAP_INTERVAL)
+        return True
+
+    def _sleep_until_reaped(self, started: list[_Started], timeout: float) -> None:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not any([self._reap(s) for s in started]):  # a list: reap all, not the first
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, _REAP_INTERVAL))
 
     def _own(self, pid: int, create_time: float) -> _Started | None:
         started = self._started.get(pid)
@@ -193,37 +233,6 @@ class LocalDeployer(Deployer):
                 "run the command on that host"
             )
 
-    def _read(
-        self, path: Path, handle: Handle | None, *, follow: bool, tail: int | None
-    ) -> Iterator[str]:
-        while not path.exists():  # follow only: the job may not have written anything yet
-            if handle is not None and not self.poll(handle).running:
-                return
-            time.sleep(_FOLLOW_INTERVAL)
-        with open(path, "rb") as f:
-            if tail is not None:
-                _seek_last_lines(f, tail)
-            pending = b""
-            while True:
-                chunk = f.read(_READ_SIZE)
-                if chunk:
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    for line in lines:
-                        yield _decode(line)
-                    continue
-                if not follow:
-                    break
-                if handle is not None and not self.poll(handle).running:
-                    # Anything written before the end is on disk now; one more pass drains it.
-                    rest = f.read()
-                    *lines, pending = (pending + rest).split(b"\n")
-                    for line in lines:
-                        yield _decode(line)
-                    break
-                time.sleep(_FOLLOW_INTERVAL)
-            if pending:
-                yield _decode(pending)
-
 
 def _header(launch: JobLaunch, host: str) -> str:
     when = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -233,6 +242,37 @@ def _header(launch: JobLaunch, host: str) -> str:
         f"===== aiflow: job '{launch.job_name}' (id {launch.job_id}, execution "
         f"{launch.execution_id}) attempt {launch.attempt} on {host} at {when}: {command}\n"
     )
+
+
+def _pidfd_open(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, a kernel before 5.3, or a seccomp filter
+        return None
+
+
+def _boot_clock() -> float | None:
+    """Now on the clock psutil derives Linux create times from (boot time + CLOCK_BOOTTIME),
+    or None where that is not how psutil computes them."""
+    if sys.platform != "linux":
+        return None
+    return psutil.boot_time() + time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def _create_time(pid: int, started_before: float | None) -> float:
+    """The child's psutil create time, without reading ``/proc/<pid>/stat``.
+
+    That read blocks for milliseconds while the child is still exec'ing (measured 1-5 ms for
+    a Python child), which would sit on the job-end -> successor-start path. On Linux the
+    create time is boot time + the fork's CLOCK_BOOTTIME truncated to a clock tick, so the
+    clock just before ``Popen`` is within a tick of it, far inside the identity tolerance.
+    (``time.time()`` is not: psutil's boot time is truncated to whole seconds.)
+    """
+    if started_before is not None:
+        return started_before
+    # The child cannot have been reaped yet (only our watcher reaps it), so this succeeds
+    # even if it already exited.
+    return psutil.Process(pid).create_time()
 
 
 def _identity(handle: Handle) -> tuple[int, float]:
@@ -331,34 +371,3 @@ def _signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:
 def _killpg(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-def _path_from_uri(log_uri: str) -> Path:
-    return Path(log_uri.removeprefix("file://"))
-
-
-def _decode(line: bytes) -> str:
-    return line.removesuffix(b"\r").decode("utf-8", errors="replace")
-
-
-def _seek_last_lines(f: IO[bytes], lines: int) -> None:
-    """Position ``f`` at the start of its last ``lines`` lines, reading backwards in blocks so a
-    large log is not read whole to show its end."""
-    end = f.seek(0, os.SEEK_END)
-    if lines <= 0 or end == 0:
-        return
-    f.seek(end - 1)
-    pos = end - 1 if f.read(1) == b"\n" else end  # a final newline ends a line, starts none
-    found = 0
-    while pos > 0:
-        size = min(_READ_SIZE, pos)
-        pos -= size
-        f.seek(pos)
-        block = f.read(size)
-        idx = len(block)
-        while (idx := block.rfind(b"\n", 0, idx)) >= 0:
-            found += 1
-            if found == lines:
-                f.seek(pos + idx + 1)
-                return
-    f.seek(0)

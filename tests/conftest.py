@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -99,7 +99,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         return
     try:
         private = _PrivatePostgres.start()
-    except _Unavailable as exc:
+    except (_Unavailable, OSError, subprocess.SubprocessError) as exc:
         _unavailable(f"PostgreSQL not available: {exc}")
     try:
         yield PostgresServer(private.url)
@@ -143,7 +143,7 @@ class _Unavailable(Exception):
     pass
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true" or os.environ.get("AIFLOW_REQUIRE_SERVICES") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
@@ -196,6 +196,7 @@ class _PrivatePostgres:
             try:
                 shutil.chown(root, user="postgres", group="postgres")
             except (LookupError, OSError) as exc:
+                shutil.rmtree(root, ignore_errors=True)
                 raise _Unavailable(f"cannot hand {root} to the postgres user: {exc}") from exc
             as_postgres = ["runuser", "-u", "postgres", "--"]
         server = cls(root, bin_dir, _free_port(), as_postgres)

@@ -19,9 +19,10 @@ from aiflow.errors import InvalidInput
 from aiflow.plan.model import NodeKind
 
 if TYPE_CHECKING:
+    from aiflow.translators.physical import JobSpec
+
     from aiflow.plan.model import Node
     from aiflow.runtime.context import JobContext
-    from aiflow.translators.physical import JobSpec
 
 _BUILTIN_ENGINES = {"local": "aiflow.translators.components.local"}
 _engines: dict[str, type[Engine]] = {}
@@ -31,7 +32,7 @@ _loaded: set[str] = set()
 C = TypeVar("C", bound="type[Component]")
 
 
-class Component(ABC):  # noqa: B024 - engines define the abstract methods of their own base
+class Component(ABC):
     """Behaviour of one plan node on one engine; each engine defines its own richer base."""
 
     kind: ClassVar[NodeKind]

@@ -4,10 +4,10 @@ part files as they appear."""
 
 from __future__ import annotations
 
-from aiflow.errors import InvalidPlan
-from aiflow.plan.model import NodeKind
 from aiflow.translators.physical import PhysicalPlan
 from aiflow.translators.translator import SOURCE_KINDS, Translator
+
+from aiflow.errors import InvalidPlan
 
 
 class StreamTranslator(Translator):
@@ -22,9 +22,8 @@ class StreamTranslator(Translator):
             ]
             if len(streaming) > 1:
                 raise InvalidPlan(
-                    f"job '{job.name}' would read {len(streaming)} streams ({', '.join(streaming)}); "
+                    f"job '{job.name}' would read {len(streaming)} streams "
+                    f"({', '.join(streaming)}); "
                     "a stream job is driven by one stream (joining streams is not supported yet)",
                     streaming[1],
                 )
-
-

@@ -18,11 +18,12 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from typing import ClassVar
 
+from aiflow.translators.base import available_engines, component_for, load_engine
+from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
+
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import Channel, DataEdge, ExampleSpec, LogicalPlan, Node, NodeKind
 from aiflow.plan.validate import check_for_run, topological_order
-from aiflow.translators.base import available_engines, component_for, load_engine
-from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
 
 SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
 _NAMING_PRIORITY = (NodeKind.TRAIN, NodeKind.WRITE_EXAMPLE, NodeKind.PREDICT, NodeKind.EVALUATE)
@@ -35,7 +36,9 @@ class Translator(ABC):
         check_for_run(plan, self.mode)
         default_engine = engine or plan.engine
         order = topological_order(plan)
-        nodes = {n.id: n.model_copy(update={"engine": n.engine or default_engine}) for n in plan.nodes}
+        nodes = {
+            n.id: n.model_copy(update={"engine": n.engine or default_engine}) for n in plan.nodes
+        }
         self._check_engines(list(nodes.values()))
         groups = _fuse(plan, nodes, order)
         jobs = self._build_jobs(plan, nodes, order, groups)
@@ -219,9 +222,10 @@ def _check_job_dag(groups: list[list[str]], deps: dict[int, set[int]], names: li
         if state.get(i) == 2:
             return
         if state.get(i) == 1:
-            cycle = [names[j] for j in path[path.index(i):]] + [names[i]]
+            cycle = [names[j] for j in path[path.index(i) :]] + [names[i]]
             raise InvalidPlan(
-                f"engine boundaries make jobs depend on each other in a cycle: {' -> '.join(cycle)}; "
+                "engine boundaries make jobs depend on each other in a cycle: "
+                f"{' -> '.join(cycle)}; "
                 "set engine= on the nodes so each engine's part is contiguous"
             )
         state[i] = 1

@@ -41,7 +41,9 @@ def workflow_list(as_json: bool = JSON_OPTION) -> None:
     items = _store().list_workflows()
     if as_json:
         return print_json(items)
-    print_table("workflows", ["id", "name", "created"], [(w.id, w.name, when(w.created_at)) for w in items])
+    print_table(
+        "workflows", ["id", "name", "created"], [(w.id, w.name, when(w.created_at)) for w in items]
+    )
 
 
 @workflow_app.command("show")
@@ -55,7 +57,10 @@ def workflow_show(name: str, as_json: bool = JSON_OPTION) -> None:
     print_table(
         f"workflow {name}",
         ["version", "id", "plan hash", "source hash", "created"],
-        [(v.version, v.id, v.plan_hash[:12], v.source_hash[:12], when(v.created_at)) for v in versions],
+        [
+            (v.version, v.id, v.plan_hash[:12], v.source_hash[:12], when(v.created_at))
+            for v in versions
+        ],
     )
     if versions:
         from aiflow.plan.model import LogicalPlan
@@ -67,9 +72,17 @@ def workflow_show(name: str, as_json: bool = JSON_OPTION) -> None:
                 f"{e.source.node}" + (" (model)" if e.kind == "model" else "")
                 for e in plan.inputs_of(node.id)
             )
-            what = node.component.qualname if node.component else (node.example.name if node.example else "")
+            what = (
+                node.component.qualname
+                if node.component
+                else (node.example.name if node.example else "")
+            )
             rows.append((node.id, node.kind.value, what, node.engine or plan.engine, inputs or "-"))
-        print_table(f"plan of version {versions[0].version}", ["node", "kind", "uses", "engine", "inputs"], rows)
+        print_table(
+            f"plan of version {versions[0].version}",
+            ["node", "kind", "uses", "engine", "inputs"],
+            rows,
+        )
 
 
 # -- execution --------------------------------------------------------------------------------
@@ -96,9 +109,23 @@ def execution_list(
         return print_json(items)
     rows = []
     for e in items:
-        duration = (e.ended_at - e.started_at).total_seconds() if e.started_at and e.ended_at else None
-        rows.append((e.id, e.workflow_name, e.mode, e.engine, e.status.value, when(e.created_at), _duration(duration)))
-    print_table("executions", ["id", "workflow", "mode", "engine", "status", "created", "duration"], rows)
+        duration = (
+            (e.ended_at - e.started_at).total_seconds() if e.started_at and e.ended_at else None
+        )
+        rows.append(
+            (
+                e.id,
+                e.workflow_name,
+                e.mode,
+                e.engine,
+                e.status.value,
+                when(e.created_at),
+                _duration(duration),
+            )
+        )
+    print_table(
+        "executions", ["id", "workflow", "mode", "engine", "status", "created", "duration"], rows
+    )
 
 
 @execution_app.command("show")
@@ -137,11 +164,23 @@ def job_list(execution_id: int, as_json: bool = JSON_OPTION) -> None:
         return print_json(jobs)
     names = {j.id: j.name for j in jobs}
     rows = [
-        (j.id, j.name, j.engine, j.status.value, j.attempt, _duration(j.duration),
-         ", ".join(names[d] for d in j.depends_on) or "-", j.error or "")
+        (
+            j.id,
+            j.name,
+            j.engine,
+            j.status.value,
+            j.attempt,
+            _duration(j.duration),
+            ", ".join(names[d] for d in j.depends_on) or "-",
+            j.error or "",
+        )
         for j in jobs
     ]
-    print_table(f"jobs of execution {execution_id}", ["id", "name", "engine", "status", "attempt", "duration", "after", "error"], rows)
+    print_table(
+        f"jobs of execution {execution_id}",
+        ["id", "name", "engine", "status", "attempt", "duration", "after", "error"],
+        rows,
+    )
 
 
 @job_app.command("show")
@@ -151,11 +190,19 @@ def job_show(job_id: int, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         return print_json(job)
     fields = [
-        ("id", job.id), ("name", job.name), ("execution", job.execution_id), ("engine", job.engine),
-        ("status", job.status.value), ("attempt", f"{job.attempt} of {job.max_retries + 1}"),
-        ("started", when(job.started_at)), ("ended", when(job.ended_at)),
-        ("duration", _duration(job.duration)), ("exit code", job.exit_code), ("error", job.error),
-        ("log", job.log_uri), ("nodes", ", ".join(n["id"] for n in job.spec.get("nodes", []))),
+        ("id", job.id),
+        ("name", job.name),
+        ("execution", job.execution_id),
+        ("engine", job.engine),
+        ("status", job.status.value),
+        ("attempt", f"{job.attempt} of {job.max_retries + 1}"),
+        ("started", when(job.started_at)),
+        ("ended", when(job.ended_at)),
+        ("duration", _duration(job.duration)),
+        ("exit code", job.exit_code),
+        ("error", job.error),
+        ("log", job.log_uri),
+        ("nodes", ", ".join(n["id"] for n in job.spec.get("nodes", []))),
         ("result", job.result),
     ]
     print_table(f"job {job.id}", ["field", "value"], fields)
@@ -177,7 +224,9 @@ def job_logs(
         raise NotFound(f"job {job_id} has no log yet (status {job.status.value})")
     execution = store.get_execution(job.execution_id)
     deployer = get_deployer(execution.deployer)
-    source = job.handle if (follow and job.handle and job.status.value == "running") else job.log_uri
+    source = (
+        job.handle if (follow and job.handle and job.status.value == "running") else job.log_uri
+    )
     for line in deployer.logs(source, follow=follow, tail=tail):
         typer.echo(line, nl=not line.endswith("\n"))
 
@@ -191,8 +240,11 @@ def example_list(as_json: bool = JSON_OPTION) -> None:
     items = _store().list_examples()
     if as_json:
         return print_json(items)
-    print_table("examples", ["name", "format", "batch uri", "stream uri", "columns"],
-                [(e.name, e.format, e.batch_uri, e.stream_uri, len(e.columns)) for e in items])
+    print_table(
+        "examples",
+        ["name", "format", "batch uri", "stream uri", "columns"],
+        [(e.name, e.format, e.batch_uri, e.stream_uri, len(e.columns)) for e in items],
+    )
 
 
 @example_app.command("show")
@@ -201,10 +253,16 @@ def example_show(name: str, as_json: bool = JSON_OPTION) -> None:
     example = _store().get_example(name)
     if as_json:
         return print_json(example)
-    print_table(f"example {name}", ["field", "value"], [
-        ("format", example.format), ("batch uri", example.batch_uri),
-        ("stream uri", example.stream_uri), ("updated", when(example.updated_at)),
-    ])
+    print_table(
+        f"example {name}",
+        ["field", "value"],
+        [
+            ("format", example.format),
+            ("batch uri", example.batch_uri),
+            ("stream uri", example.stream_uri),
+            ("updated", when(example.updated_at)),
+        ],
+    )
     print_table("schema", ["column", "type"], list(example.columns.items()))
 
 
@@ -223,8 +281,11 @@ def event_list(
     if as_json and not follow:
         return print_json(events)
     if not follow:
-        return print_table("events", ["seq", "time", "key", "type", "value"],
-                           [(e.seq, when(e.created_at), e.key, e.type, e.value) for e in events])
+        return print_table(
+            "events",
+            ["seq", "time", "key", "type", "value"],
+            [(e.seq, when(e.created_at), e.key, e.type, e.value) for e in events],
+        )
     last = after
     while True:
         for e in events:

@@ -25,7 +25,9 @@ def model_list(as_json: bool = JSON_OPTION) -> None:
     rows = []
     for m in models:
         serving = store.serving_version(m.name)
-        rows.append((m.name, serving.version if serving else "-", when(m.created_at), m.description))
+        rows.append(
+            (m.name, serving.version if serving else "-", when(m.created_at), m.description)
+        )
     print_table("models", ["name", "serving version", "created", "description"], rows)
 
 
@@ -36,12 +38,22 @@ def model_versions(name: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         return print_json(versions)
     rows = [
-        (v.version, v.stage, ", ".join(v.aliases) or "-",
-         ", ".join(f"{k}={val:.4g}" for k, val in v.metrics.items()) or "-",
-         v.execution_id, v.node_id, when(v.created_at))
+        (
+            v.version,
+            v.stage,
+            ", ".join(v.aliases) or "-",
+            ", ".join(f"{k}={val:.4g}" for k, val in v.metrics.items()) or "-",
+            v.execution_id,
+            v.node_id,
+            when(v.created_at),
+        )
         for v in versions
     ]
-    print_table(f"versions of {name}", ["version", "stage", "aliases", "metrics", "execution", "node", "created"], rows)
+    print_table(
+        f"versions of {name}",
+        ["version", "stage", "aliases", "metrics", "execution", "node", "created"],
+        rows,
+    )
 
 
 @app.command("show")
@@ -62,17 +74,28 @@ def model_show(
         found = store.get_model_version(name, version)
     if as_json:
         return print_json(found)
-    print_table(f"model {name} version {found.version}", ["field", "value"], [
-        ("version", found.version), ("stage", found.stage), ("aliases", ", ".join(found.aliases) or "-"),
-        ("flavor", found.flavor), ("artifact", found.artifact_uri),
-        ("metrics", ", ".join(f"{k}={v}" for k, v in found.metrics.items()) or "-"),
-        ("execution", found.execution_id), ("job", found.job_id), ("node", found.node_id),
-        ("created", when(found.created_at)),
-    ])
+    print_table(
+        f"model {name} version {found.version}",
+        ["field", "value"],
+        [
+            ("version", found.version),
+            ("stage", found.stage),
+            ("aliases", ", ".join(found.aliases) or "-"),
+            ("flavor", found.flavor),
+            ("artifact", found.artifact_uri),
+            ("metrics", ", ".join(f"{k}={v}" for k, v in found.metrics.items()) or "-"),
+            ("execution", found.execution_id),
+            ("job", found.job_id),
+            ("node", found.node_id),
+            ("created", when(found.created_at)),
+        ],
+    )
 
 
 @app.command("alias")
 def model_alias(name: str, alias: str, version: int) -> None:
-    """Point ALIAS (e.g. `deployed`) of model NAME at VERSION; stream predictors follow `deployed`."""
+    """Point ALIAS (e.g. `deployed`) of model NAME at VERSION.
+
+    Stream predictors serve the `deployed` version."""
     moved = _store().set_model_alias(name, alias, version)
     typer.echo(f"model {name}: alias {alias} -> version {moved.version}")

@@ -27,6 +27,7 @@ def print_json(data: Any) -> None:
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from aiflow.cli.progress import console, status_text
 
@@ -34,7 +35,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = []
+        cells: list[str | Text] = []
         for column, value in zip(columns, row, strict=True):
             if column == "status" and isinstance(value, str):
                 cells.append(status_text(value))

@@ -140,7 +140,9 @@ def print_summary(store: MetaStore, execution: Execution) -> None:
         if job.error:
             parts.append(Text(f"  {job.name}: {job.error}  (log: {job.log_uri})", style="red"))
     for v in data["model_versions"][-5:]:
-        parts.append(Text(f"model {v['model']} version {v['version']} registered ({v['artifact_uri']})"))
+        parts.append(
+            Text(f"model {v['model']} version {v['version']} registered ({v['artifact_uri']})")
+        )
     if len(data["model_versions"]) > 5:
         parts.append(Text(f"  ... {len(data['model_versions'])} versions registered in all"))
     for node, values in data["metrics"].items():

@@ -11,14 +11,27 @@ from aiflow.cli.output import JSON_OPTION, print_json
 
 def run_command(
     file: Path = typer.Argument(..., help="Python file that defines the workflow."),
-    workflow: str | None = typer.Option(None, "--workflow", "-w", help="Workflow name, if the file defines several."),
+    workflow: str | None = typer.Option(
+        None, "--workflow", "-w", help="Workflow name, if the file defines several."
+    ),
     mode: str = typer.Option("batch", "--mode", "-m", help="batch or stream."),
-    engine: str | None = typer.Option(None, "--engine", "-e", help="Engine for nodes that do not pick one (default: the workflow's)."),
-    deployer: str | None = typer.Option(None, "--deployer", "-d", help="Where jobs run (default: local)."),
-    detach: bool = typer.Option(False, "--detach", help="Return at once; a background driver runs the execution."),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        "-e",
+        help="Engine for nodes that do not pick one (default: the workflow's).",
+    ),
+    deployer: str | None = typer.Option(
+        None, "--deployer", "-d", help="Where jobs run (default: local)."
+    ),
+    detach: bool = typer.Option(
+        False, "--detach", help="Return at once; a background driver runs the execution."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Run a workflow file in batch or stream mode (Ctrl-C or `aiflow execution stop ID` ends a stream)."""
+    """Run a workflow file in batch or stream mode.
+
+    A stream runs until Ctrl-C or `aiflow execution stop ID`."""
     from aiflow.errors import InvalidInput
     from aiflow.scheduler.submit import ExecutionFailed, run_workflow
 

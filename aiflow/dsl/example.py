@@ -16,7 +16,13 @@ from aiflow.plan.model import ExampleSpec
 from aiflow.plan.schema import normalize_columns
 
 FORMATS = ("csv", "json", "parquet")
-_FORMAT_ALIASES = {"csv": "csv", "json": "json", "jsonl": "json", "ndjson": "json", "parquet": "parquet"}
+_FORMAT_ALIASES = {
+    "csv": "csv",
+    "json": "json",
+    "jsonl": "json",
+    "ndjson": "json",
+    "parquet": "parquet",
+}
 
 
 def _caller_dir(depth: int = 2) -> Path:
@@ -35,7 +41,9 @@ def resolve_uri(uri: str | os.PathLike[str] | None, base: Path) -> str | None:
         return text
     path = Path(text).expanduser()
     resolved = str(path if path.is_absolute() else (base / path).resolve())
-    return resolved + "/" if text.endswith(("/", os.sep)) and not resolved.endswith("/") else resolved
+    return (
+        resolved + "/" if text.endswith(("/", os.sep)) and not resolved.endswith("/") else resolved
+    )
 
 
 class Example:

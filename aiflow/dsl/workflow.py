@@ -109,7 +109,9 @@ class Workflow:
         taken = self._ids
         if wanted is not None:
             if not _NAME_RE.match(wanted):
-                raise InvalidPlan(f"node name {wanted!r} may only use letters, digits, '_', '.', '-'")
+                raise InvalidPlan(
+                    f"node name {wanted!r} may only use letters, digits, '_', '.', '-'"
+                )
             if wanted in taken:
                 raise InvalidPlan(f"node name {wanted!r} is used twice in workflow '{self.name}'")
             return wanted
@@ -202,9 +204,9 @@ def _module_ref(obj: Any) -> str:
     module = sys.modules.get(obj.__module__)
     module_file = getattr(module, "__file__", None)
     wf = _current.get()
-    if wf is not None and wf.source_file is not None and module_file is not None:
-        if Path(module_file).resolve() == wf.source_file:
-            return f"file:{wf.source_file.name}"
+    source = wf.source_file if wf is not None else None
+    if source is not None and module_file is not None and Path(module_file).resolve() == source:
+        return f"file:{source.name}"
     return str(obj.__module__)
 
 
@@ -236,9 +238,7 @@ def _common(
     }
 
 
-def _check_feeds(
-    wf: Workflow, node_id: str, source: DataRef, needs: dict[str, str] | None
-) -> None:
+def _check_feeds(wf: Workflow, node_id: str, source: DataRef, needs: dict[str, str] | None) -> None:
     if not needs or source.columns is None:
         return
     needs = normalize_columns(needs)
@@ -278,8 +278,17 @@ def read_example(
     if not isinstance(example, Example):
         raise InvalidPlan(f"af.read_example needs an af.Example, got {type(example).__name__}")
     node_id = wf._node_id(name, f"read_{example.name}")
-    common = _common(NodeKind.READ_EXAMPLE, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.READ_EXAMPLE,
+        node_id,
+        engine,
+        batch,
+        stream,
+        properties,
+        retries,
+        retry_delay,
+        timeout,
+    )
     node = Node(**common, example=example.spec, output_columns=example.spec.columns)
     wf._add(node, [])
     return DataRef(wf, node_id, example.spec.columns)
@@ -306,8 +315,17 @@ def write_example(
     wf._own(data, node_id, "input")
     assert isinstance(data, DataRef)
     _check_feeds(wf, node_id, data, example.spec.columns)
-    common = _common(NodeKind.WRITE_EXAMPLE, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.WRITE_EXAMPLE,
+        node_id,
+        engine,
+        batch,
+        stream,
+        properties,
+        retries,
+        retry_delay,
+        timeout,
+    )
     wf._add(Node(**common, example=example.spec), [(data, "data")])
     return NodeRef(wf, node_id)
 
@@ -333,8 +351,17 @@ def transform(
     assert isinstance(data, DataRef)
     _check_feeds(wf, node_id, data, transformer.input_schema)
     out = normalize_columns(transformer.output_schema) if transformer.output_schema else None
-    common = _common(NodeKind.TRANSFORM, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.TRANSFORM,
+        node_id,
+        engine,
+        batch,
+        stream,
+        properties,
+        retries,
+        retry_delay,
+        timeout,
+    )
     wf._add(Node(**common, component=ref, output_columns=out), [(data, "data")])
     return DataRef(wf, node_id, out)
 
@@ -363,8 +390,9 @@ def train(
     wf._own(data, node_id, "input")
     assert isinstance(data, DataRef)
     _check_feeds(wf, node_id, data, trainer.input_schema)
-    common = _common(NodeKind.TRAIN, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.TRAIN, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
+    )
     wf._add(Node(**common, component=ref, model=model.name), [(data, "data")])
     wf.models[model.name] = model
     return ModelRef(wf, node_id, model.name)
@@ -378,8 +406,7 @@ def _model_input(
     wf._own(model, node_id, "model")
     if not isinstance(model, ModelRef):
         raise InvalidPlan(
-            f"model must be the output of af.train or an af.Model, got output of "
-            f"'{model.node_id}'",
+            f"model must be the output of af.train or an af.Model, got output of '{model.node_id}'",
             node_id,
         )
     return model.model_name, [(model, "model")]
@@ -407,8 +434,9 @@ def evaluate(
     assert isinstance(data, DataRef)
     _check_feeds(wf, node_id, data, evaluator.input_schema)
     model_name, model_inputs = _model_input(wf, node_id, model)
-    common = _common(NodeKind.EVALUATE, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.EVALUATE, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
+    )
     wf._add(Node(**common, component=ref, model=model_name), [(data, "data"), *model_inputs])
     return NodeRef(wf, node_id)
 
@@ -439,8 +467,9 @@ def predict(
     out = None
     if predictor.output_schema is not None:
         out = {**normalize_columns(predictor.output_schema), "model_version": "bigint"}
-    common = _common(NodeKind.PREDICT, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.PREDICT, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
+    )
     wf._add(
         Node(**common, component=ref, model=model_name, output_columns=out),
         [(data, "data"), *model_inputs],
@@ -472,8 +501,17 @@ def user_operation(
     for data in inputs:
         wf._own(data, node_id, "input")
     out = normalize_columns(output_schema) if output_schema else None
-    common = _common(NodeKind.USER_OPERATION, node_id, engine, batch, stream, properties,
-                     retries, retry_delay, timeout)
+    common = _common(
+        NodeKind.USER_OPERATION,
+        node_id,
+        engine,
+        batch,
+        stream,
+        properties,
+        retries,
+        retry_delay,
+        timeout,
+    )
     wf._add(
         Node(**common, component=ref, output_columns=out),
         [(data, "data") for data in inputs],

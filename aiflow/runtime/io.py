@@ -82,7 +82,9 @@ def read_example_uri(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.D
 def empty_frame(columns: dict[str, str] | None) -> pd.DataFrame:
     if not columns:
         return pd.DataFrame()
-    return apply_schema(pd.DataFrame({c: pd.Series([], dtype=object) for c in columns}), columns, "")
+    return apply_schema(
+        pd.DataFrame({c: pd.Series([], dtype=object) for c in columns}), columns, ""
+    )
 
 
 def apply_schema(frame: pd.DataFrame, columns: dict[str, str], where: str) -> pd.DataFrame:
@@ -123,10 +125,9 @@ def _convert(values: pd.Series, type_name: str, column: str, where: str) -> pd.S
 
 def _raise_bad(values: pd.Series, bad: pd.Series, type_name: str, column: str, where: str) -> None:
     if bad.any():
-        first = bad.idxmax()
-        row = values.index.get_loc(first)
+        position = int(bad.to_numpy().argmax())  # rows count from 1, after the header
         raise InvalidInput(
-            f"{where}: row {int(row) + 1}, column '{column}': {values[first]!r} is not a "
+            f"{where}: row {position + 1}, column '{column}': {values.iloc[position]!r} is not a "
             f"{type_name} ({int(bad.sum())} bad value(s) in this column)"
         )
 

@@ -24,10 +24,17 @@ def run_job(job_id: int, on_context: Callable[[JobContext], None] | None = None)
     spec = JobSpec.model_validate(job.spec)
     root = None
     if spec.snapshot_uri and spec.source_hash:
-        root = snapshot.extract(spec.snapshot_uri, spec.source_hash, settings.snapshots_dir / "unpacked")
+        root = snapshot.extract(
+            spec.snapshot_uri, spec.source_hash, settings.snapshots_dir / "unpacked"
+        )
     log.info(
         "job %s (%s) of execution %s, attempt %s: %s mode, engine %s, nodes %s",
-        job.name, job.id, execution.id, job.attempt, spec.mode, spec.engine,
+        job.name,
+        job.id,
+        execution.id,
+        job.attempt,
+        spec.mode,
+        spec.engine,
         [n.id for n in spec.nodes],
     )
     ctx = JobContext(

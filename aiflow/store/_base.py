@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from aiflow.config import get_settings
-from aiflow.errors import AiflowError, InvalidInput, MetaStoreError
+from aiflow.errors import InvalidInput, MetaStoreError
 from aiflow.store import db, migrations
 from aiflow.store.orm import Base, SqlEvent
 
@@ -87,10 +87,13 @@ class StoreBase:
             try:
                 with self._write() as session:
                     return work(session)
-            except IntegrityError:
+            except IntegrityError as exc:
                 if attempt == _CONFLICT_RETRIES - 1:
-                    raise
-                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                    raise MetaStoreError(
+                        f"gave up after {_CONFLICT_RETRIES} conflicting concurrent writes: "
+                        f"{exc.orig}"
+                    ) from exc
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))  # jitter: don't collide again
         raise AssertionError("unreachable")
 
     @contextmanager
@@ -119,8 +122,6 @@ class StoreBase:
                     migrations.upgrade(self._uri)
                 return
             current, head = migrations.current(self._uri), migrations.head()
-        except AiflowError:
-            raise
         except (OperationalError, InterfaceError) as exc:
             raise MetaStoreError(
                 f"cannot open meta store {db.display_url(self._uri)}: {exc.orig or exc}"
@@ -137,6 +138,11 @@ def rowcount(result: object) -> int:
     ``Result``, but DML always yields a ``CursorResult``)."""
     assert isinstance(result, CursorResult)
     return result.rowcount
+
+
+def check_limit(limit: int) -> None:
+    if limit < 1:
+        raise InvalidInput(f"limit must be at least 1, got {limit}")
 
 
 def reject_duplicates(names: Sequence[str], what: str) -> None:

@@ -20,6 +20,7 @@ from aiflow.store._base import (
     StoreBase,
     Unset,
     add_event,
+    check_limit,
     reject_duplicates,
     rowcount,
 )
@@ -104,6 +105,7 @@ class RunStore(StoreBase):
         limit: int = 50,
     ) -> list[Execution]:
         """Newest first; ``workflow`` must exist (a typo should not look like "no runs")."""
+        check_limit(limit)
         with self._read() as session:
             stmt = (
                 select(SqlExecution, SqlWorkflow.name)

@@ -35,8 +35,10 @@ class WorkflowStore(StoreBase):
 
         def work(session: Session) -> WorkflowVersion:
             insert_ignore(session, SqlWorkflow, {"name": name, "created_at": utcnow()}, ["name"])
+            # Row lock (FOR NO KEY UPDATE on PostgreSQL; SQLite is locked whole already):
+            # concurrent registrations of this workflow queue here.
             workflow = session.scalars(
-                select(SqlWorkflow).where(SqlWorkflow.name == name).with_for_update()
+                select(SqlWorkflow).where(SqlWorkflow.name == name).with_for_update(key_share=True)
             ).one()
             _upsert_examples(session, examples)
             existing = session.scalars(

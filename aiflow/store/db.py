@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
@@ -41,6 +42,9 @@ from aiflow.errors import MetaStoreError
 
 # Execution option that marks a read-only transaction; the SQLite ``begin`` hook reads it.
 READ_ONLY_OPTION = "aiflow_read_only"
+
+_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+_EXPECTED_URLS = "sqlite:///path, postgresql+psycopg://... or mysql+pymysql://..."
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -52,12 +56,19 @@ def normalize_url(uri: str) -> URL:
     ``postgresql://`` would otherwise select psycopg2 and ``mysql://`` mysqlclient, neither of
     which is a dependency; the ``postgres`` / ``mysql`` extras install psycopg 3 and PyMySQL.
     """
-    url = make_url(uri)
+    try:
+        url = make_url(uri)
+    except ArgumentError:
+        # Not echoed: an unparsable URL may still contain a password.
+        raise MetaStoreError(f"invalid meta store URL; expected {_EXPECTED_URLS}") from None
     backend = url.get_backend_name()
     if backend in ("postgresql", "postgres") and url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     elif backend in ("mysql", "mariadb") and "+" not in url.drivername:
         url = url.set(drivername=f"{backend}+pymysql")
+    if url.get_backend_name() not in _BACKENDS:
+        shown = url.render_as_string(hide_password=True)
+        raise MetaStoreError(f"unsupported meta store URL {shown}: expected {_EXPECTED_URLS}")
     return url
 
 
@@ -96,6 +107,9 @@ def dispose_engine(uri: str) -> None:
 def _forget_engines_after_fork() -> None:
     # The child must not touch connections the parent keeps using; close=False only drops the
     # references (see SQLAlchemy "Using Connection Pools with Multiprocessing or os.fork()").
+    # The lock is replaced too: another parent thread may have held it at the fork.
+    global _engines_lock
+    _engines_lock = threading.Lock()
     for engine in _engines.values():
         engine.dispose(close=False)
     _engines.clear()
@@ -124,13 +138,9 @@ def _create_engine(uri: str) -> Engine:
         return _sqlite_engine(url)
     if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
-    if backend in ("mysql", "mariadb"):
-        # MySQL closes idle connections after wait_timeout (8 h by default); recycle before.
-        return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
-    raise MetaStoreError(
-        f"unsupported meta store URL {display_url(uri)}: use sqlite:///path, "
-        "postgresql+psycopg://... or mysql+pymysql://..."
-    )
+    # MySQL / MariaDB (normalize_url admits nothing else). MySQL closes idle connections after
+    # wait_timeout (8 h by default): recycle them before that.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -143,7 +153,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # store behaves like one database (single-threaded use only: tests, experiments).
         kwargs["poolclass"] = StaticPool
         kwargs["connect_args"]["check_same_thread"] = False
-    else:
+    elif url.query.get("uri") != "true":  # a file: URI is the user's business
         Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **kwargs)
 

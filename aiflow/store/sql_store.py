@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from aiflow.errors import InvalidInput
-from aiflow.store._base import UNSET, Unset, add_event, insert_ignore
+from aiflow.store._base import UNSET, Unset, add_event, check_limit, insert_ignore
 from aiflow.store._registry import SERVING_ALIAS, STAGES, ModelStore
 from aiflow.store._runs import MODES, RunStore
 from aiflow.store._workflows import WorkflowStore
@@ -69,6 +69,7 @@ class MetaStore(WorkflowStore, RunStore, ModelStore):
         limit: int = 100,
     ) -> list[Event]:
         """Events with ``seq > after_seq`` in seq order: poll with the last seq seen."""
+        check_limit(limit)
         stmt = select(SqlEvent).where(SqlEvent.seq > after_seq).order_by(SqlEvent.seq).limit(limit)
         if key is not None:
             stmt = stmt.where(SqlEvent.key == key)

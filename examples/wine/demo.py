@@ -39,7 +39,9 @@ def main() -> None:
     aiflow("run", str(HERE / "workflow.py"), "--mode", "batch")
 
     started = json.loads(
-        aiflow("run", str(HERE / "workflow.py"), "--mode", "stream", "--detach", "--json", capture=True)
+        aiflow(
+            "run", str(HERE / "workflow.py"), "--mode", "stream", "--detach", "--json", capture=True
+        )
     )
     execution = str(started["execution"])
     print(f"stream execution {execution} is running; dropping files into {stream_dir}")

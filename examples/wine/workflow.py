@@ -1,8 +1,8 @@
 """Wine classifier: one file, trained offline (batch) and online (stream).
 
-    aiflow run examples/wine/workflow.py                  # batch: train, evaluate, predict
-    aiflow run examples/wine/workflow.py --mode stream    # online: learn from and predict on
-                                                          # every file dropped in data/wine_stream/
+aiflow run examples/wine/workflow.py                  # batch: train, evaluate, predict
+aiflow run examples/wine/workflow.py --mode stream    # online: learn from and predict on
+                                                      # every file dropped in data/wine_stream/
 """
 
 from __future__ import annotations
@@ -14,10 +14,19 @@ import pandas as pd
 import aiflow as af
 
 FEATURES = {
-    "alcohol": "double", "malic_acid": "double", "ash": "double", "alcalinity_of_ash": "double",
-    "magnesium": "double", "total_phenols": "double", "flavanoids": "double",
-    "nonflavanoid_phenols": "double", "proanthocyanins": "double", "color_intensity": "double",
-    "hue": "double", "od280_od315": "double", "proline": "double",
+    "alcohol": "double",
+    "malic_acid": "double",
+    "ash": "double",
+    "alcalinity_of_ash": "double",
+    "magnesium": "double",
+    "total_phenols": "double",
+    "flavanoids": "double",
+    "nonflavanoid_phenols": "double",
+    "proanthocyanins": "double",
+    "color_intensity": "double",
+    "hue": "double",
+    "od280_od315": "double",
+    "proline": "double",
 }
 
 wine = af.Example(

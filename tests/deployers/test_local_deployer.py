@@ -27,8 +27,7 @@ def deployer() -> Iterator[LocalDeployer]:
     d = LocalDeployer()
     yield d
     for started in list(d._started.values()):  # never leak a process from a failed test
-        if not started.reaped.is_set():
-            d.stop({"pid": started.proc.pid, "create_time": started.create_time}, grace=0)
+        d.stop({"pid": started.proc.pid, "create_time": started.create_time}, grace=0)
 
 
 def launch(
@@ -121,11 +120,21 @@ def test_retries_append_to_the_log_with_one_header_per_attempt(
 
 def test_exit_by_signal_is_negative_and_named(deployer: LocalDeployer, tmp_path: Path) -> None:
     handle = deployer.submit(launch(tmp_path, "import time; time.sleep(60)"))
+    # The handle's create time is computed, not read; it must still be psutil's.
+    assert abs(handle["create_time"] - psutil.Process(handle["pid"]).create_time()) < 0.05
     os.kill(handle["pid"], signal.SIGKILL)
     wait_done(deployer, handle)
     state = deployer.poll(handle)
     assert state.exit_code == -signal.SIGKILL
     assert state.error == "killed by SIGKILL (signal 9)"
+
+
+def test_wait_for_change_wakes_when_a_job_ends(deployer: LocalDeployer, tmp_path: Path) -> None:
+    handle = deployer.submit(launch(tmp_path, "import time; time.sleep(0.2)"))
+    started = time.monotonic()
+    deployer.wait_for_change(10)
+    assert 0.1 < time.monotonic() - started < 5
+    assert deployer.poll(handle).exit_code == 0
 
 
 def test_unstartable_command_raises_deployment_error(

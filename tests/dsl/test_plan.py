@@ -104,19 +104,17 @@ def test_locally_defined_component_is_rejected(tmp_path: Path) -> None:
     class Local(af.Transformer):
         pass
 
-    with pytest.raises(InvalidPlan, match="defined inside a function"):
-        with af.workflow("local"):
-            af.transform(af.read_example(example(tmp_path)), Local())
+    with pytest.raises(InvalidPlan, match="defined inside a function"), af.workflow("local"):
+        af.transform(af.read_example(example(tmp_path)), Local())
 
 
 def test_dsl_outside_workflow_and_duplicate_names(tmp_path: Path) -> None:
     with pytest.raises(InvalidPlan, match=r"inside `with af.workflow"):
         af.read_example(example(tmp_path))
-    with pytest.raises(InvalidPlan, match="used twice"):
-        with af.workflow("dupes"):
-            raw = af.read_example(example(tmp_path))
-            af.transform(raw, Scale(), name="t")
-            af.transform(raw, Scale(), name="t")
+    with pytest.raises(InvalidPlan, match="used twice"), af.workflow("dupes"):
+        raw = af.read_example(example(tmp_path))
+        af.transform(raw, Scale(), name="t")
+        af.transform(raw, Scale(), name="t")
 
 
 def test_bad_example_definitions(tmp_path: Path) -> None:

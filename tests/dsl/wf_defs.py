@@ -1,4 +1,4 @@
-"""Workflow definitions shared by the DSL and translator tests (module level, as users write them)."""
+"""Workflows shared by the DSL and translator tests, defined at module level as users do."""
 
 from __future__ import annotations
 

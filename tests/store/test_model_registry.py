@@ -9,11 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from aiflow.errors import InvalidInput, NotFound
+from aiflow.store.entities import ModelVersion
 from aiflow.store.sql_store import JobCreate, MetaStore
 
 
 def register(store: MetaStore, model: str = "clf", **kwargs):
     return store.register_model_version(model, "file:///artifacts/m", "sklearn", **kwargs)
+
+
+def version_of(found: ModelVersion | None) -> int | None:
+    return None if found is None else found.version
 
 
 def new_execution(store: MetaStore, node: str = "train") -> tuple[int, int]:
@@ -64,7 +69,7 @@ def test_versions_are_numbered_and_announced(store: MetaStore) -> None:
         register(store, execution_id=999)
     with pytest.raises(InvalidInput, match="stage 'prod'"):
         register(store, stage="prod")
-    assert store.latest_model_version("clf").version == 2  # type: ignore[union-attr]
+    assert version_of(store.latest_model_version("clf")) == 2
 
 
 def test_concurrent_registrations_get_distinct_gapless_versions(store: MetaStore) -> None:
@@ -92,8 +97,8 @@ def test_latest_model_version_filters_by_execution_and_node(store: MetaStore) ->
     register(store, execution_id=execution_id, node_id="train_b")
     register(store)
     latest = store.latest_model_version
-    assert latest("clf").version == 3  # type: ignore[union-attr]
-    assert latest("clf", execution_id=execution_id).version == 2  # type: ignore[union-attr]
+    assert version_of(latest("clf")) == 3
+    assert version_of(latest("clf", execution_id=execution_id)) == 2
     by_node = latest("clf", execution_id=execution_id, node_id="train_a")
     assert by_node is not None and by_node.version == 1
     assert latest("clf", node_id="missing") is None
@@ -105,20 +110,20 @@ def test_aliases_move_and_decide_the_serving_version(store: MetaStore) -> None:
     assert store.serving_version("clf") is None  # a model without versions
     for _ in range(3):
         register(store)
-    assert store.serving_version("clf").version == 3  # type: ignore[union-attr]  # newest
+    assert version_of(store.serving_version("clf")) == 3  # no alias: the newest
 
     assert store.set_model_alias("clf", "deployed", 1).aliases == ["deployed"]
     store.set_model_alias("clf", "champion", 1)
-    assert store.serving_version("clf").version == 1  # type: ignore[union-attr]
+    assert version_of(store.serving_version("clf")) == 1
     moved = store.set_model_alias("clf", "deployed", 2)
     assert (moved.version, moved.aliases) == (2, ["deployed"])
     assert store.get_model_version("clf", 1).aliases == ["champion"]
-    assert store.get_model_version_by_alias("clf", "deployed").version == 2  # type: ignore[union-attr]
+    assert version_of(store.get_model_version_by_alias("clf", "deployed")) == 2
     assert store.get_model_version_by_alias("clf", "nope") is None
     assert store.get_model_version_by_alias("nope", "deployed") is None
 
     store.delete_model_alias("clf", "deployed")
-    assert store.serving_version("clf").version == 3  # type: ignore[union-attr]
+    assert version_of(store.serving_version("clf")) == 3
     with pytest.raises(NotFound, match="alias 'deployed' not found for model 'clf'"):
         store.delete_model_alias("clf", "deployed")
     with pytest.raises(NotFound, match="version 9"):

@@ -11,7 +11,8 @@ from datetime import UTC
 
 import pytest
 
-from aiflow.errors import InvalidInput, NotFound
+from aiflow.errors import InvalidInput, MetaStoreError, NotFound
+from aiflow.store import db
 from aiflow.store.entities import ExecutionStatus, JobStatus, WorkflowVersion
 from aiflow.store.sql_store import ExampleCreate, JobCreate, MetaStore
 
@@ -161,7 +162,8 @@ def test_transition_execution_is_compare_and_set(store: MetaStore) -> None:
     assert store.transition_execution(execution.id, ExecutionStatus.FAILED, error="boom")
     ended = store.get_execution(execution.id)
     assert (ended.status, ended.error) == (ExecutionStatus.FAILED, "boom")
-    assert ended.ended_at is not None and ended.ended_at >= ended.started_at  # type: ignore[operator]
+    assert ended.started_at == started.started_at and ended.ended_at is not None
+    assert ended.ended_at >= ended.started_at
     assert not store.transition_execution(execution.id, running, expected=set())
     with pytest.raises(NotFound, match=r"execution 999 not found \(see `aiflow execution list`\)"):
         store.transition_execution(999, running)
@@ -222,7 +224,8 @@ def test_transition_job_sets_fields_timestamps_and_emits_events(store: MetaStore
         None,
         None,
     )
-    assert retried.started_at >= running.started_at  # type: ignore[operator]
+    assert retried.started_at is not None and running.started_at is not None
+    assert retried.started_at >= running.started_at
     assert store.transition_job(train.id, JobStatus.SUCCEEDED, exit_code=0, result={"rows": 5})
 
     events = store.list_events(key=f"execution/{execution.id}")
@@ -306,3 +309,53 @@ def test_store_is_reachable_from_the_default_settings(aiflow_home) -> None:
         assert (aiflow_home / "aiflow.db").exists()
     finally:
         store.dispose()
+
+
+def test_invalid_limits_are_rejected(store: MetaStore) -> None:
+    with pytest.raises(InvalidInput, match="limit"):
+        store.list_executions(limit=0)
+    with pytest.raises(InvalidInput, match="limit"):
+        store.list_events(limit=-1)
+
+
+# -- construction and SQLite specifics (no parametrization) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("not a url", "invalid meta store URL"),
+        ("oracle://scott:tiger@db/orcl", r"unsupported meta store URL oracle://scott:\*\*\*@db"),
+    ],
+)
+def test_bad_urls_fail_at_construction(uri: str, message: str) -> None:
+    with pytest.raises(MetaStoreError, match=message):
+        MetaStore(uri)
+
+
+def test_in_memory_sqlite_store_works() -> None:
+    store = MetaStore("sqlite://")
+    assert register(store).version == 1
+    assert register(store, plan_hash="p2").version == 2
+
+
+def test_sqlite_write_transactions_take_the_lock_up_front(tmp_path) -> None:
+    """Two writers that both read first must queue, not fail with 'database is locked'.
+
+    With a deferred BEGIN the second writer's read-to-write upgrade fails at once in WAL mode;
+    BEGIN IMMEDIATE makes it wait for the first one (busy_timeout) instead.
+    """
+    store = MetaStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    version = register(store)
+
+    def create(_: int) -> int:  # create_execution reads (the version) before it writes
+        return store.create_execution(version.id, "batch", "local", "local", [job("a")]).id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(create, range(48)))  # a deferred BEGIN fails most of these
+    assert len(set(ids)) == 48
+    with db.get_engine(store.uri).connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    store.dispose()

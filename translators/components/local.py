@@ -13,20 +13,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiflow.errors import AiflowError, UserCodeError
 from aiflow.translators.base import Component, Engine, component_for, register_engine
+
+from aiflow.errors import AiflowError, UserCodeError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from aiflow.translators.physical import JobSpec
 
     from aiflow.plan.model import DataEdge
     from aiflow.runtime.context import JobContext
-    from aiflow.translators.physical import JobSpec
 
 ENGINE = "local"
 
 
-class Interrupted(Exception):  # noqa: N818 - a signal, not an error
+class Interrupted(Exception):
     """A stop was requested while a component waited; the micro-batch stays uncommitted."""
 
 
@@ -83,9 +84,7 @@ class LocalEngine(Engine):
         try:
             for component in components.values():
                 component.open()
-            drivers = [
-                c for c in components.values() if isinstance(c, LocalSource) and c.streaming
-            ]
+            drivers = [c for c in components.values() if isinstance(c, LocalSource) and c.streaming]
             if not drivers:
                 self._run_pass(spec, components, {}, BatchInfo(id=None, index=0))
                 ctx.result.batches = 1

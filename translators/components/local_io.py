@@ -11,8 +11,6 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from aiflow.plan.model import ExampleSpec, NodeKind
-from aiflow.runtime import io
 from aiflow.translators.base import register_component
 from aiflow.translators.components.local import (
     ENGINE,
@@ -21,6 +19,9 @@ from aiflow.translators.components.local import (
     LocalSource,
     MicroBatch,
 )
+
+from aiflow.plan.model import ExampleSpec, NodeKind
+from aiflow.runtime import io
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +96,9 @@ class ReadIntermediate(ReadExample):
             else:
                 import pandas as pd
 
-                self._cached = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                self._cached = (
+                    pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                )
         return self._cached
 
 
