@@ -42,10 +42,9 @@ def main() -> None:
         af.Example(f"in{c}", schema={"x": "double"}, batch_uri=data) for c in range(args.chains)
     ]
 
-    from aiflow.translators import translator_for
-
     from aiflow.scheduler.submit import submit_workflow
     from aiflow.store.sql_store import MetaStore
+    from aiflow.translators import translator_for
 
     store = MetaStore()  # create + migrate the store outside the timed part
     t0 = time.perf_counter()

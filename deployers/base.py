@@ -77,7 +77,13 @@ class Deployer(ABC):
 
     @abstractmethod
     def poll(self, handle: Handle) -> JobState:
-        """Report the attempt's state without blocking."""
+        """Report the attempt's state without blocking.
+
+        The driver calls this for every running job on every loop turn (up to
+        ``1 / scheduler.poll_interval`` times a second), so a remote deployer should answer
+        from a cache or a watch. For an attempt another instance started, only liveness may be
+        known: ``exit_code`` is then ``None`` and ``error`` says so.
+        """
 
     @abstractmethod
     def stop(self, handle: Handle, grace: float) -> None:

@@ -53,6 +53,7 @@ class _Started:
     create_time: float
     pidfd: int | None  # readable once the process ended; None where pidfds do not exist
     reaped: bool = False  # ``proc.returncode`` is final and the group's stragglers are gone
+    status_lost: bool = False  # something else in this process reaped it first
 
 
 class LocalDeployer(Deployer):
@@ -72,7 +73,10 @@ class LocalDeployer(Deployer):
         # poll, stop and wait_for_change may run in different threads (the driver stops jobs
         # in parallel); one lock makes reaping and the pidfd bookkeeping atomic.
         self._lock = threading.Lock()
-        self._closable: list[int] = []  # pidfds of reaped children, closed by wait_for_change
+        # A pidfd that wait_for_change is sleeping on is closed only once it woke up: closing
+        # it under its feet could leave it polling a reused descriptor number.
+        self._polling = False
+        self._closable: list[int] = []
 
     # -- Deployer API -----------------------------------------------------------------------
 
@@ -114,6 +118,8 @@ class LocalDeployer(Deployer):
         if started is not None:
             if not self._reap(started):
                 return JobState(running=True)
+            if started.status_lost:
+                return JobState(running=False, error="ended; its exit status was lost")
             code = started.proc.returncode
             error = describe_exit(code) if code else None
             return JobState(running=False, exit_code=code, error=error)
@@ -167,22 +173,30 @@ class LocalDeployer(Deployer):
     def wait_for_change(self, timeout: float) -> None:
         """Sleep until a child started here ends, or ``timeout``; reaps the ones that ended.
 
-        Meant for one thread (the driver's loop): it alone closes pidfds, so no other caller
-        can be left polling a closed, possibly reused, descriptor number.
+        Meant for one thread at a time (the driver's loop).
         """
         with self._lock:
-            for fd in self._closable:
-                os.close(fd)
-            self._closable.clear()
             pending = [s for s in self._started.values() if not s.reaped]
-        waiting = {s.pidfd: s for s in pending if s.pidfd is not None}
-        if not pending or len(waiting) < len(pending):  # idle, or no pidfds on this system
+            waiting = {s.pidfd: s for s in pending if s.pidfd is not None}
+            self._polling = bool(pending) and len(waiting) == len(pending)
+        if not pending:
+            time.sleep(max(timeout, 0.0))
+            return
+        if not self._polling:  # no pidfds on this system
             self._sleep_until_reaped(pending, timeout)
             return
-        poller = select.poll()
-        for fd in waiting:
-            poller.register(fd, select.POLLIN)
-        for fd, _ in poller.poll(max(timeout, 0.0) * 1000):
+        try:
+            poller = select.poll()
+            for fd in waiting:
+                poller.register(fd, select.POLLIN)
+            ready = poller.poll(max(timeout, 0.0) * 1000)
+        finally:
+            with self._lock:
+                self._polling = False
+                for fd in self._closable:
+                    os.close(fd)
+                self._closable.clear()
+        for fd, _ in ready:
             self._reap(waiting[fd])
 
     # -- internals --------------------------------------------------------------------------
@@ -193,14 +207,20 @@ class LocalDeployer(Deployer):
             if started.reaped:
                 return True
             pid = started.proc.pid
-            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
-                return False
-            # The zombie still holds pid == group id: kill the job's stragglers, then reap.
-            _killpg(pid, signal.SIGKILL)
-            started.proc.wait()
+            try:
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+                    return False
+                # The zombie still holds pid == group id: kill the stragglers, then reap.
+                _killpg(pid, signal.SIGKILL)
+                started.proc.wait()
+            except ChildProcessError:  # reaped behind our back (os.wait() in user code)
+                started.status_lost = True
             started.reaped = True
             if started.pidfd is not None:
-                self._closable.append(started.pidfd)
+                if self._polling:
+                    self._closable.append(started.pidfd)
+                else:
+                    os.close(started.pidfd)
             return True
 
     def _wait_reaped(self, started: _Started, timeout: float) -> bool:

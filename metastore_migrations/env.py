@@ -18,6 +18,7 @@ keys off around the rebuild (outside the transaction).
 from __future__ import annotations
 
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ if config.config_file_name is not None and "connection" not in config.attributes
 
 target_metadata = orm.Base.metadata
 
-_OPTIONS = {
+_OPTIONS: dict[str, Any] = {
     "target_metadata": target_metadata,
     "compare_type": True,
     "render_as_batch": True,

@@ -19,10 +19,9 @@ from aiflow.errors import InvalidInput
 from aiflow.plan.model import NodeKind
 
 if TYPE_CHECKING:
-    from aiflow.translators.physical import JobSpec
-
     from aiflow.plan.model import Node
     from aiflow.runtime.context import JobContext
+    from aiflow.translators.physical import JobSpec
 
 _BUILTIN_ENGINES = {"local": "aiflow.translators.components.local"}
 _engines: dict[str, type[Engine]] = {}

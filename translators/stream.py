@@ -4,10 +4,9 @@ part files as they appear."""
 
 from __future__ import annotations
 
+from aiflow.errors import InvalidPlan
 from aiflow.translators.physical import PhysicalPlan
 from aiflow.translators.translator import SOURCE_KINDS, Translator
-
-from aiflow.errors import InvalidPlan
 
 
 class StreamTranslator(Translator):

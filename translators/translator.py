@@ -18,12 +18,11 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from typing import ClassVar
 
-from aiflow.translators.base import available_engines, component_for, load_engine
-from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
-
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import Channel, DataEdge, ExampleSpec, LogicalPlan, Node, NodeKind
 from aiflow.plan.validate import check_for_run, topological_order
+from aiflow.translators.base import available_engines, component_for, load_engine
+from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
 
 SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
 _NAMING_PRIORITY = (NodeKind.TRAIN, NodeKind.WRITE_EXAMPLE, NodeKind.PREDICT, NodeKind.EVALUATE)

@@ -23,14 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiflow.runtime")
     parser.add_argument("--job-id", type=int, required=True)
     args = parser.parse_args(argv)
+    # aiflow's own progress at INFO; libraries (alembic, fsspec) only when they warn
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    logging.getLogger("aiflow").setLevel(logging.INFO)
     from aiflow.runtime.job import run_job
 
-    ctx = None
     try:
-        ctx = run_job(args.job_id, on_context=_install_stop_handler)
+        run_job(args.job_id, on_context=_install_stop_handler)
         return 0
     except AiflowError as exc:
         traceback.print_exc()
@@ -40,8 +41,6 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         log.error("job %s crashed: %s: %s", args.job_id, type(exc).__name__, exc)
         return 1
-    finally:
-        del ctx
 
 
 def _install_stop_handler(ctx: object) -> None:

@@ -23,9 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--execution-id", type=int, required=True)
     args = parser.parse_args(argv)
+    # aiflow's own progress at INFO; libraries (alembic) only when they warn
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
+    logging.getLogger("aiflow").setLevel(logging.INFO)
     from aiflow.deployers import get_deployer
     from aiflow.scheduler.driver import run_execution
     from aiflow.store.entities import ExecutionStatus

@@ -223,8 +223,8 @@ class _Driver:
             return
         error = attempt.stop_reason or state.error
         if error is None:
-            unknown = state.exit_code is None
-            error = "ended with an unknown exit code" if unknown else describe_exit(state.exit_code)
+            code = state.exit_code
+            error = "ended with an unknown exit code" if code is None else describe_exit(code)
         self._attempt_failed(job_id, error, state.exit_code)
 
     def _attempt_failed(self, job_id: int, error: str, exit_code: int | None) -> None:

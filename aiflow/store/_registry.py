@@ -54,7 +54,9 @@ class ModelStore(StoreBase):
 
     def list_models(self) -> list[Model]:
         with self._read() as session:
-            return [row.to_entity() for row in session.scalars(select(SqlModel).order_by("name"))]
+            return [
+                row.to_entity() for row in session.scalars(select(SqlModel).order_by(SqlModel.name))
+            ]
 
     # -- versions -----------------------------------------------------------------------------
 

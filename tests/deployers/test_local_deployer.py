@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from aiflow.deployers import available_deployers, get_deployer
+
+from aiflow.deployers import available_deployers, get_deployer, local
 from aiflow.deployers.base import Handle, JobLaunch
 from aiflow.deployers.local import LocalDeployer
-
 from aiflow.errors import DeploymentError, InvalidInput, NotFound
 
 
@@ -135,6 +135,19 @@ def test_wait_for_change_wakes_when_a_job_ends(deployer: LocalDeployer, tmp_path
     deployer.wait_for_change(10)
     assert 0.1 < time.monotonic() - started < 5
     assert deployer.poll(handle).exit_code == 0
+
+
+def test_works_without_pidfds(
+    deployer: LocalDeployer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The portable path (macOS, old kernels): waiting falls back to short sleeps."""
+    monkeypatch.setattr(local, "_pidfd_open", lambda pid: None)
+    handle = deployer.submit(launch(tmp_path, "raise SystemExit(5)"))
+    deployer.wait_for_change(10)
+    assert deployer.poll(handle).exit_code == 5
+    sleeper = deployer.submit(launch(tmp_path, "import time; time.sleep(60)", attempt=2))
+    deployer.stop(sleeper, grace=5)
+    assert deployer.poll(sleeper).exit_code == -signal.SIGTERM
 
 
 def test_unstartable_command_raises_deployment_error(

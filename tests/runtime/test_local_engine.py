@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from aiflow.deployers import get_deployer
 
 import aiflow as af
+from aiflow.deployers import get_deployer
 from aiflow.dsl.workflow import Workflow
 from aiflow.runtime.artifacts import load_model
 from aiflow.runtime.usercode import load_workflow_file

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiflow.translators import translator_for
-from aiflow.translators.base import Engine, register_component, register_engine
-from aiflow.translators.components.local import LocalComponent
 
 import aiflow as af
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import NodeKind
+from aiflow.translators import translator_for
+from aiflow.translators.base import Engine, register_component, register_engine
+from aiflow.translators.components.local import LocalComponent
 from tests.dsl.wf_defs import Scale, build_ml, example
 
 

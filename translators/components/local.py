@@ -13,16 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiflow.translators.base import Component, Engine, component_for, register_engine
-
 from aiflow.errors import AiflowError, UserCodeError
+from aiflow.translators.base import Component, Engine, component_for, register_engine
 
 if TYPE_CHECKING:
     import pandas as pd
-    from aiflow.translators.physical import JobSpec
 
     from aiflow.plan.model import DataEdge
     from aiflow.runtime.context import JobContext
+    from aiflow.translators.physical import JobSpec
 
 ENGINE = "local"
 

@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from aiflow.plan.model import ExampleSpec, NodeKind
+from aiflow.runtime import io
 from aiflow.translators.base import register_component
 from aiflow.translators.components.local import (
     ENGINE,
@@ -19,9 +21,6 @@ from aiflow.translators.components.local import (
     LocalSource,
     MicroBatch,
 )
-
-from aiflow.plan.model import ExampleSpec, NodeKind
-from aiflow.runtime import io
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,12 +13,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from aiflow.translators.base import register_component
-from aiflow.translators.components.local import ENGINE, BatchInfo, Interrupted, LocalComponent
-
 from aiflow.errors import NotFound, UserCodeError
 from aiflow.plan.model import NodeKind
 from aiflow.runtime.artifacts import load_model, save_model
+from aiflow.translators.base import register_component
+from aiflow.translators.components.local import ENGINE, BatchInfo, Interrupted, LocalComponent
 
 if TYPE_CHECKING:
     import pandas as pd
