@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from aiflow.dsl.components import (
     Evaluator,
@@ -210,27 +210,41 @@ def _module_ref(obj: Any) -> str:
     return str(obj.__module__)
 
 
-def _common(
-    kind: NodeKind,
-    node_id: str,
-    engine: str | None,
-    batch: dict[str, Any] | None,
-    stream: dict[str, Any] | None,
-    properties: dict[str, Any] | None,
-    retries: int,
-    retry_delay: float,
-    timeout: float | None,
-) -> dict[str, Any]:
+class NodeOptions(TypedDict, total=False):
+    """Keyword options every node function accepts."""
+
+    name: str  # the node's id in the plan, the CLI and logs (default: derived from its kind)
+    engine: str  # default: the workflow's engine
+    batch: dict[str, Any]  # properties that apply in batch mode only
+    stream: dict[str, Any]  # properties that apply in stream mode only
+    properties: dict[str, Any]  # properties for both modes
+    retries: int
+    retry_delay: float  # seconds
+    timeout: float  # seconds
+
+
+def _new_node(wf: Workflow, kind: NodeKind, default_id: str, opts: NodeOptions) -> dict[str, Any]:
+    """The id and the common fields of a new node, validated."""
+    unknown = set(opts) - set(NodeOptions.__annotations__)
+    if unknown:
+        raise TypeError(
+            f"af.{kind.value}() got unexpected option(s) {sorted(unknown)} "
+            f"(valid: {', '.join(NodeOptions.__annotations__)})"
+        )
+    node_id = wf._node_id(opts.get("name"), default_id)
     props: dict[str, dict[str, Any]] = {}
-    for mode, values in (("common", properties), ("batch", batch), ("stream", stream)):
+    for mode, key in (("common", "properties"), ("batch", "batch"), ("stream", "stream")):
+        values = opts.get(key)
         if values:
             props[mode] = to_json_value(values, f"node '{node_id}' {mode} properties")
+    retries, retry_delay = opts.get("retries", 0), opts.get("retry_delay", 0.0)
+    timeout = opts.get("timeout")
     if retries < 0 or retry_delay < 0 or (timeout is not None and timeout <= 0):
         raise InvalidPlan("retries and retry_delay must be >= 0 and timeout > 0", node_id)
     return {
         "id": node_id,
         "kind": kind,
-        "engine": engine,
+        "engine": opts.get("engine"),
         "properties": props,
         "retries": retries,
         "retry_delay": retry_delay,
@@ -261,141 +275,129 @@ def _check_feeds(wf: Workflow, node_id: str, source: DataRef, needs: dict[str, s
 # ---- node functions (the public DSL) ------------------------------------------------------
 
 
-def read_example(
-    example: Example,
-    *,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> DataRef:
+def read_example(example: Example, **opts: Unpack[NodeOptions]) -> DataRef:
     """Read an example: its batch view in batch mode, its stream view in stream mode."""
     wf = _wf("read_example")
     if not isinstance(example, Example):
         raise InvalidPlan(f"af.read_example needs an af.Example, got {type(example).__name__}")
-    node_id = wf._node_id(name, f"read_{example.name}")
-    common = _common(
-        NodeKind.READ_EXAMPLE,
-        node_id,
-        engine,
-        batch,
-        stream,
-        properties,
-        retries,
-        retry_delay,
-        timeout,
-    )
-    node = Node(**common, example=example.spec, output_columns=example.spec.columns)
-    wf._add(node, [])
-    return DataRef(wf, node_id, example.spec.columns)
+    common = _new_node(wf, NodeKind.READ_EXAMPLE, f"read_{example.name}", opts)
+    wf._add(Node(**common, example=example.spec, output_columns=example.spec.columns), [])
+    return DataRef(wf, common["id"], example.spec.columns)
 
 
-def write_example(
-    data: DataRef,
-    example: Example,
-    *,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> NodeRef:
+def write_example(data: DataRef, example: Example, **opts: Unpack[NodeOptions]) -> NodeRef:
     """Write records to an example (batch: its batch_uri; stream: part files, see docs)."""
     wf = _wf("write_example")
     if not isinstance(example, Example):
         raise InvalidPlan(f"af.write_example needs an af.Example, got {type(example).__name__}")
-    node_id = wf._node_id(name, f"write_{example.name}")
-    wf._own(data, node_id, "input")
-    assert isinstance(data, DataRef)
-    _check_feeds(wf, node_id, data, example.spec.columns)
-    common = _common(
-        NodeKind.WRITE_EXAMPLE,
-        node_id,
-        engine,
-        batch,
-        stream,
-        properties,
-        retries,
-        retry_delay,
-        timeout,
-    )
+    common = _new_node(wf, NodeKind.WRITE_EXAMPLE, f"write_{example.name}", opts)
+    node_id = common["id"]
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), example.spec.columns)
     wf._add(Node(**common, example=example.spec), [(data, "data")])
     return NodeRef(wf, node_id)
 
 
-def transform(
-    data: DataRef,
-    transformer: Transformer,
-    *,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> DataRef:
+def transform(data: DataRef, transformer: Transformer, **opts: Unpack[NodeOptions]) -> DataRef:
     """Apply a Transformer to every batch (or micro-batch) of ``data``."""
     wf = _wf("transform")
-    node_id = wf._node_id(name, _snake(type(transformer).__name__))
+    common = _new_node(wf, NodeKind.TRANSFORM, _snake(type(transformer).__name__), opts)
+    node_id = common["id"]
     ref = _component_ref(transformer, node_id, Transformer)
-    wf._own(data, node_id, "input")
-    assert isinstance(data, DataRef)
-    _check_feeds(wf, node_id, data, transformer.input_schema)
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), transformer.input_schema)
     out = normalize_columns(transformer.output_schema) if transformer.output_schema else None
-    common = _common(
-        NodeKind.TRANSFORM,
-        node_id,
-        engine,
-        batch,
-        stream,
-        properties,
-        retries,
-        retry_delay,
-        timeout,
-    )
     wf._add(Node(**common, component=ref, output_columns=out), [(data, "data")])
     return DataRef(wf, node_id, out)
 
 
 def train(
-    data: DataRef,
-    trainer: Trainer,
-    *,
-    model: Model | None = None,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
+    data: DataRef, trainer: Trainer, *, model: Model | None = None, **opts: Unpack[NodeOptions]
 ) -> ModelRef:
     """Fit a model; each run (each micro-batch in stream mode) registers a new version."""
     wf = _wf("train")
     model = model or Model(f"{wf.name}.{_snake(type(trainer).__name__)}")
     if not isinstance(model, Model):
         raise InvalidPlan(f"af.train(model=...) needs an af.Model, got {type(model).__name__}")
-    node_id = wf._node_id(name, f"train_{model.name}")
+    common = _new_node(wf, NodeKind.TRAIN, f"train_{model.name}", opts)
+    node_id = common["id"]
     ref = _component_ref(trainer, node_id, Trainer)
-    wf._own(data, node_id, "input")
-    assert isinstance(data, DataRef)
-    _check_feeds(wf, node_id, data, trainer.input_schema)
-    common = _common(
-        NodeKind.TRAIN, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
-    )
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), trainer.input_schema)
     wf._add(Node(**common, component=ref, model=model.name), [(data, "data")])
     wf.models[model.name] = model
     return ModelRef(wf, node_id, model.name)
+
+
+def evaluate(
+    data: DataRef, model: ModelRef | Model, evaluator: Evaluator, **opts: Unpack[NodeOptions]
+) -> NodeRef:
+    """Compute metrics of ``model`` on ``data``; stored on the model version evaluated."""
+    wf = _wf("evaluate")
+    common = _new_node(wf, NodeKind.EVALUATE, f"evaluate_{_snake(type(evaluator).__name__)}", opts)
+    node_id = common["id"]
+    ref = _component_ref(evaluator, node_id, Evaluator)
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), evaluator.input_schema)
+    model_name, model_inputs = _model_input(wf, node_id, model)
+    wf._add(Node(**common, component=ref, model=model_name), [(data, "data"), *model_inputs])
+    return NodeRef(wf, node_id)
+
+
+def predict(
+    data: DataRef,
+    model: ModelRef | Model,
+    predictor: Predictor | None = None,
+    **opts: Unpack[NodeOptions],
+) -> DataRef:
+    """Add a ``prediction`` column (and ``model_version``, the version that made it)."""
+    wf = _wf("predict")
+    predictor = predictor if predictor is not None else Predictor()
+    common = _new_node(wf, NodeKind.PREDICT, "predict", opts)
+    node_id = common["id"]
+    ref = _component_ref(predictor, node_id, Predictor)
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), predictor.input_schema)
+    model_name, model_inputs = _model_input(wf, node_id, model)
+    out = None
+    if predictor.output_schema is not None:
+        out = {**normalize_columns(predictor.output_schema), "model_version": "bigint"}
+    wf._add(
+        Node(**common, component=ref, model=model_name, output_columns=out),
+        [(data, "data"), *model_inputs],
+    )
+    return DataRef(wf, node_id, out)
+
+
+def user_operation(
+    fn: Callable[..., Any],
+    *inputs: DataRef,
+    params: dict[str, Any] | None = None,
+    output_schema: dict[str, str] | None = None,
+    **opts: Unpack[NodeOptions],
+) -> DataRef:
+    """Run arbitrary user code: ``fn(*batches, **params)`` returning a DataFrame or None."""
+    wf = _wf("user_operation")
+    if not inspect.isfunction(fn):
+        raise InvalidPlan(f"af.user_operation needs a module-level function, got {fn!r}")
+    common = _new_node(wf, NodeKind.USER_OPERATION, _snake(fn.__name__), opts)
+    node_id = common["id"]
+    ref = _component_ref(fn, node_id, None)
+    ref = ref.model_copy(update={"params": to_json_value(params or {}, f"node '{node_id}' params")})
+    for data in inputs:
+        _own_data(wf, data, node_id)
+    out = normalize_columns(output_schema) if output_schema else None
+    wf._add(
+        Node(**common, component=ref, output_columns=out),
+        [(data, "data") for data in inputs],
+    )
+    return DataRef(wf, node_id, out)
+
+
+def _own_data(wf: Workflow, data: object, node_id: str) -> DataRef:
+    wf._own(data, node_id, "input")
+    if not isinstance(data, DataRef):
+        raise InvalidPlan(
+            f"input must be records (the output of read_example, transform, predict or "
+            f"user_operation), got {data!r}",
+            node_id,
+        )
+    return data
 
 
 def _model_input(
@@ -410,113 +412,6 @@ def _model_input(
             node_id,
         )
     return model.model_name, [(model, "model")]
-
-
-def evaluate(
-    data: DataRef,
-    model: ModelRef | Model,
-    evaluator: Evaluator,
-    *,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> NodeRef:
-    """Compute metrics of ``model`` on ``data``; stored on the model version evaluated."""
-    wf = _wf("evaluate")
-    node_id = wf._node_id(name, f"evaluate_{_snake(type(evaluator).__name__)}")
-    ref = _component_ref(evaluator, node_id, Evaluator)
-    wf._own(data, node_id, "input")
-    assert isinstance(data, DataRef)
-    _check_feeds(wf, node_id, data, evaluator.input_schema)
-    model_name, model_inputs = _model_input(wf, node_id, model)
-    common = _common(
-        NodeKind.EVALUATE, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
-    )
-    wf._add(Node(**common, component=ref, model=model_name), [(data, "data"), *model_inputs])
-    return NodeRef(wf, node_id)
-
-
-def predict(
-    data: DataRef,
-    model: ModelRef | Model,
-    predictor: Predictor | None = None,
-    *,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> DataRef:
-    """Add a ``prediction`` column (and ``model_version``, the version that made it)."""
-    wf = _wf("predict")
-    predictor = predictor if predictor is not None else Predictor()
-    node_id = wf._node_id(name, "predict")
-    ref = _component_ref(predictor, node_id, Predictor)
-    wf._own(data, node_id, "input")
-    assert isinstance(data, DataRef)
-    _check_feeds(wf, node_id, data, predictor.input_schema)
-    model_name, model_inputs = _model_input(wf, node_id, model)
-    out = None
-    if predictor.output_schema is not None:
-        out = {**normalize_columns(predictor.output_schema), "model_version": "bigint"}
-    common = _common(
-        NodeKind.PREDICT, node_id, engine, batch, stream, properties, retries, retry_delay, timeout
-    )
-    wf._add(
-        Node(**common, component=ref, model=model_name, output_columns=out),
-        [(data, "data"), *model_inputs],
-    )
-    return DataRef(wf, node_id, out)
-
-
-def user_operation(
-    fn: Callable[..., Any],
-    *inputs: DataRef,
-    params: dict[str, Any] | None = None,
-    output_schema: dict[str, str] | None = None,
-    name: str | None = None,
-    engine: str | None = None,
-    batch: dict[str, Any] | None = None,
-    stream: dict[str, Any] | None = None,
-    properties: dict[str, Any] | None = None,
-    retries: int = 0,
-    retry_delay: float = 0.0,
-    timeout: float | None = None,
-) -> DataRef:
-    """Run arbitrary user code: ``fn(*batches, **params)`` returning a DataFrame or None."""
-    wf = _wf("user_operation")
-    if not callable(fn) or not inspect.isfunction(fn):
-        raise InvalidPlan(f"af.user_operation needs a module-level function, got {fn!r}")
-    node_id = wf._node_id(name, _snake(fn.__name__))
-    ref = _component_ref(fn, node_id, None)
-    ref = ref.model_copy(update={"params": to_json_value(params or {}, f"node '{node_id}' params")})
-    for data in inputs:
-        wf._own(data, node_id, "input")
-    out = normalize_columns(output_schema) if output_schema else None
-    common = _common(
-        NodeKind.USER_OPERATION,
-        node_id,
-        engine,
-        batch,
-        stream,
-        properties,
-        retries,
-        retry_delay,
-        timeout,
-    )
-    wf._add(
-        Node(**common, component=ref, output_columns=out),
-        [(data, "data") for data in inputs],
-    )
-    return DataRef(wf, node_id, out)
 
 
 def run_after(node: NodeRef, *upstream: NodeRef) -> None:
