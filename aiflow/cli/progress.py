@@ -5,6 +5,8 @@ Shared by ``aiflow run`` and ``af.run`` so a run looks the same from the CLI and
 
 from __future__ import annotations
 
+import os
+import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,9 @@ STATUS_STYLE = {
     "upstream_failed": "red",
 }
 
-console = Console(stderr=False)
+# Piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns, which
+# would truncate the metrics and paths that are the point of these tables.
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 
 
 def status_text(status: str) -> Text:

@@ -10,6 +10,7 @@ Not here: how nodes run on an engine (translators' components) or how data is re
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -85,13 +86,7 @@ def _capture_params(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         if args or kwargs:
             raise TypeError(f"{cls.__name__}() takes no arguments")
         return {}
-    sig = inspect.signature(init)
-    for param in sig.parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
-            raise TypeError(
-                f"{cls.__name__}.__init__: parameter '{param.name}' is positional-only or *args; "
-                "aiflow rebuilds components from named parameters, so use named parameters"
-            )
+    sig = _signature(cls, init)
     bound = sig.bind(None, *args, **kwargs)  # raises the usual TypeError on bad arguments
     bound.apply_defaults()
     params: dict[str, Any] = {}
@@ -102,6 +97,19 @@ def _capture_params(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         else:
             params[name] = to_json_value(value, f"{cls.__name__}({name}=...)")
     return params
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(cls: type, init: Any) -> inspect.Signature:
+    """The constructor's signature, checked once per class (big plans build thousands)."""
+    sig = inspect.signature(init)
+    for param in sig.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.POSITIONAL_ONLY):
+            raise TypeError(
+                f"{cls.__name__}.__init__: parameter '{param.name}' is positional-only or *args; "
+                "aiflow rebuilds components from named parameters, so use named parameters"
+            )
+    return sig
 
 
 def to_json_value(value: Any, where: str) -> Any:

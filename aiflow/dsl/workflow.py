@@ -9,6 +9,7 @@ touches the meta store: a workflow that fails validation leaves no trace.
 from __future__ import annotations
 
 import contextvars
+import functools
 import inspect
 import re
 import sys
@@ -205,9 +206,15 @@ def _module_ref(obj: Any) -> str:
     module_file = getattr(module, "__file__", None)
     wf = _current.get()
     source = wf.source_file if wf is not None else None
-    if source is not None and module_file is not None and Path(module_file).resolve() == source:
+    if source is not None and module_file is not None and _resolved(module_file) == source:
         return f"file:{source.name}"
     return str(obj.__module__)
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(path: str) -> Path:
+    # a 10,000-node workflow asks this for every node: resolve each module file once
+    return Path(path).resolve()
 
 
 class NodeOptions(TypedDict, total=False):

@@ -146,3 +146,9 @@ def test_train_default_model_name_and_user_operation(tmp_path: Path) -> None:
 
 def wf_defs_fn(batch, k):  # type: ignore[no-untyped-def]
     return batch.head(k)
+
+
+def test_unknown_node_option_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"unexpected option\(s\) \['nmae'\].*valid: name, engine"):
+        with af.workflow("typo"):
+            af.read_example(example(tmp_path), nmae="x")  # type: ignore[call-arg]
