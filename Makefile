@@ -9,7 +9,7 @@ demo:
 
 test:
 	scripts/setup.sh dev
-	scripts/ensure_postgres.sh
+	scripts/ensure_databases.sh
 	$(MAKE) --no-print-directory lint
 	.venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +43,25 @@ class StreamSettings(BaseModel):
     poll_interval: float = Field(default=1.0, description="seconds between stream directory scans")
 
 
+class ServerSettings(BaseModel):
+    """The REST server (``aiflow server``)."""
+
+    host: str = Field(default="127.0.0.1", description="address to bind; loopback by default")
+    port: int = Field(default=8080, ge=0, le=65535)
+    # For signing what the server hands out and must get back untampered (cursors, sessions);
+    # nothing uses it yet. Required unless dev mode already, and without a default, so every
+    # deployment has its own before anything depends on it.
+    secret_key: SecretStr | None = Field(
+        default=None, description="at least 32 characters; env AIFLOW__SERVER__SECRET_KEY"
+    )
+    dev: bool = Field(
+        default=False, description="no authentication (loopback addresses only); never in prod"
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="largest request body accepted"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIFLOW__", env_nested_delimiter="__", extra="ignore"
@@ -51,6 +70,7 @@ class Settings(BaseSettings):
     metastore: MetastoreSettings = MetastoreSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     stream: StreamSettings = StreamSettings()
+    server: ServerSettings = ServerSettings()
     default_engine: str = "local"
     default_deployer: str = "local"
 
@@ -91,7 +111,8 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
     def public_dict(self) -> dict[str, Any]:
-        """The effective config with credentials in URLs masked, for display."""
+        """The effective config with credentials masked (URL passwords, the secret key), for
+        display."""
         data = self.model_dump()
         data["home"] = str(self.home)
         uri = self.metastore_uri
@@ -101,6 +122,7 @@ class Settings(BaseSettings):
             user = creds.split(":", 1)[0]
             uri = f"{scheme}://{user}:***@{host}"
         data["metastore"]["uri"] = uri
+        data["server"]["secret_key"] = "***" if self.server.secret_key is not None else None
         return data
 
 

@@ -26,6 +26,8 @@ import pytest
 
 from aiflow.config import reset_settings
 
+pytest_plugins = ["tests.fixtures_mariadb"]
+
 if TYPE_CHECKING:
     from psycopg.sql import Composable
 

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from aiflow.cli import browse, db, model, run
+from aiflow.cli import browse, db, model, run, server
 
 app = typer.Typer(
     name="aiflow",
@@ -30,6 +30,9 @@ app.add_typer(browse.example_app, name="example")
 app.add_typer(browse.event_app, name="event")
 app.add_typer(model.app, name="model")
 app.add_typer(browse.config_app, name="config")
+app.command("server")(server.server_command)
+app.add_typer(server.token_app, name="token")
+app.command("openapi")(server.openapi_command)
 
 
 @app.callback()

@@ -35,13 +35,54 @@ def run(
     deployer: str | None = None,
     detach: bool = False,
     progress: bool = True,
+    server: str | None = None,
+    token: str | None = None,
 ) -> Execution | None:
     """Run ``wf`` and return its execution; raises ``ExecutionFailed`` when it failed.
-    Same as ``aiflow run FILE --mode MODE``."""
+    Same as ``aiflow run FILE --mode MODE``.
+
+    With ``server`` (``http://host:port``) the workflow is submitted to that aiflow server
+    instead (its code is uploaded as a source snapshot; its data must be reachable from the
+    server: absolute paths or remote URIs), with ``token`` or else ``$AIFLOW__CLIENT__TOKEN``.
+    """
     if _suppressed:
         return None
+    if server is not None:
+        return _run_remote(wf, server, token, mode, engine, deployer, detach, progress)
     from aiflow.scheduler.submit import run_workflow
 
     return run_workflow(
         wf, mode=mode, engine=engine, deployer=deployer, detach=detach, progress=progress
     )
+
+
+def _run_remote(
+    wf: Workflow,
+    server: str,
+    token: str | None,
+    mode: str,
+    engine: str | None,
+    deployer: str | None,
+    detach: bool,
+    progress: bool,
+) -> Execution:
+    """Submit through the server's API, then (unless ``detach``) poll until the execution
+    ends; raise ``ExecutionFailed`` if it failed, as a local run does."""
+    from aiflow.client import Client
+    from aiflow.scheduler.submit import ExecutionFailed
+    from aiflow.store.entities import ExecutionStatus
+
+    with Client(server, token) as client:
+        execution = client.submit(wf, mode, engine=engine, deployer=deployer)
+        if progress:
+            print(f"execution {execution.id} of '{wf.name}' submitted to {client.url}")
+        if detach:
+            return execution
+        final = client.wait(execution.id)
+    if progress:
+        print(f"execution {final.id} {final.status.value}")
+    if final.status is ExecutionStatus.FAILED:
+        raise ExecutionFailed(
+            f"execution {final.id} of '{final.workflow_name}' failed on {server}: {final.error}"
+        )
+    return final

@@ -50,6 +50,29 @@ _JOB_FINAL = {
 }
 
 
+class Role(StrEnum):
+    """What an API token may do; each role includes everything the ones before it may."""
+
+    VIEWER = "viewer"  # read anything
+    EDITOR = "editor"  # also run, stop and change workflows, executions and models
+    ADMIN = "admin"  # also manage API tokens
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_ORDER.index(self)
+
+    def at_least(self, required: Role) -> bool:
+        """Whether this role grants what ``required`` grants (``admin.at_least(viewer)``).
+
+        A named method rather than ``<``/``>=``: on a ``str`` enum those already compare the
+        values alphabetically, and silently changing that would be a trap.
+        """
+        return self.rank >= required.rank
+
+
+_ROLE_ORDER = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
+
+
 class Entity(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
@@ -170,3 +193,27 @@ class Metric(Entity):
     execution_id: int | None
     job_id: int | None
     created_at: datetime
+
+
+class ApiToken(Entity):
+    """An API token's record. The secret itself is never stored (only its SHA-256) and never
+    returned: it is shown once, by ``create_token``."""
+
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None  # refreshed at most once a minute, see TokenStore.verify_token
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class StatusCounts(Entity):
+    """How many executions and jobs are in each status (every status present, zeros included),
+    for monitoring; see ``StatsStore.count_by_status``."""
+
+    executions: dict[ExecutionStatus, int]
+    jobs: dict[JobStatus, int]

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from aiflow.store.entities import (
+    ApiToken,
     Event,
     ExampleMeta,
     Execution,
@@ -44,6 +45,7 @@ from aiflow.store.entities import (
     Metric,
     Model,
     ModelVersion,
+    Role,
     Workflow,
     WorkflowVersion,
 )
@@ -60,6 +62,7 @@ NAMING_CONVENTION = {
 
 NAME_LENGTH = 255  # names, keys and hosts: indexable on every backend (MySQL limits key size)
 STREAM_FILE_LENGTH = 512  # (consumer, file) must fit MySQL's 3072-byte index key in utf8mb4
+TOKEN_HASH_LENGTH = 64  # hex SHA-256
 
 
 def utcnow() -> datetime:
@@ -443,3 +446,31 @@ class SqlStreamOffset(Base):
     consumer: Mapped[str] = mapped_column(String(NAME_LENGTH))
     file: Mapped[str] = mapped_column(String(STREAM_FILE_LENGTH))
     consumed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SqlApiToken(Base):
+    """A REST API token: only its SHA-256 is stored (see ``aiflow/store/_tokens.py``).
+
+    Revoking keeps the row (``revoked_at``) so the name stays taken and the record stays
+    auditable; the unique ``token_hash`` index is what a request's token is looked up by.
+    """
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    role: Mapped[Role] = mapped_column(StrEnumType(Role))
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    def to_entity(self) -> ApiToken:
+        return ApiToken(
+            id=self.id,
+            name=self.name,
+            role=self.role,
+            created_at=self.created_at,
+            last_used_at=self.last_used_at,
+            revoked_at=self.revoked_at,
+        )

@@ -11,8 +11,9 @@ Rules every method follows:
 * bad arguments raise ``InvalidInput`` before anything is written; an unreachable store or one at
   the wrong schema revision raises ``MetaStoreError``.
 
-The methods live in one mixin per area (``_workflows``, ``_runs``, ``_registry``); events and
-the stream ledger are here.
+The methods live in one mixin per area (``_workflows``, ``_runs``, ``_registry``, ``_tokens``,
+``_stats``, and ``_browse`` for the REST API's keyset pages and counts); events and the stream
+ledger are here.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from sqlalchemy import select
 
 from aiflow.errors import InvalidInput
 from aiflow.store._base import UNSET, Unset, add_event, check_limit, insert_ignore
+from aiflow.store._browse import BrowseStore
 from aiflow.store._registry import SERVING_ALIAS, STAGES, ModelStore
 from aiflow.store._runs import MODES, RunStore
+from aiflow.store._stats import StatsStore
+from aiflow.store._tokens import TokenStore
 from aiflow.store._workflows import WorkflowStore
 from aiflow.store.entities import Event
 from aiflow.store.models import ExampleCreate, JobCreate, JobFields
@@ -41,7 +45,7 @@ __all__ = [
 ]
 
 
-class MetaStore(WorkflowStore, RunStore, ModelStore):
+class MetaStore(WorkflowStore, RunStore, ModelStore, BrowseStore, TokenStore, StatsStore):
     """The meta store at ``uri`` (default: ``get_settings().metastore_uri``).
 
     Nothing is opened in the constructor. On first use an SQLite store is migrated to the

@@ -113,7 +113,8 @@ def test_failing_user_code_fails_the_execution_and_keeps_the_log(cli: Cli, tmp_p
 def test_help_is_fast_and_imports_nothing_heavy() -> None:
     code = (
         "import sys, aiflow.cli.main as m; "
-        "names = ('sqlalchemy', 'pandas', 'alembic', 'pyarrow', 'sklearn'); "
+        "names = ('sqlalchemy', 'pandas', 'alembic', 'pyarrow', 'sklearn', 'fastapi', 'uvicorn', "
+        "'starlette', 'prometheus_client', 'httpx'); "
         "heavy = [x for x in names if x in sys.modules]; "
         "print(heavy)"
     )

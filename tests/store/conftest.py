@@ -14,12 +14,18 @@ from aiflow.store import db
 from aiflow.store.sql_store import MetaStore
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A meta store URL at the head revision (SQLite migrates itself on first use)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta.db'}"
-    url: str = request.getfixturevalue("migrated_postgres_url")
+    url: str = request.getfixturevalue(f"migrated_{request.param}_url")
     return url
 
 

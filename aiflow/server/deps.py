@@ -1,0 +1,116 @@
+"""What routes depend on: the store, the settings, and who is calling with which role.
+
+Routes declare the least role they need by taking a principal argument::
+
+    @router.post("/executions/{id}/stop")
+    def stop_execution(id: Id, store: Store, _: Editor) -> ...
+
+``Viewer`` reads, ``Editor`` also changes and runs things, ``Admin`` also manages tokens. The
+principal comes from ``Authorization: Bearer <token>`` (``aiflow token create``), checked
+against the meta store on every request: a revoked token stops working at once, on every server
+process, with no cache to expire.
+
+Dev mode (``aiflow server --dev``, loopback only) skips the check: every request is the admin
+``dev``. ``create_app`` refuses dev mode on any other address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aiflow.config import Settings
+from aiflow.server.problems import Forbidden, Unauthorized
+from aiflow.store.entities import Role
+from aiflow.store.sql_store import MetaStore
+
+__all__ = [
+    "DEV_PRINCIPAL",
+    "Admin",
+    "Editor",
+    "Principal",
+    "Store",
+    "Viewer",
+    "get_app_settings",
+    "get_store",
+    "require",
+]
+
+
+def get_store(request: Request) -> MetaStore:
+    store: MetaStore = request.app.state.store
+    return store
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request acts as: the token's name and role."""
+
+    name: str
+    role: Role
+
+
+DEV_PRINCIPAL = Principal(name="dev", role=Role.ADMIN)
+
+# auto_error=False: a missing token must become our 401 problem (with WWW-Authenticate), not
+# FastAPI's plain error. Declaring the scheme puts it in the OpenAPI document for clients.
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    bearerFormat="aif_...",
+    description="An aiflow API token (`aiflow token create --name NAME --role ROLE`).",
+)
+
+
+@cache  # one dependency per role, so FastAPI runs it once per request however often it appears
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency that admits requests whose token has ``role`` or a higher one."""
+
+    def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        # A plain (sync) function: FastAPI runs it in the thread pool, where the store's
+        # blocking query does not stall the event loop.
+        if get_app_settings(request).server.dev:
+            principal = DEV_PRINCIPAL
+        else:
+            principal = _authenticate(get_store(request), credentials)
+        if not principal.role.at_least(role):
+            raise Forbidden(
+                f"token '{principal.name}' has role {principal.role.value}; this needs "
+                f"{role.value} or higher"
+            )
+        request.state.principal = principal
+        return principal
+
+    dependency.__name__ = dependency.__qualname__ = f"require_{role.value}"
+    return dependency
+
+
+def _authenticate(store: MetaStore, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None:
+        raise Unauthorized(
+            "this needs an API token: send 'Authorization: Bearer <token>' "
+            "(an admin creates one with `aiflow token create`)"
+        )
+    token = store.verify_token(credentials.credentials)
+    if token is None:
+        raise Unauthorized("the API token is invalid or revoked")
+    return Principal(name=token.name, role=token.role)
+
+
+Store = Annotated[MetaStore, Depends(get_store)]
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -1,0 +1,124 @@
+"""Executions: list and inspect them, stop one, run one again, read its metrics.
+
+Submitting a new workflow (``POST /executions`` with a source snapshot) is in ``submit.py``.
+Executions started here are driven by a detached driver process (``spawn_driver``), never by
+the server itself, so they survive a server restart or upgrade.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from aiflow.scheduler.launch import spawn_driver
+from aiflow.scheduler.reconcile import request_stop
+from aiflow.server.deps import Editor, Store, Viewer
+from aiflow.server.routes._paging import make_page, whole
+from aiflow.server.schemas import (
+    DEFAULT_PAGE,
+    Count,
+    ExecutionDetail,
+    ExecutionPublic,
+    FilterName,
+    Id,
+    JobPublic,
+    Limit,
+    MetricPublic,
+    NumberCursor,
+    Page,
+)
+from aiflow.store.entities import ExecutionStatus
+from aiflow.store.models import JobCreate
+from aiflow.store.sql_store import MetaStore
+
+router = APIRouter(prefix="/executions", tags=["executions"])
+
+StopWait = Annotated[
+    float,
+    Query(ge=0, le=60, description="seconds to wait for the execution to end before answering"),
+]
+
+
+@router.get("")
+def list_executions(
+    store: Store,
+    _: Viewer,
+    workflow: FilterName = None,
+    status: ExecutionStatus | None = None,
+    mode: Literal["batch", "stream"] | None = None,
+    order: Annotated[
+        Literal["desc", "asc"], Query(description="by creation: newest first (desc) or oldest")
+    ] = "desc",
+    cursor: NumberCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[ExecutionPublic]:
+    """Executions in creation order, filtered by workflow name, status and mode."""
+    rows = store.page_executions(
+        workflow=workflow,
+        status=status,
+        mode=mode,
+        ascending=order == "asc",
+        cursor=cursor,
+        limit=limit + 1,
+    )
+    total = store.count_executions(workflow=workflow, status=status, mode=mode) if count else None
+    return make_page(rows, limit, ExecutionPublic, key=lambda e: e.id, total=total)
+
+
+@router.get("/{id}")
+def get_execution(id: Id, store: Store, _: Viewer) -> ExecutionDetail:
+    """An execution with its jobs."""
+    return execution_detail(store, id)
+
+
+@router.post("/{id}/stop")
+def stop_execution(id: Id, store: Store, _: Editor, wait: StopWait = 10.0) -> ExecutionDetail:
+    """Ask the execution's driver to stop its jobs; answers once the execution ended or after
+    ``wait`` seconds, whichever comes first (then the status is still ``stopping``). Stopping a
+    finished execution changes nothing. If the driver died, the jobs are stopped from here."""
+    from aiflow.deployers import get_deployer
+
+    request_stop(store, id, get_deployer, wait=wait)
+    return execution_detail(store, id)
+
+
+@router.post("/{id}/rerun", status_code=201)
+def rerun_execution(id: Id, store: Store, _: Editor) -> ExecutionDetail:
+    """A new execution of the same workflow version, mode, engine and deployer, with the same
+    jobs: each job's spec already names the source snapshot to run, so nothing is re-planned
+    and the code that runs is exactly the code that ran."""
+    old = store.get_execution(id)
+    old_jobs = store.list_jobs(id)
+    names = {job.id: job.name for job in old_jobs}
+    jobs = [
+        JobCreate(
+            name=job.name,
+            engine=job.engine,
+            spec=job.spec,
+            depends_on=[names[dep] for dep in job.depends_on],
+            max_retries=job.max_retries,
+            retry_delay=job.retry_delay,
+            timeout=job.timeout,
+        )
+        for job in old_jobs
+    ]
+    new = store.create_execution(old.workflow_version_id, old.mode, old.engine, old.deployer, jobs)
+    spawn_driver(new.id, store_uri=store.uri)
+    return execution_detail(store, new.id)
+
+
+@router.get("/{id}/metrics")
+def list_execution_metrics(id: Id, store: Store, _: Viewer) -> Page[MetricPublic]:
+    """Every metric value the execution's jobs logged, in logging order."""
+    store.get_execution(id)  # NotFound rather than an empty list for a wrong id
+    return whole(store.list_metrics(execution_id=id), MetricPublic)
+
+
+def execution_detail(store: MetaStore, id: int) -> ExecutionDetail:
+    execution = store.get_execution(id)
+    jobs = store.list_jobs(id)
+    return ExecutionDetail(
+        **execution.model_dump(), jobs=[JobPublic.model_validate(job) for job in jobs]
+    )

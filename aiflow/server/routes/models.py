@@ -1,0 +1,129 @@
+"""The model registry: models, versions, aliases, stages, rollback, and what to serve.
+
+Only metadata crosses the API: a version's artifact is its URI and flavor, never the pickle,
+which only aiflow's own job runtime loads, from its own artifacts directory.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from aiflow.errors import NotFound
+from aiflow.server.deps import Editor, Store, Viewer
+from aiflow.server.routes._paging import make_page, whole
+from aiflow.server.schemas import (
+    DEFAULT_PAGE,
+    AliasName,
+    AliasUpdate,
+    Count,
+    Limit,
+    MetricPublic,
+    ModelPublic,
+    ModelVersionPublic,
+    Name,
+    NameCursor,
+    NumberCursor,
+    Page,
+    ServingVersionPublic,
+    StageUpdate,
+    VersionNumber,
+)
+from aiflow.store.sql_store import SERVING_ALIAS
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("")
+def list_models(
+    store: Store,
+    _: Viewer,
+    cursor: NameCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[ModelPublic]:
+    """Models by name."""
+    rows = store.page_models(cursor=cursor, limit=limit + 1)
+    total = store.count_models() if count else None
+    return make_page(rows, limit, ModelPublic, key=lambda m: m.name, total=total)
+
+
+@router.get("/{name}")
+def get_model(name: Name, store: Store, _: Viewer) -> ModelPublic:
+    return ModelPublic.model_validate(store.get_model(name))
+
+
+@router.get("/{name}/versions")
+def list_model_versions(
+    name: Name,
+    store: Store,
+    _: Viewer,
+    cursor: NumberCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[ModelVersionPublic]:
+    """Versions newest first, each with its aliases and newest metric values."""
+    rows = store.page_model_versions(name, cursor=cursor, limit=limit + 1)
+    total = store.count_model_versions(name) if count else None
+    return make_page(rows, limit, ModelVersionPublic, key=lambda v: v.version, total=total)
+
+
+@router.get("/{name}/versions/{version}")
+def get_model_version(
+    name: Name, version: VersionNumber, store: Store, _: Viewer
+) -> ModelVersionPublic:
+    return ModelVersionPublic.model_validate(store.get_model_version(name, version))
+
+
+@router.get("/{name}/versions/{version}/metrics")
+def list_model_version_metrics(
+    name: Name, version: VersionNumber, store: Store, _: Viewer
+) -> Page[MetricPublic]:
+    """Every value logged for the version (all steps), in logging order."""
+    model_version = store.get_model_version(name, version)
+    return whole(store.list_metrics(model_version_id=model_version.id), MetricPublic)
+
+
+@router.get("/{name}/serving")
+def get_serving_version(name: Name, store: Store, _: Viewer) -> ServingVersionPublic:
+    """The version a model server should load: the one aliased ``deployed``, else the newest.
+
+    Model servers poll this, so it answers from one indexed query whatever the number of
+    versions, and returns only what loading needs (no aliases or metrics: see the version)."""
+    serving = store.serving_pointer(name)
+    if serving is None:
+        raise NotFound(f"model '{name}' has no versions to serve (see `aiflow model list`)")
+    return ServingVersionPublic.model_validate(serving)
+
+
+@router.put("/{name}/aliases/{alias}")
+def set_model_alias(
+    name: Name, alias: AliasName, body: AliasUpdate, store: Store, _: Editor
+) -> ModelVersionPublic:
+    """Point ``alias`` at a version (moving it off the version that had it)."""
+    return ModelVersionPublic.model_validate(store.set_model_alias(name, alias, body.version))
+
+
+@router.delete("/{name}/aliases/{alias}", status_code=204)
+def delete_model_alias(name: Name, alias: AliasName, store: Store, _: Editor) -> None:
+    store.delete_model_alias(name, alias)
+
+
+@router.post("/{name}/versions/{version}/promote")
+def promote_model_version(
+    name: Name, version: VersionNumber, body: StageUpdate, store: Store, _: Editor
+) -> ModelVersionPublic:
+    """Set the version's lifecycle stage (generated, validated, deployed, deprecated). The
+    stage is a label; what is served follows the ``deployed`` alias."""
+    return ModelVersionPublic.model_validate(
+        store.set_model_version_stage(name, version, body.stage)
+    )
+
+
+@router.post("/{name}/rollback")
+def rollback_model(name: Name, store: Store, _: Editor) -> ModelVersionPublic:
+    """Point the ``deployed`` alias back at the version it pointed at before its current one.
+
+    The history is the alias's recorded moves (the ``MODEL_ALIAS_SET`` events), so rolling back
+    twice undoes the first rollback. 422 if the alias is not set or never pointed anywhere
+    else."""
+    return ModelVersionPublic.model_validate(store.roll_back_alias(name, SERVING_ALIAS))

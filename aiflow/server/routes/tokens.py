@@ -1,0 +1,83 @@
+"""API tokens: list, create (the secret is in the answer, once), revoke. Admins only.
+
+The CLI (``aiflow token ...``) does the same directly on the meta store; that is how the first
+admin token comes to exist, and how an admin who lost theirs gets back in.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiflow.server.deps import Admin, Store
+from aiflow.server.routes._paging import whole
+from aiflow.server.schemas import Page
+from aiflow.store._tokens import TOKEN_NAME_PATTERN
+from aiflow.store.entities import ApiToken, Role
+from aiflow.store.orm import NAME_LENGTH
+
+log = logging.getLogger("aiflow.server")
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+TokenName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=NAME_LENGTH,
+        pattern=TOKEN_NAME_PATTERN,
+        description="token name",
+    ),
+]
+
+
+class TokenPublic(ApiToken):
+    """An API token's record; the secret is never stored, so never shown again."""
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="the secret (`aif_...`): shown in this answer only")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        min_length=1,
+        max_length=NAME_LENGTH,
+        pattern=TOKEN_NAME_PATTERN,
+        description="unique for good (revoked tokens keep their name): letters, digits, . _ -",
+    )
+    role: Role = Field(default=Role.VIEWER, description="viewer reads; editor also runs; admin")
+
+
+@router.get("")
+def list_tokens(store: Store, _: Admin) -> Page[TokenPublic]:
+    """Every token by name, revoked ones included, with when each was last used."""
+    return whole(store.list_tokens(), TokenPublic)
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={409: {"description": "a token with this name exists (or existed)"}},
+)
+def create_token(
+    body: TokenCreate, store: Store, principal: Admin, response: Response
+) -> TokenCreated:
+    """Create a token. The answer carries its secret, which cannot be shown again."""
+    token, secret = store.create_token(body.name, body.role)
+    response.headers["Cache-Control"] = "no-store"  # no proxy or browser may keep the secret
+    log.info("API token %r (%s) created by %r", token.name, token.role.value, principal.name)
+    return TokenCreated(**token.model_dump(), token=secret)
+
+
+@router.delete("/{name}", responses={404: {"description": "no token has this name"}})
+def revoke_token(name: TokenName, store: Store, principal: Admin) -> TokenPublic:
+    """Revoke a token: requests with it fail from now on. Revoking twice changes nothing."""
+    token = store.revoke_token(name)
+    log.info("API token %r revoked by %r", token.name, principal.name)
+    return TokenPublic.model_validate(token.model_dump())

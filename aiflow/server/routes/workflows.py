@@ -1,0 +1,94 @@
+"""Workflows, their versions and a version's plan as a graph (read-only: workflows are created
+by submitting them, ``POST /executions``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from aiflow.plan.model import LogicalPlan
+from aiflow.server.deps import Store, Viewer
+from aiflow.server.routes._paging import make_page
+from aiflow.server.schemas import (
+    DEFAULT_PAGE,
+    Count,
+    GraphEdge,
+    GraphNode,
+    Limit,
+    Name,
+    NameCursor,
+    NumberCursor,
+    Page,
+    VersionNumber,
+    WorkflowGraph,
+    WorkflowPublic,
+    WorkflowVersionPublic,
+)
+
+router = APIRouter(prefix="/workflows", tags=["workflows"])
+
+
+@router.get("")
+def list_workflows(
+    store: Store,
+    _: Viewer,
+    cursor: NameCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[WorkflowPublic]:
+    """Workflows by name."""
+    rows = store.page_workflows(cursor=cursor, limit=limit + 1)
+    total = store.count_workflows() if count else None
+    return make_page(rows, limit, WorkflowPublic, key=lambda w: w.name, total=total)
+
+
+@router.get("/{name}")
+def get_workflow(name: Name, store: Store, _: Viewer) -> WorkflowPublic:
+    return WorkflowPublic.model_validate(store.get_workflow(name))
+
+
+@router.get("/{name}/versions")
+def list_workflow_versions(
+    name: Name,
+    store: Store,
+    _: Viewer,
+    cursor: NumberCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[WorkflowVersionPublic]:
+    """Versions of a workflow, newest first."""
+    rows = store.page_workflow_versions(name, cursor=cursor, limit=limit + 1)
+    total = store.count_workflow_versions(name) if count else None
+    return make_page(rows, limit, WorkflowVersionPublic, key=lambda v: v.version, total=total)
+
+
+@router.get("/{name}/versions/{version}/graph")
+def get_workflow_graph(
+    name: Name, version: VersionNumber, store: Store, _: Viewer
+) -> WorkflowGraph:
+    """The version's logical plan as nodes and edges: ``data`` edges carry records, ``model``
+    edges a trained model, ``control`` edges only order nodes (``af.run_after``)."""
+    recorded = store.get_workflow_version_by_number(name, version)
+    plan = LogicalPlan.model_validate(recorded.plan)
+    nodes = [
+        GraphNode(
+            id=node.id,
+            kind=node.kind.value,
+            component=node.component.qualname if node.component else None,
+            engine=node.engine or plan.engine,
+            model=node.model,
+            example=node.example.name if node.example else None,
+        )
+        for node in plan.nodes
+    ]
+    edges = [GraphEdge(source=e.source.node, target=e.target, kind=e.kind) for e in plan.edges]
+    edges += [
+        GraphEdge(source=e.upstream, target=e.downstream, kind="control")
+        for e in plan.control_edges
+    ]
+    return WorkflowGraph(
+        workflow=recorded.workflow_name,
+        version=recorded.version,
+        engine=plan.engine,
+        nodes=nodes,
+        edges=edges,
+    )

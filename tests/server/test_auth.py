@@ -1,0 +1,151 @@
+"""Authentication and the token lifecycle through the API and the CLI, on real servers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from aiflow.store import db
+from aiflow.store._tokens import hash_token
+from aiflow.store.entities import Role
+from aiflow.store.orm import SqlApiToken
+from tests.server.conftest import ApiServer, HttpFactory, assert_problem, check_access, unique
+
+TOKENS = "/api/v1/tokens"
+
+
+def stored_hash(api: ApiServer, name: str) -> str:
+    with db.get_engine(api.store_uri).connect() as connection:
+        value = connection.scalar(select(SqlApiToken.token_hash).where(SqlApiToken.name == name))
+    assert value is not None
+    return value
+
+
+def token_named(http: HttpFactory, name: str) -> dict[str, Any]:
+    listed = http("admin").get(TOKENS)
+    assert listed.status_code == 200, listed.text
+    return next(t for t in listed.json()["data"] if t["name"] == name)
+
+
+# -- who may call what --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", TOKENS, None),
+        ("POST", TOKENS, "new"),
+        ("DELETE", f"{TOKENS}/never-created", None),
+    ],
+)
+def test_token_routes_are_for_admins_only(
+    http: HttpFactory, method: str, path: str, body: str | None
+) -> None:
+    request = {"json": {"name": unique("matrix"), "role": "viewer"}} if body else {}
+    responses = check_access(http, method, path, Role.ADMIN, **request)
+    expected = {"GET": 200, "POST": 201, "DELETE": 404}[method]
+    assert responses["admin"].status_code == expected, responses["admin"].text
+
+
+@pytest.mark.parametrize("path", ["/ready", "/metrics"])
+def test_operations_endpoints_are_for_any_role(http: HttpFactory, path: str) -> None:
+    responses = check_access(http, "GET", path, Role.VIEWER)
+    assert {response.status_code for response in responses.values()} == {401, 200}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer aif_not-a-real-token", "Bearer not-even-the-prefix", "Bearer"],
+)
+def test_invalid_tokens_are_401_and_say_so(http: HttpFactory, authorization: str) -> None:
+    response = http(None).get("/ready", headers={"Authorization": authorization})
+    assert_problem(response, 401, "unauthorized")
+    expected = "Bearer" if authorization == "Bearer" else 'Bearer error="invalid_token"'
+    assert response.headers["www-authenticate"] == expected
+
+
+def test_other_schemes_are_not_accepted(api: ApiServer, http: HttpFactory) -> None:
+    basic = http(None).get("/ready", headers={"Authorization": f"Basic {api.tokens['admin']}"})
+    assert_problem(basic, 401, "unauthorized")
+    query = http(None).get("/ready", params={"token": api.tokens["admin"]})
+    assert_problem(query, 401, "unauthorized")
+
+
+def test_forbidden_names_the_role_needed(http: HttpFactory) -> None:
+    body = assert_problem(http("editor").get(TOKENS), 403, "forbidden")
+    assert "role editor" in body["detail"] and "needs admin" in body["detail"]
+
+
+# -- tokens through the API ---------------------------------------------------------------------
+
+
+def test_token_lifecycle_through_the_api(api: ApiServer, http: HttpFactory) -> None:
+    name = unique("api")
+    created = http("admin").post(TOKENS, json={"name": name, "role": "editor"})
+    assert created.status_code == 201, created.text
+    assert created.headers["cache-control"] == "no-store"
+    body = created.json()
+    secret = body.pop("token")
+    assert secret.startswith("aif_")
+    assert body["name"] == name and body["role"] == "editor"
+    assert body["last_used_at"] is None and body["revoked_at"] is None
+
+    assert stored_hash(api, name) == hash_token(secret) != secret
+    listed = http("admin").get(TOKENS).text
+    assert secret not in listed and hash_token(secret) not in listed and "token_hash" not in listed
+
+    # the new token works with its role, and its use is recorded
+    assert http(token=secret).get("/ready").status_code == 200
+    assert_problem(http(token=secret).get(TOKENS), 403, "forbidden")
+    assert token_named(http, name)["last_used_at"] is not None
+
+    duplicate = http("admin").post(TOKENS, json={"name": name, "role": "viewer"})
+    assert "already exists" in assert_problem(duplicate, 409, "already_exists")["detail"]
+
+    revoked = http("admin").delete(f"{TOKENS}/{name}")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert_problem(http(token=secret).get("/ready"), 401, "unauthorized")
+    again = http("admin").delete(f"{TOKENS}/{name}")
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
+
+    missing = http("admin").delete(f"{TOKENS}/{unique('missing')}")
+    assert_problem(missing, 404, "not_found")
+
+
+def test_role_defaults_to_viewer(http: HttpFactory) -> None:
+    created = http("admin").post(TOKENS, json={"name": unique("default")})
+    assert created.status_code == 201 and created.json()["role"] == "viewer"
+
+
+# -- tokens through the CLI ---------------------------------------------------------------------
+
+
+def test_token_lifecycle_through_the_cli(api: ApiServer, http: HttpFactory) -> None:
+    name = unique("cli")
+    created = api.cli("token", "create", "--name", name, "--role", "admin")
+    secret = created.stdout.strip()
+    assert secret.startswith("aif_") and created.stdout == secret + "\n"  # alone, for scripts
+    assert "cannot be shown again" in created.stderr
+
+    assert http(token=secret).get(TOKENS).status_code == 200
+
+    listed = api.cli("token", "list", "--json").stdout
+    entry = next(t for t in json.loads(listed) if t["name"] == name)
+    assert entry["role"] == "admin" and entry["last_used_at"] is not None
+    assert set(entry) == {"id", "name", "role", "created_at", "last_used_at", "revoked_at"}
+    assert secret not in listed and hash_token(secret) not in listed
+
+    revoked = api.cli("token", "revoke", name)
+    assert f"revoked token '{name}'" in revoked.stdout
+    assert_problem(http(token=secret).get(TOKENS), 401, "unauthorized")
+    assert token_named(http, name)["revoked_at"] is not None
+
+
+def test_cli_errors_are_one_line(api: ApiServer) -> None:
+    missing = api.cli("token", "revoke", unique("missing"), check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    bad_role = api.cli("token", "create", "--name", unique("x"), "--role", "root", check=False)
+    assert bad_role.returncode == 2 and "root" in bad_role.stderr  # a usage error (typer)
