@@ -1,0 +1,87 @@
+"""A server killed with SIGKILL in the middle of an execution: the execution's detached driver
+carries on, a restarted server sees it complete, and every job ran exactly once."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from aiflow.client import Client
+from aiflow.runtime.usercode import load_workflow_file
+from aiflow.store.sql_store import MetaStore
+from tests.server.conftest import _wait_healthy, free_port, server_env
+
+pytestmark = pytest.mark.slow
+
+WORKFLOW = """
+import time
+import aiflow as af
+
+def step(name: str, out: str):
+    time.sleep(1.0)
+    with open(out, "a") as f:
+        f.write(name + "\\n")
+
+with af.workflow("resilient") as wf:
+    previous = None
+    for i in range(3):
+        node = af.user_operation(step, params={"name": f"s{i}", "out": OUT}, name=f"s{i}")
+        if previous is not None:
+            af.run_after(node, previous)
+        previous = node
+"""
+
+
+def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aiflow", "server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    _wait_healthy(process, url, log)
+    return process, url
+
+
+def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
+    home, runs = tmp_path / "home", tmp_path / "runs.txt"
+    store_uri = f"sqlite:///{tmp_path / 'meta.db'}"
+    token = MetaStore(store_uri).create_token("editor", "editor")[1]
+    project = tmp_path / "wf"
+    project.mkdir()
+    (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(WORKFLOW))
+    wf = load_workflow_file(project / "workflow.py").wf
+    env = server_env(home, store_uri)
+
+    first, url = _start(env, tmp_path / "server1.log")
+    try:
+        with Client(url, token) as client:
+            execution = client.submit(wf)
+            deadline = time.monotonic() + 60
+            while not any(j.status.value == "running" for j in client.jobs(execution.id)):
+                assert time.monotonic() < deadline, "no job started"
+                time.sleep(0.05)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+
+    second, url = _start(env, tmp_path / "server2.log")
+    try:
+        with Client(url, token) as client:
+            final = client.wait(execution.id, timeout=90)
+            jobs = client.jobs(execution.id)
+    finally:
+        second.terminate()
+        second.wait(30)
+    assert final.status.value == "succeeded", final
+    assert [j.attempt for j in jobs] == [1, 1, 1]
+    assert sorted(runs.read_text().split()) == ["s0", "s1", "s2"]  # nothing ran twice
