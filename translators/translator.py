@@ -35,12 +35,13 @@ class Translator(ABC):
         check_for_run(plan, self.mode)
         default_engine = engine or plan.engine
         order = topological_order(plan)
-        nodes = {
-            n.id: n.model_copy(update={"engine": n.engine or default_engine}) for n in plan.nodes
-        }
-        self._check_engines(list(nodes.values()))
-        groups = _fuse(plan, nodes, order)
-        jobs = self._build_jobs(plan, nodes, order, groups)
+        nodes = {n.id: n for n in plan.nodes}
+        # Resolved engines live beside the nodes: copying 10,000 frozen nodes to set a field
+        # was a third of the translation time; a node's engine=None means "its job's engine".
+        engine_of = {n.id: n.engine or default_engine for n in plan.nodes}
+        self._check_engines(plan.nodes, engine_of)
+        groups = _fuse(plan, engine_of, order)
+        jobs = self._build_jobs(plan, nodes, engine_of, order, groups)
         physical = PhysicalPlan(workflow=plan.workflow, mode=self.mode, jobs=jobs)
         self.check(physical)
         return physical
@@ -49,19 +50,19 @@ class Translator(ABC):
     def check(self, physical: PhysicalPlan) -> None:
         """Mode-specific requirements on the jobs."""
 
-    def _check_engines(self, nodes: list[Node]) -> None:
+    def _check_engines(self, nodes: list[Node], engine_of: dict[str, str]) -> None:
         for node in nodes:
-            assert node.engine is not None
+            engine = engine_of[node.id]
             try:
-                load_engine(node.engine)
+                load_engine(engine)
             except InvalidPlan:
                 raise
             except Exception as exc:
                 raise InvalidPlan(str(exc), node.id) from None
-            if component_for(node.kind, node.engine) is None:
+            if component_for(node.kind, engine) is None:
                 able = [e for e in available_engines() if _safe_has(node.kind, e)]
                 raise InvalidPlan(
-                    f"engine '{node.engine}' has no component for {node.kind.value} nodes "
+                    f"engine '{engine}' has no component for {node.kind.value} nodes "
                     f"(engines that do: {', '.join(able) or 'none'})",
                     node.id,
                 )
@@ -70,6 +71,7 @@ class Translator(ABC):
         self,
         plan: LogicalPlan,
         nodes: dict[str, Node],
+        engine_of: dict[str, str],
         order: list[str],
         groups: list[list[str]],
     ) -> list[JobSpec]:
@@ -88,7 +90,8 @@ class Translator(ABC):
             if edge.kind == "model":
                 model_sources[dst_job][edge.target] = edge.source.node
                 continue
-            writer, reader = _intermediate_nodes(nodes[edge.source.node], edge.source, self.mode)
+            source = nodes[edge.source.node]
+            writer, reader = _intermediate_nodes(source, edge.source, engine_of[source.id])
             if writer.id not in extra_nodes[src_job]:
                 extra_nodes[src_job][writer.id] = writer
                 job_edges[src_job].append(
@@ -117,7 +120,7 @@ class Translator(ABC):
                     name=names[i],
                     workflow=plan.workflow,
                     mode=self.mode,
-                    engine=user_nodes[0].engine or plan.engine,
+                    engine=engine_of[members[0]],
                     nodes=job_nodes,
                     edges=job_edges[i],
                     depends_on=sorted(names[d] for d in deps[i]),
@@ -137,7 +140,7 @@ def _safe_has(kind: NodeKind, engine: str) -> bool:
         return False
 
 
-def _fuse(plan: LogicalPlan, nodes: dict[str, Node], order: list[str]) -> list[list[str]]:
+def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> list[list[str]]:
     """Groups of node ids, one per job, in topological order of their first member."""
     incoming: dict[str, list[DataEdge]] = defaultdict(list)
     for edge in plan.edges:
@@ -155,8 +158,8 @@ def _fuse(plan: LogicalPlan, nodes: dict[str, Node], order: list[str]) -> list[l
             x = parent[x]
         return x
 
-    def key(nid: str) -> tuple[int, str | None]:
-        return stage[nid], nodes[nid].engine
+    def key(nid: str) -> tuple[int, str]:
+        return stage[nid], engine_of[nid]
 
     consumers: dict[Channel, list[str]] = defaultdict(list)
     for edge in plan.edges:
@@ -169,7 +172,7 @@ def _fuse(plan: LogicalPlan, nodes: dict[str, Node], order: list[str]) -> list[l
     # Consumers of one output in the same stage and engine share a job, so the output is
     # materialized and read once (evaluate and predict on the same features, say).
     for readers in consumers.values():
-        first_of_key: dict[tuple[int, str | None], str] = {}
+        first_of_key: dict[tuple[int, str], str] = {}
         for reader in readers:
             first = first_of_key.setdefault(key(reader), reader)
             parent[find(reader)] = find(first)
@@ -197,7 +200,7 @@ def _job_names(groups: list[list[str]], nodes: dict[str, Node]) -> list[str]:
     return names
 
 
-def _intermediate_nodes(source: Node, channel: Channel, mode: str) -> tuple[Node, Node]:
+def _intermediate_nodes(source: Node, channel: Channel, engine: str) -> tuple[Node, Node]:
     """The writer (upstream job) and reader (downstream job) of a materialized edge."""
     key = f"{channel.node}.{channel.port}"
     uri = f"{EXECUTION_DIR}/intermediate/{key}/"
@@ -208,7 +211,7 @@ def _intermediate_nodes(source: Node, channel: Channel, mode: str) -> tuple[Node
         batch_uri=uri,
         stream_uri=uri,
     )
-    common = {"example": example, "engine": source.engine, "output_columns": source.output_columns}
+    common = {"example": example, "engine": engine, "output_columns": source.output_columns}
     writer = Node(id=f"__to_{key}", kind=NodeKind.WRITE_INTERMEDIATE, **common)
     reader = Node(id=f"__from_{key}", kind=NodeKind.READ_INTERMEDIATE, **common)
     return writer, reader
