@@ -62,6 +62,21 @@ class ServerSettings(BaseModel):
     )
 
 
+class ClientSettings(BaseModel):
+    """Where the CLI sends its commands: an aiflow server instead of the local meta store.
+
+    Unset ``server`` keeps the CLI embedded. The token may instead come from the file
+    ``aiflow login`` writes (``$AIFLOW_HOME/credentials.json``), which keeps it out of shell
+    history and environment dumps."""
+
+    server: str | None = Field(
+        default=None, description="aiflow server URL (http://host:port); env AIFLOW__CLIENT__SERVER"
+    )
+    token: SecretStr | None = Field(
+        default=None, description="API token for the server; env AIFLOW__CLIENT__TOKEN"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIFLOW__", env_nested_delimiter="__", extra="ignore"
@@ -71,6 +86,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     stream: StreamSettings = StreamSettings()
     server: ServerSettings = ServerSettings()
+    client: ClientSettings = ClientSettings()
     default_engine: str = "local"
     default_deployer: str = "local"
 
@@ -111,8 +127,8 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, toml)
 
     def public_dict(self) -> dict[str, Any]:
-        """The effective config with credentials masked (URL passwords, the secret key), for
-        display."""
+        """The effective config with credentials masked (URL passwords, the secret key, the
+        client token), for display."""
         data = self.model_dump()
         data["home"] = str(self.home)
         uri = self.metastore_uri
@@ -123,6 +139,7 @@ class Settings(BaseSettings):
             uri = f"{scheme}://{user}:***@{host}"
         data["metastore"]["uri"] = uri
         data["server"]["secret_key"] = "***" if self.server.secret_key is not None else None
+        data["client"]["token"] = "***" if self.client.token is not None else None
         return data
 
 

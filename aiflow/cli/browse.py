@@ -10,7 +10,7 @@ import typer
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 
 if TYPE_CHECKING:
-    from aiflow.store.sql_store import MetaStore
+    from aiflow.cli.backend import Backend
 
 workflow_app = typer.Typer(help="Workflows and their versions.", no_args_is_help=True)
 execution_app = typer.Typer(help="Executions: list, show, stop.", no_args_is_help=True)
@@ -20,10 +20,11 @@ event_app = typer.Typer(help="The event log.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective configuration.", no_args_is_help=True)
 
 
-def _store() -> MetaStore:
-    from aiflow.store.sql_store import MetaStore
+def _store() -> Backend:
+    """The local meta store, or the selected server (``--server``): same output either way."""
+    from aiflow.cli.backend import backend
 
-    return MetaStore()
+    return backend()
 
 
 def _duration(seconds: float | None) -> str:
@@ -63,21 +64,16 @@ def workflow_show(name: str, as_json: bool = JSON_OPTION) -> None:
         ],
     )
     if versions:
-        from aiflow.plan.model import LogicalPlan
-
-        plan = LogicalPlan.model_validate(versions[0].plan)
+        graph = store.workflow_graph(name, versions[0].version)
         rows = []
-        for node in plan.nodes:
+        for node in graph.nodes:
             inputs = ", ".join(
-                f"{e.source.node}" + (" (model)" if e.kind == "model" else "")
-                for e in plan.inputs_of(node.id)
+                e.source + (" (model)" if e.kind == "model" else "")
+                for e in graph.edges
+                if e.target == node.id and e.kind != "control"
             )
-            what = (
-                node.component.qualname
-                if node.component
-                else (node.example.name if node.example else "")
-            )
-            rows.append((node.id, node.kind.value, what, node.engine or plan.engine, inputs or "-"))
+            what = node.component or node.example or ""
+            rows.append((node.id, node.kind, what, node.engine, inputs or "-"))
         print_table(
             f"plan of version {versions[0].version}",
             ["node", "kind", "uses", "engine", "inputs"],
@@ -104,7 +100,7 @@ def execution_list(
     except ValueError:
         valid = ", ".join(s.value for s in ExecutionStatus)
         raise InvalidInput(f"unknown status {status!r} (valid: {valid})") from None
-    items = _store().list_executions(workflow=workflow, status=wanted, limit=limit)
+    items = _store().list_executions(workflow, wanted, limit)
     if as_json:
         return print_json(items)
     rows = []
@@ -146,10 +142,7 @@ def execution_stop(
     wait: float = typer.Option(30.0, help="Seconds to wait for the jobs to end."),
 ) -> None:
     """Stop a running execution: its jobs (and their children) end, state `killed`."""
-    from aiflow.deployers import get_deployer
-    from aiflow.scheduler.driver import request_stop
-
-    execution = request_stop(_store(), execution_id, get_deployer, wait=wait)
+    execution = _store().stop_execution(execution_id, wait)
     typer.echo(f"execution {execution.id}: {execution.status.value}")
 
 
@@ -215,19 +208,7 @@ def job_logs(
     tail: int | None = typer.Option(None, "--tail", help="Only the last N lines."),
 ) -> None:
     """Print a job's log (its latest attempt)."""
-    from aiflow.deployers import get_deployer
-    from aiflow.errors import NotFound
-
-    store = _store()
-    job = store.get_job(job_id)
-    if job.log_uri is None:
-        raise NotFound(f"job {job_id} has no log yet (status {job.status.value})")
-    execution = store.get_execution(job.execution_id)
-    deployer = get_deployer(execution.deployer)
-    source = (
-        job.handle if (follow and job.handle and job.status.value == "running") else job.log_uri
-    )
-    for line in deployer.logs(source, follow=follow, tail=tail):
+    for line in _store().job_logs(job_id, follow, tail):
         typer.echo(line, nl=not line.endswith("\n"))
 
 
@@ -277,7 +258,7 @@ def event_list(
 ) -> None:
     """List events in sequence order."""
     store = _store()
-    events = store.list_events(after_seq=after, key=key, type=type_, limit=limit)
+    events = store.list_events(after, key, type_, limit)
     if as_json and not follow:
         return print_json(events)
     if not follow:
@@ -292,7 +273,7 @@ def event_list(
             typer.echo(f"{e.seq}\t{when(e.created_at)}\t{e.key}\t{e.type}\t{e.value}")
             last = e.seq
         time.sleep(0.5)
-        events = store.list_events(after_seq=last, key=key, type=type_, limit=limit)
+        events = store.list_events(last, key, type_, limit)
 
 
 @config_app.command("show")

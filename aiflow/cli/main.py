@@ -3,6 +3,11 @@
 Errors that aiflow raises on purpose print one red line and exit non-zero; ``--debug`` (or
 ``AIFLOW_DEBUG=1``) shows the traceback instead. Heavy modules are imported inside commands
 (ruff's TID253 bans them at module level here) so ``aiflow --help`` answers at once.
+
+``--server URL`` (or ``AIFLOW__CLIENT__SERVER``) sends the browse, model and run commands to an
+aiflow server instead of the local meta store; the commands that administer the local store
+itself (``db``, ``token``, ``server``, ``openapi``) refuse a ``--server``, so that an operator
+never believes they changed a server's store when they changed their own.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import sys
 
 import typer
 
-from aiflow.cli import browse, db, model, run, server
+from aiflow.cli import browse, credentials, db, model, run, server
+
+LOCAL_ONLY = frozenset({"db", "token", "server", "openapi"})
 
 app = typer.Typer(
     name="aiflow",
@@ -33,14 +40,31 @@ app.add_typer(browse.config_app, name="config")
 app.command("server")(server.server_command)
 app.add_typer(server.token_app, name="token")
 app.command("openapi")(server.openapi_command)
+app.command("login")(credentials.login_command)
+app.command("logout")(credentials.logout_command)
 
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    server_url: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        help="Act through this aiflow server (env AIFLOW__CLIENT__SERVER) instead of locally.",
+    ),
 ) -> None:
     if debug:
         os.environ["AIFLOW_DEBUG"] = "1"
+    credentials.select_server(server_url)
+    if server_url and ctx.invoked_subcommand in LOCAL_ONLY:
+        from aiflow.errors import InvalidInput
+
+        raise InvalidInput(
+            f"`aiflow {ctx.invoked_subcommand}` acts on the local meta store only; "
+            "drop --server (and run it where the server's store is configured)"
+        )
 
 
 def main() -> None:
@@ -52,7 +76,10 @@ def main() -> None:
     except AiflowError as exc:
         if os.environ.get("AIFLOW_DEBUG") == "1":
             raise
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        # A refusal by the server names its HTTP status, so it is not mistaken for a local one.
+        status = {"unauthorized": "401 unauthorized", "forbidden": "403 forbidden"}.get(exc.code)
+        message = f"{status} from {credentials.server_url()}: {exc}" if status else str(exc)
+        typer.secho(f"error: {message}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.secho("interrupted", fg="yellow", err=True)

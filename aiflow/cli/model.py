@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 
+if TYPE_CHECKING:
+    from aiflow.cli.backend import Backend
+
 app = typer.Typer(help="Models, their versions, aliases and metrics.", no_args_is_help=True)
 
 
-def _store():  # type: ignore[no-untyped-def]
-    from aiflow.store.sql_store import MetaStore
+def _store() -> Backend:
+    """The local meta store, or the selected server (``--server``): same output either way."""
+    from aiflow.cli.backend import backend
 
-    return MetaStore()
+    return backend()
 
 
 @app.command("list")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -17,7 +17,14 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from aiflow.store.entities import Execution, Job
-    from aiflow.store.sql_store import MetaStore
+
+
+class JobSource(Protocol):
+    """Where an execution's jobs are read from: a ``MetaStore`` (a local run) or the CLI's
+    ``Backend`` (``aiflow execution show``, possibly through a server)."""
+
+    def list_jobs(self, execution_id: int) -> list[Job]: ...
+
 
 STATUS_STYLE = {
     "queued": "dim",
@@ -88,7 +95,7 @@ class LiveProgress:
         self._live.__exit__(exc_type, exc, tb)
 
 
-def summary_data(store: MetaStore, execution: Execution) -> dict[str, Any]:
+def summary_data(store: JobSource, execution: Execution) -> dict[str, Any]:
     """The facts the summary shows, as plain data (also what ``--json`` prints)."""
     jobs = store.list_jobs(execution.id)
     versions, metrics, outputs = [], {}, {}
@@ -125,7 +132,7 @@ def summary_data(store: MetaStore, execution: Execution) -> dict[str, Any]:
     }
 
 
-def print_summary(store: MetaStore, execution: Execution) -> None:
+def print_summary(store: JobSource, execution: Execution) -> None:
     data = summary_data(store, execution)
     jobs = store.list_jobs(execution.id)
     parts: list[Any] = [

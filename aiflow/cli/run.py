@@ -1,12 +1,23 @@
-"""``aiflow run FILE``: load a workflow file and run one of its workflows."""
+"""``aiflow run FILE``: load a workflow file and run one of its workflows, here or (with
+``--server``) on an aiflow server, with the same live progress and summary either way."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from aiflow.cli.output import JSON_OPTION, print_json
+
+if TYPE_CHECKING:
+    from aiflow.cli.backend import Backend
+    from aiflow.dsl.workflow import Workflow
+    from aiflow.store.entities import Execution
+
+POLL_INTERVAL = 0.5  # s between status requests while a remote execution runs
+STOP_WAIT = 10.0  # s the server may take to stop an execution after Ctrl-C
 
 
 def run_command(
@@ -32,10 +43,14 @@ def run_command(
     """Run a workflow file in batch or stream mode.
 
     A stream runs until Ctrl-C or `aiflow execution stop ID`."""
+    from aiflow.cli.credentials import server_url
     from aiflow.errors import InvalidInput
     from aiflow.scheduler.submit import ExecutionFailed, run_workflow
 
     wf = load_workflow(file, workflow)
+    url = server_url()
+    if url is not None:
+        return _run_remote(wf, url, mode, engine, deployer, detach, as_json)
     try:
         execution = run_workflow(
             wf, mode=mode, engine=engine, deployer=deployer, detach=detach, progress=not as_json
@@ -84,3 +99,80 @@ def load_workflow(file: Path, name: str | None):  # type: ignore[no-untyped-def]
     if name not in found:
         raise InvalidInput(f"{file} has no workflow {name!r} (it has {sorted(found)})")
     return found[name]
+
+
+def _run_remote(
+    wf: Workflow,
+    url: str,
+    mode: str,
+    engine: str | None,
+    deployer: str | None,
+    detach: bool,
+    as_json: bool,
+) -> None:
+    """Submit with ``af.run(server=...)``, then follow the execution by polling the API and
+    print what a local run prints (live jobs table, summary; or the ``--json`` summary).
+
+    Ctrl-C stops the execution on the server, as it stops a local one."""
+    import aiflow as af
+    from aiflow.cli.backend import backend
+    from aiflow.cli.credentials import token_for
+    from aiflow.cli.progress import print_summary, summary_data
+    from aiflow.errors import InvalidInput
+    from aiflow.scheduler.submit import ExecutionFailed
+    from aiflow.store.entities import ExecutionStatus
+
+    token = token_for(url)
+    execution = af.run(
+        wf,
+        mode,
+        engine=engine,
+        deployer=deployer,
+        detach=True,
+        progress=False,
+        server=url,
+        token=token,
+    )
+    if execution is None:  # af.run is inert while a workflow file is being loaded
+        raise InvalidInput("execution did not start")
+    remote = backend()
+    if not detach:
+        try:
+            execution = _follow(remote, execution, live=not as_json)
+        except KeyboardInterrupt:
+            remote.stop_execution(execution.id, STOP_WAIT)
+            raise
+    if as_json:
+        print_json(summary_data(remote, execution))
+        if execution.status is ExecutionStatus.FAILED:
+            raise typer.Exit(1)
+    elif detach:
+        typer.echo(
+            f"execution {execution.id} submitted to {url} "
+            f"(`aiflow --server {url} execution show {execution.id}`)"
+        )
+    else:
+        print_summary(remote, execution)
+        if execution.status is ExecutionStatus.FAILED:
+            raise ExecutionFailed(
+                f"execution {execution.id} of '{execution.workflow_name}' failed on {url}: "
+                f"{execution.error} (see `aiflow --server {url} job list {execution.id}`)"
+            )
+
+
+def _follow(remote: Backend, execution: Execution, *, live: bool) -> Execution:
+    """Poll until the execution finished; with ``live``, redraw the jobs table as it goes."""
+    from aiflow.cli.progress import LiveProgress
+
+    if not live:
+        while not execution.status.finished:
+            time.sleep(POLL_INTERVAL)
+            execution = remote.get_execution(execution.id)
+        return execution
+    with LiveProgress(execution) as progress:
+        while True:
+            progress.update(execution, remote.list_jobs(execution.id))
+            if execution.status.finished:
+                return execution
+            time.sleep(POLL_INTERVAL)
+            execution = remote.get_execution(execution.id)

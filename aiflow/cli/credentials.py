@@ -1,0 +1,151 @@
+"""Which aiflow server the CLI talks to, with which token: ``--server``, the ``[client]``
+settings, and the credentials file that ``aiflow login`` writes and ``aiflow logout`` edits.
+
+The server is chosen explicitly (``--server URL`` or ``AIFLOW__CLIENT__SERVER``); without one
+the CLI stays embedded on the local meta store. The token is ``AIFLOW__CLIENT__TOKEN`` if set,
+else the credentials file's entry for that server. The file holds API tokens in clear, so it is
+written ``0600`` and refused when group or others can read it: a token others could read must
+be treated as leaked, and silently using it would hide that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import typer
+
+from aiflow.errors import InvalidInput
+
+CREDENTIALS_FILE = "credentials.json"
+
+_selected: str | None = None  # --server of the root command, for this process
+
+
+def select_server(url: str | None) -> None:
+    """Record the root command's ``--server`` (it wins over the settings)."""
+    global _selected
+    _selected = url
+
+
+def flag_server() -> str | None:
+    """The ``--server`` given on the command line, if any."""
+    return _selected
+
+
+def server_url() -> str | None:
+    """The server the CLI acts on: ``--server``, else ``AIFLOW__CLIENT__SERVER``; ``None``
+    means local (embedded)."""
+    from aiflow.config import get_settings
+
+    url = _selected or get_settings().client.server
+    return _normalize(url) if url else None
+
+
+def token_for(url: str) -> str | None:
+    """The token for ``url``: ``AIFLOW__CLIENT__TOKEN``, else the credentials file's entry."""
+    from aiflow.config import get_settings
+
+    token = get_settings().client.token
+    if token is not None:
+        return token.get_secret_value()
+    return read_credentials().get(_normalize(url))
+
+
+def credentials_path() -> Path:
+    from aiflow.config import aiflow_home
+
+    return aiflow_home() / CREDENTIALS_FILE
+
+
+def read_credentials() -> dict[str, str]:
+    """Server URL -> token from the credentials file; empty if there is none."""
+    path = credentials_path()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return {}
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise InvalidInput(
+            f"{path} holds API tokens but its mode is {stat.S_IMODE(mode):04o} (group/other "
+            f"can read it), so it is not used: treat its tokens as exposed, then `chmod 600 "
+            f"{path}` or `aiflow login` again"
+        )
+    try:
+        data = json.loads(path.read_text())
+        servers = data["servers"]
+        if not isinstance(servers, dict):
+            raise TypeError("servers is not an object")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"{path} is not a valid credentials file ({exc})") from None
+    return {str(k): str(v) for k, v in servers.items()}
+
+
+def write_credentials(servers: dict[str, str]) -> Path:
+    """Replace the credentials file atomically; it is never readable by others, not even for
+    an instant (created ``0600``, then renamed over the old one)."""
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            os.fchmod(out.fileno(), 0o600)  # a stale tmp file's wider mode must not survive
+            json.dump({"servers": servers}, out, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _normalize(url: str) -> str:
+    return url.rstrip("/")
+
+
+def login_command(
+    server: str | None = typer.Option(
+        None, "--server", help="Server URL (default: the root --server or AIFLOW__CLIENT__SERVER)."
+    ),
+    token: str | None = typer.Option(
+        None, "--token", help="API token (prompted for, hidden, if not given)."
+    ),
+) -> None:
+    """Check a token against a server and store it in $AIFLOW_HOME/credentials.json (0600)."""
+    from aiflow.client import Client
+
+    url = _normalize(server) if server else server_url()
+    if url is None:
+        raise InvalidInput("no server to log in to: pass --server URL")
+    if token is None:
+        token = str(typer.prompt("API token", hide_input=True))
+    with Client(url, token) as client:
+        client.models(limit=1)  # any role may read: a bad token or URL fails here, not later
+    servers = read_credentials()
+    servers[url] = token
+    path = write_credentials(servers)
+    typer.echo(f"logged in to {url} (token stored in {path})")
+
+
+def logout_command(
+    server: str | None = typer.Option(
+        None, "--server", help="Server URL (default: the root --server or AIFLOW__CLIENT__SERVER)."
+    ),
+) -> None:
+    """Forget the stored token of a server.
+
+    The token itself stays valid: revoke it on the server with `aiflow token revoke`."""
+    url = _normalize(server) if server else server_url()
+    if url is None:
+        raise InvalidInput("no server to log out of: pass --server URL")
+    servers = read_credentials()
+    if servers.pop(url, None) is None:
+        typer.echo(f"not logged in to {url}")
+        return
+    if servers:
+        write_credentials(servers)
+    else:
+        credentials_path().unlink()
+    typer.echo(f"logged out of {url}")
