@@ -60,6 +60,11 @@ class ServerSettings(BaseModel):
     max_upload_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="largest request body accepted"
     )
+    scheduler: bool = Field(
+        default=True,
+        description="run the scheduler service inside the server (off when `aiflow scheduler` "
+        "runs beside it, or in tests that seed executions no driver should take)",
+    )
 
 
 class ClientSettings(BaseModel):

@@ -6,8 +6,8 @@ Errors that aiflow raises on purpose print one red line and exit non-zero; ``--d
 
 ``--server URL`` (or ``AIFLOW__CLIENT__SERVER``) sends the browse, model and run commands to an
 aiflow server instead of the local meta store; the commands that administer the local store
-itself (``db``, ``token``, ``server``, ``openapi``) refuse a ``--server``, so that an operator
-never believes they changed a server's store when they changed their own.
+itself (``db``, ``token``, ``server``, ``scheduler``, ``openapi``) refuse a ``--server``, so that
+an operator never believes they changed a server's store when they changed their own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import typer
 
 from aiflow.cli import browse, credentials, db, model, run, server
 
-LOCAL_ONLY = frozenset({"db", "token", "server", "openapi"})
+LOCAL_ONLY = frozenset({"db", "token", "server", "scheduler", "openapi"})
 
 app = typer.Typer(
     name="aiflow",
@@ -38,6 +38,7 @@ app.add_typer(browse.event_app, name="event")
 app.add_typer(model.app, name="model")
 app.add_typer(browse.config_app, name="config")
 app.command("server")(server.server_command)
+app.command("scheduler")(server.scheduler_command)
 app.add_typer(server.token_app, name="token")
 app.command("openapi")(server.openapi_command)
 app.command("login")(credentials.login_command)

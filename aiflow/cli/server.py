@@ -14,6 +14,7 @@ from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 from aiflow.store.entities import Role
 
 if TYPE_CHECKING:
+    from aiflow.scheduler.service import SchedulerService
     from aiflow.store.sql_store import MetaStore
 
 token_app = typer.Typer(
@@ -48,14 +49,49 @@ def server_command(
     server = settings.server.model_copy(update={k: v for k, v in given.items() if v is not None})
     app = create_app(settings=settings.model_copy(update={"server": server}))  # or refuses
     _reconcile(app.state.store)
-    uvicorn.run(
-        app,
-        host=server.host,
-        port=server.port,
-        log_config=_log_config(),
-        server_header=False,
-        timeout_graceful_shutdown=10,  # streaming responses (log follow) must not block exit
-    )
+    scheduler = _scheduler(app.state.store)
+    if server.scheduler:
+        scheduler.start_thread()
+    try:
+        uvicorn.run(
+            app,
+            host=server.host,
+            port=server.port,
+            log_config=_log_config(),
+            server_header=False,
+            timeout_graceful_shutdown=10,  # streaming responses (log follow) must not block exit
+        )
+    finally:
+        scheduler.stop()
+
+
+def scheduler_command(
+    interval: float = typer.Option(2.0, help="Seconds between passes."),
+) -> None:
+    """Run the scheduler service beside a server (the server also runs one inside).
+
+    Starts drivers for executions left queued without one and ends executions whose driver
+    died. Any number may run on one meta store: a driver claims its execution atomically.
+    """
+    import logging
+
+    from aiflow.store.sql_store import MetaStore
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("aiflow").setLevel(logging.INFO)
+    service = _scheduler(MetaStore(), interval=interval)
+    typer.echo(f"scheduler running on {service.store!r} (Ctrl-C stops it)", err=True)
+    try:
+        service.run()
+    except KeyboardInterrupt:
+        service.stop()
+
+
+def _scheduler(store: MetaStore, interval: float = 2.0) -> SchedulerService:
+    from aiflow.deployers import get_deployer
+    from aiflow.scheduler.service import SchedulerService
+
+    return SchedulerService(store, get_deployer, interval=interval)
 
 
 def _reconcile(store: MetaStore) -> None:

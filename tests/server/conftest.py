@@ -78,6 +78,9 @@ def server_env(home: Path, store_uri: str | None, **settings: str) -> dict[str, 
     if store_uri is not None:
         env["AIFLOW__METASTORE__URI"] = store_uri
     env["AIFLOW__SERVER__SECRET_KEY"] = SECRET_KEY
+    # Tests seed executions straight into the store that no driver should pick up; the test of
+    # the embedded scheduler turns it back on.
+    env["AIFLOW__SERVER__SCHEDULER"] = "false"
     env.update(settings)
     return env
 

@@ -60,7 +60,7 @@ def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
     project.mkdir()
     (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(WORKFLOW))
     wf = load_workflow_file(project / "workflow.py").wf
-    env = server_env(home, store_uri)
+    env = server_env(home, store_uri, AIFLOW__SERVER__SCHEDULER="true")
 
     first, url = _start(env, tmp_path / "server1.log")
     try:
@@ -85,3 +85,42 @@ def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
     assert final.status.value == "succeeded", final
     assert [j.attempt for j in jobs] == [1, 1, 1]
     assert sorted(runs.read_text().split()) == ["s0", "s1", "s2"]  # nothing ran twice
+
+
+ORPHAN = """
+import aiflow as af
+
+def step(out: str):
+    with open(out, "a") as f:
+        f.write("ran\\n")
+
+with af.workflow("orphan") as wf:
+    af.user_operation(step, params={"out": OUT}, name="step")
+"""
+
+
+def test_embedded_scheduler_starts_orphaned_executions(tmp_path: Path) -> None:
+    """An execution recorded but never given a driver (its submitter died in between) is
+    picked up by the scheduler service the server runs."""
+    from aiflow.scheduler import service
+    from aiflow.scheduler.submit import submit_workflow
+
+    runs, store_uri = tmp_path / "runs.txt", f"sqlite:///{tmp_path / 'meta.db'}"
+    project = tmp_path / "orphan"
+    project.mkdir()
+    (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(ORPHAN))
+    store = MetaStore(store_uri)
+    token = store.create_token("viewer", "viewer")[1]
+    wf = load_workflow_file(project / "workflow.py").wf
+    execution, _ = submit_workflow(wf, mode="batch", store=store)
+    time.sleep(service.ORPHAN_AFTER)  # now it counts as orphaned, not as being started
+    env = server_env(tmp_path / "home", store_uri, AIFLOW__SERVER__SCHEDULER="true")
+    server, url = _start(env, tmp_path / "server.log")
+    try:
+        with Client(url, token) as client:
+            final = client.wait(execution.id, timeout=60)
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert final.status.value == "succeeded"
+    assert runs.read_text() == "ran\n"
