@@ -22,6 +22,8 @@ bench:
 	scripts/setup.sh dev
 	.venv/bin/python benchmarks/job_latency.py
 	.venv/bin/python benchmarks/plan_scale.py
+	.venv/bin/python benchmarks/registry_read.py
+	.venv/bin/python benchmarks/submit_latency.py
 
 clean:
 	rm -rf .venv build dist *.egg-info
