@@ -20,6 +20,8 @@ lint:
 
 bench:
 	scripts/setup.sh dev
+	scripts/ensure_databases.sh
+	scripts/ensure_bench_tools.sh
 	.venv/bin/python benchmarks/job_latency.py
 	.venv/bin/python benchmarks/plan_scale.py
 	.venv/bin/python benchmarks/registry_read.py
