@@ -95,34 +95,9 @@ class LocalBackend:
     def workflow_graph(self, name: str, version: int) -> WorkflowGraph:
         """The plan as the server's graph endpoint shapes it; each node's inputs in port
         order, as ``LogicalPlan.inputs_of`` gives them."""
-        from aiflow.plan.model import LogicalPlan
-        from aiflow.server.schemas import GraphEdge, GraphNode, WorkflowGraph
+        from aiflow.server.schemas import WorkflowGraph
 
-        recorded = self.store.get_workflow_version_by_number(name, version)
-        plan = LogicalPlan.model_validate(recorded.plan)
-        nodes = [
-            GraphNode(
-                id=node.id,
-                kind=node.kind.value,
-                component=node.component.qualname if node.component else None,
-                engine=node.engine or plan.engine,
-                model=node.model,
-                example=node.example.name if node.example else None,
-            )
-            for node in plan.nodes
-        ]
-        edges = [
-            GraphEdge(source=e.source.node, target=e.target, kind=e.kind)
-            for node in plan.nodes
-            for e in plan.inputs_of(node.id)
-        ]
-        edges += [
-            GraphEdge(source=e.upstream, target=e.downstream, kind="control")
-            for e in plan.control_edges
-        ]
-        return WorkflowGraph(
-            workflow=name, version=version, engine=plan.engine, nodes=nodes, edges=edges
-        )
+        return WorkflowGraph.of(self.store.get_workflow_version_by_number(name, version))
 
     def list_executions(
         self, workflow: str | None, status: ExecutionStatus | None, limit: int

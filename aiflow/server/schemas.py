@@ -31,6 +31,7 @@ from aiflow.store.entities import (
     Model,
     ModelVersion,
     Workflow,
+    WorkflowVersion,
 )
 from aiflow.store.orm import NAME_LENGTH
 
@@ -134,6 +135,41 @@ class WorkflowGraph(BaseModel):
     engine: str
     nodes: list[GraphNode]
     edges: list[GraphEdge]
+
+    @classmethod
+    def of(cls, recorded: WorkflowVersion) -> WorkflowGraph:
+        """The recorded plan as a graph: each node's inputs in port order, then control edges
+        (``data`` edges carry records, ``model`` a trained model, ``control`` only order)."""
+        from aiflow.plan.model import LogicalPlan
+
+        plan = LogicalPlan.model_validate(recorded.plan)
+        nodes = [
+            GraphNode(
+                id=node.id,
+                kind=node.kind.value,
+                component=node.component.qualname if node.component else None,
+                engine=node.engine or plan.engine,
+                model=node.model,
+                example=node.example.name if node.example else None,
+            )
+            for node in plan.nodes
+        ]
+        edges = [
+            GraphEdge(source=e.source.node, target=e.target, kind=e.kind)
+            for node in plan.nodes
+            for e in plan.inputs_of(node.id)
+        ]
+        edges += [
+            GraphEdge(source=e.upstream, target=e.downstream, kind="control")
+            for e in plan.control_edges
+        ]
+        return cls(
+            workflow=recorded.workflow_name,
+            version=recorded.version,
+            engine=plan.engine,
+            nodes=nodes,
+            edges=edges,
+        )
 
 
 class ExamplePublic(ExampleMeta):

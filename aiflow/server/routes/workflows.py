@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from aiflow.plan.model import LogicalPlan
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.routes._paging import make_page
 from aiflow.server.schemas import (
     DEFAULT_PAGE,
     Count,
-    GraphEdge,
-    GraphNode,
     Limit,
     Name,
     NameCursor,
@@ -67,28 +64,4 @@ def get_workflow_graph(
 ) -> WorkflowGraph:
     """The version's logical plan as nodes and edges: ``data`` edges carry records, ``model``
     edges a trained model, ``control`` edges only order nodes (``af.run_after``)."""
-    recorded = store.get_workflow_version_by_number(name, version)
-    plan = LogicalPlan.model_validate(recorded.plan)
-    nodes = [
-        GraphNode(
-            id=node.id,
-            kind=node.kind.value,
-            component=node.component.qualname if node.component else None,
-            engine=node.engine or plan.engine,
-            model=node.model,
-            example=node.example.name if node.example else None,
-        )
-        for node in plan.nodes
-    ]
-    edges = [GraphEdge(source=e.source.node, target=e.target, kind=e.kind) for e in plan.edges]
-    edges += [
-        GraphEdge(source=e.upstream, target=e.downstream, kind="control")
-        for e in plan.control_edges
-    ]
-    return WorkflowGraph(
-        workflow=recorded.workflow_name,
-        version=recorded.version,
-        engine=plan.engine,
-        nodes=nodes,
-        edges=edges,
-    )
+    return WorkflowGraph.of(store.get_workflow_version_by_number(name, version))
