@@ -17,8 +17,15 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from aiflow.errors import InvalidInput, NotFound
-from aiflow.store._base import StoreBase, add_event, check_limit, upsert
-from aiflow.store._registry import SERVING_ALIAS, _model, _to_entities, _version
+from aiflow.store._base import StoreBase, check_limit
+from aiflow.store._registry import (
+    ALIAS_SET_EVENT,
+    SERVING_ALIAS,
+    _model,
+    _to_entities,
+    _version,
+    point_alias,
+)
 from aiflow.store._runs import MODES
 from aiflow.store._workflows import workflow_by_name
 from aiflow.store.entities import (
@@ -38,10 +45,7 @@ from aiflow.store.orm import (
     SqlModelVersion,
     SqlWorkflow,
     SqlWorkflowVersion,
-    utcnow,
 )
-
-ALIAS_SET_EVENT = "MODEL_ALIAS_SET"  # value "<alias>=<version>", emitted by set_model_alias
 
 
 class ServingVersion(Entity):
@@ -271,23 +275,7 @@ class BrowseStore(StoreBase):
                     f"model '{model_name}': alias '{alias}' has pointed at no version other than "
                     f"{current}, so there is nothing to roll back to"
                 )
-            row = _version(session, model, previous)
-            values = {
-                "model_id": model.id,
-                "alias": alias,
-                "model_version_id": row.id,
-                "updated_at": utcnow(),
-            }
-            upsert(
-                session,
-                SqlModelAlias,
-                values,
-                conflict=["model_id", "alias"],
-                update=["model_version_id", "updated_at"],
-            )
-            entity = _to_entities(session, model, [row])[0]
-            add_event(session, model_name, ALIAS_SET_EVENT, f"{alias}={previous}")
-            return entity
+            return point_alias(session, model, alias, _version(session, model, previous))
 
 
 def _count(session: Session, ids: Select[Any]) -> int:

@@ -145,23 +145,7 @@ class ModelStore(StoreBase):
         _check_alias(alias)
         with self._write() as session:
             model = _model(session, model_name)
-            row = _version(session, model, version)
-            values = {
-                "model_id": model.id,
-                "alias": alias,
-                "model_version_id": row.id,
-                "updated_at": utcnow(),
-            }
-            upsert(
-                session,
-                SqlModelAlias,
-                values,
-                conflict=["model_id", "alias"],
-                update=["model_version_id", "updated_at"],
-            )
-            entity = _to_entities(session, model, [row])[0]
-            add_event(session, model_name, "MODEL_ALIAS_SET", f"{alias}={version}")
-            return entity
+            return point_alias(session, model, alias, _version(session, model, version))
 
     def delete_model_alias(self, model_name: str, alias: str) -> None:
         with self._write() as session:
@@ -302,6 +286,32 @@ def _model_or_none(session: Session, name: str, *, lock: bool = False) -> SqlMod
         # inserts elsewhere that merely reference the model (aliases); no-op on SQLite.
         stmt = stmt.with_for_update(key_share=True)
     return session.scalars(stmt).one_or_none()
+
+
+ALIAS_SET_EVENT = "MODEL_ALIAS_SET"  # value "<alias>=<version>"; rollback reads this history
+
+
+def point_alias(
+    session: Session, model: SqlModel, alias: str, row: SqlModelVersion
+) -> ModelVersion:
+    """Move ``alias`` onto ``row`` and record it in the event log (its alias history), in the
+    caller's transaction; shared by setting an alias and rolling one back."""
+    values = {
+        "model_id": model.id,
+        "alias": alias,
+        "model_version_id": row.id,
+        "updated_at": utcnow(),
+    }
+    upsert(
+        session,
+        SqlModelAlias,
+        values,
+        conflict=["model_id", "alias"],
+        update=["model_version_id", "updated_at"],
+    )
+    entity = _to_entities(session, model, [row])[0]
+    add_event(session, model.name, ALIAS_SET_EVENT, f"{alias}={row.version}")
+    return entity
 
 
 def _model(session: Session, name: str, *, lock: bool = False) -> SqlModel:
