@@ -6,40 +6,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from aiflow.runtime.usercode import load_workflow_file
 from aiflow.scheduler.submit import submit_workflow
 from aiflow.store.sql_store import MetaStore
+from tests.chain import chain_workflow
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-WORKFLOW = """
-from pathlib import Path
-import aiflow as af
-
-def step(name: str, out: str):
-    with open(out, "a") as f:
-        f.write(name + "\\n")
-
-with af.workflow("race") as wf:
-    previous = None
-    for i in range(3):
-        node = af.user_operation(step, params={"name": f"s{i}", "out": OUT}, name=f"s{i}")
-        if previous is not None:
-            af.run_after(node, previous)
-        previous = node
-"""
-
 
 def test_two_drivers_race_and_one_wins(tmp_path: Path, migrated_postgres_url: str) -> None:
-    project, runs = tmp_path / "race", tmp_path / "runs.txt"
-    project.mkdir()
-    (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(WORKFLOW))
-    wf = load_workflow_file(project / "workflow.py").wf
+    runs = tmp_path / "runs.txt"
+    wf = chain_workflow(tmp_path / "race", "race", runs)
     store = MetaStore(migrated_postgres_url)
     execution, _ = submit_workflow(wf, mode="batch", store=store)
 

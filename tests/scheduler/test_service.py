@@ -3,39 +3,23 @@ before starting one), and two services racing still run each job once."""
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from aiflow.deployers import get_deployer
-from aiflow.runtime.usercode import load_workflow_file
 from aiflow.scheduler.service import SchedulerService
 from aiflow.scheduler.submit import submit_workflow
 from aiflow.store.sql_store import MetaStore
+from tests.chain import chain_workflow
 
 pytestmark = pytest.mark.slow
-
-WORKFLOW = """
-import aiflow as af
-
-def step(out: str):
-    with open(out, "a") as f:
-        f.write("ran\\n")
-
-with af.workflow("orphan") as wf:
-    af.user_operation(step, params={"out": OUT}, name="step")
-"""
 
 
 def test_two_services_pick_up_an_orphaned_execution_once(tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
-    (tmp_path / "wf").mkdir()
-    (tmp_path / "wf" / "workflow.py").write_text(
-        f"OUT = {str(runs)!r}\n" + textwrap.dedent(WORKFLOW)
-    )
-    wf = load_workflow_file(tmp_path / "wf" / "workflow.py").wf
+    wf = chain_workflow(tmp_path / "wf", "orphan", runs, steps=1)
     store = MetaStore()
     execution, _ = submit_workflow(wf, mode="batch", store=store)  # recorded, no driver started
 
@@ -49,5 +33,5 @@ def test_two_services_pick_up_an_orphaned_execution_once(tmp_path: Path) -> None
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert store.get_execution(execution.id).status.value == "succeeded"
-    assert runs.read_text() == "ran\n"  # the claim let exactly one driver run the job
+    assert runs.read_text() == "s0\n"  # the claim let exactly one driver run the job
     assert services[0].tick() == []  # nothing left to do

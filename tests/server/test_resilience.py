@@ -6,36 +6,17 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from aiflow.client import Client
-from aiflow.runtime.usercode import load_workflow_file
 from aiflow.store.sql_store import MetaStore
+from tests.chain import chain_workflow
 from tests.server.conftest import _wait_healthy, free_port, server_env
 
 pytestmark = pytest.mark.slow
-
-WORKFLOW = """
-import time
-import aiflow as af
-
-def step(name: str, out: str):
-    time.sleep(1.0)
-    with open(out, "a") as f:
-        f.write(name + "\\n")
-
-with af.workflow("resilient") as wf:
-    previous = None
-    for i in range(3):
-        node = af.user_operation(step, params={"name": f"s{i}", "out": OUT}, name=f"s{i}")
-        if previous is not None:
-            af.run_after(node, previous)
-        previous = node
-"""
 
 
 def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -56,10 +37,7 @@ def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
     home, runs = tmp_path / "home", tmp_path / "runs.txt"
     store_uri = f"sqlite:///{tmp_path / 'meta.db'}"
     token = MetaStore(store_uri).create_token("editor", "editor")[1]
-    project = tmp_path / "wf"
-    project.mkdir()
-    (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(WORKFLOW))
-    wf = load_workflow_file(project / "workflow.py").wf
+    wf = chain_workflow(tmp_path / "wf", "resilient", runs, sleep=1.0)
     env = server_env(home, store_uri, AIFLOW__SERVER__SCHEDULER="true")
 
     first, url = _start(env, tmp_path / "server1.log")
@@ -87,18 +65,6 @@ def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
     assert sorted(runs.read_text().split()) == ["s0", "s1", "s2"]  # nothing ran twice
 
 
-ORPHAN = """
-import aiflow as af
-
-def step(out: str):
-    with open(out, "a") as f:
-        f.write("ran\\n")
-
-with af.workflow("orphan") as wf:
-    af.user_operation(step, params={"out": OUT}, name="step")
-"""
-
-
 def test_embedded_scheduler_starts_orphaned_executions(tmp_path: Path) -> None:
     """An execution recorded but never given a driver (its submitter died in between) is
     picked up by the scheduler service the server runs."""
@@ -106,12 +72,9 @@ def test_embedded_scheduler_starts_orphaned_executions(tmp_path: Path) -> None:
     from aiflow.scheduler.submit import submit_workflow
 
     runs, store_uri = tmp_path / "runs.txt", f"sqlite:///{tmp_path / 'meta.db'}"
-    project = tmp_path / "orphan"
-    project.mkdir()
-    (project / "workflow.py").write_text(f"OUT = {str(runs)!r}\n" + textwrap.dedent(ORPHAN))
     store = MetaStore(store_uri)
     token = store.create_token("viewer", "viewer")[1]
-    wf = load_workflow_file(project / "workflow.py").wf
+    wf = chain_workflow(tmp_path / "orphan", "orphan", runs, steps=1)
     execution, _ = submit_workflow(wf, mode="batch", store=store)
     time.sleep(service.ORPHAN_AFTER)  # now it counts as orphaned, not as being started
     env = server_env(tmp_path / "home", store_uri, AIFLOW__SERVER__SCHEDULER="true")
@@ -123,4 +86,4 @@ def test_embedded_scheduler_starts_orphaned_executions(tmp_path: Path) -> None:
         server.terminate()
         server.wait(30)
     assert final.status.value == "succeeded"
-    assert runs.read_text() == "ran\n"
+    assert runs.read_text() == "s0\n"
