@@ -7,6 +7,7 @@ a run starts, so ``import aiflow`` and ``aiflow --help`` stay fast.
 from aiflow.dsl.components import Evaluator, Predictor, Trainer, Transformer
 from aiflow.dsl.example import Example, Model
 from aiflow.dsl.run import run
+from aiflow.dsl.sql import sql_transform
 from aiflow.dsl.workflow import (
     DataRef,
     ModelRef,
@@ -43,6 +44,7 @@ __all__ = [
     "read_example",
     "run",
     "run_after",
+    "sql_transform",
     "train",
     "transform",
     "user_operation",

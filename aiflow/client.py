@@ -37,11 +37,13 @@ from aiflow.store.entities import (
     Metric,
     Model,
     ModelVersion,
+    Trigger,
     Workflow,
 )
 
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow as DslWorkflow
+    from aiflow.store.models import TriggerCreate, TriggerUpdate
 
 TOKEN_ENV = "AIFLOW__CLIENT__TOKEN"
 API_PREFIX = "/api/v1"
@@ -304,6 +306,50 @@ class Client:
     def rollback(self, name: str) -> ModelVersion:
         """Point ``deployed`` back at the version it pointed at before."""
         return ModelVersion.model_validate(self._post(f"/models/{_q(name)}/rollback"))
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    def triggers(
+        self,
+        *,
+        workflow: str | None = None,
+        enabled: bool | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        count: bool = False,
+    ) -> Page[Trigger]:
+        return self._page(
+            Trigger,
+            "/triggers",
+            workflow=workflow,
+            enabled=enabled,
+            cursor=cursor,
+            limit=limit,
+            count=count,
+        )
+
+    def trigger(self, name: str) -> Trigger:
+        return Trigger.model_validate(self._get(f"/triggers/{_q(name)}"))
+
+    def create_trigger(self, spec: TriggerCreate) -> Trigger:
+        return Trigger.model_validate(self._post("/triggers", spec.model_dump(mode="json")))
+
+    def update_trigger(self, name: str, change: TriggerUpdate) -> Trigger:
+        """Apply the fields ``change`` sets (``TriggerUpdate(enabled=False)`` disables)."""
+        body = change.model_dump(mode="json", exclude_unset=True)
+        response = self._http.patch(f"/triggers/{_q(name)}", json=body)
+        return Trigger.model_validate(_checked(response).json())
+
+    def delete_trigger(self, name: str) -> Trigger:
+        return Trigger.model_validate(_checked(self._http.delete(f"/triggers/{_q(name)}")).json())
+
+    def trigger_executions(
+        self, name: str, *, cursor: int | None = None, limit: int = 50, count: bool = False
+    ) -> Page[Execution]:
+        """The executions trigger ``name`` started, newest first."""
+        return self._page(
+            Execution, f"/triggers/{_q(name)}/executions", cursor=cursor, limit=limit, count=count
+        )
 
     # -- examples and events ------------------------------------------------------------------
 

@@ -1,8 +1,10 @@
-"""Effective configuration: defaults < ``$AIFLOW_HOME/aiflow.toml`` < ``AIFLOW__SECTION__KEY`` env.
+"""Effective configuration: defaults < config file < ``AIFLOW__SECTION__KEY`` env.
 
-``AIFLOW_HOME`` itself (default ``~/aiflow``) is read from the environment only, because it says
-where the config file is. Nothing here touches the disk at import time, so ``aiflow --help``
-stays fast.
+The config file is ``$AIFLOW_HOME/aiflow.toml`` or ``aiflow.yaml`` / ``aiflow.yml`` -- one of
+them: with several, or with an unknown key or a bad value in it, loading the settings fails
+naming the file and the key (see ``aiflow.config_file``). ``AIFLOW_HOME`` itself (default
+``~/aiflow``) is read from the environment only, because it says where the config file is.
+Nothing here touches the disk at import time, so ``aiflow --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from aiflow.config_file import config_file_source, find_config_file
 
 
 def aiflow_home() -> Path:
@@ -65,6 +64,17 @@ class ServerSettings(BaseModel):
         description="run the scheduler service inside the server (off when `aiflow scheduler` "
         "runs beside it, or in tests that seed executions no driver should take)",
     )
+    # A verified token is remembered this long per server process: at load, authentication
+    # then costs no query and no thread hand-off (docs/benchmarks.md). The price: a token
+    # revoked by another process (another worker, `aiflow token revoke`) still works here for
+    # up to this long; revoked through this process's API it fails at once. 0: check always.
+    token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="seconds a verified API token is remembered per server process (0: never); "
+        "bounds how long a token revoked elsewhere keeps working",
+    )
 
 
 class ClientSettings(BaseModel):
@@ -82,6 +92,32 @@ class ClientSettings(BaseModel):
     )
 
 
+class FlinkSettings(BaseModel):
+    """The Flink engine: where its jobs run, and the session cluster ``aiflow flink start`` runs.
+
+    With ``rest_url`` unset each Flink job runs in an embedded mini-cluster inside its own job
+    process; set, jobs are submitted to that session cluster and watched through its REST API.
+    The memory defaults fit a small machine (the cluster takes about 2.7 GB in all)."""
+
+    rest_url: str | None = Field(
+        default=None,
+        description="session cluster REST URL (http://host:port); unset: embedded mini-cluster; "
+        "env AIFLOW__FLINK__REST_URL",
+    )
+    checkpoint_interval: float = Field(
+        default=5.0, gt=0, description="seconds between checkpoints of stream jobs"
+    )
+    parallelism: int = Field(default=1, ge=1, description="default parallelism of Flink jobs")
+    jobmanager_memory: str = Field(default="1024m", description="JobManager process size")
+    taskmanager_memory: str = Field(default="1728m", description="TaskManager process size")
+    slots: int = Field(default=2, ge=1, description="task slots of the TaskManager")
+    rest_port: int = Field(default=0, ge=0, le=65535, description="REST/web UI port; 0: free")
+    rpc_port: int = Field(default=0, ge=0, le=65535, description="JobManager RPC port; 0: free")
+    java_home: str | None = Field(
+        default=None, description="JDK for Flink; default $JAVA_HOME, then `java` on PATH"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="AIFLOW__", env_nested_delimiter="__", extra="ignore"
@@ -92,6 +128,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     server: ServerSettings = ServerSettings()
     client: ClientSettings = ClientSettings()
+    flink: FlinkSettings = FlinkSettings()
     default_engine: str = "local"
     default_deployer: str = "local"
 
@@ -128,14 +165,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=aiflow_home() / "aiflow.toml")
-        return (init_settings, env_settings, toml)
+        file = config_file_source(settings_cls, aiflow_home())
+        sources = (init_settings, env_settings)  # earlier ones win: env over the file
+        return sources if file is None else (*sources, file)
 
     def public_dict(self) -> dict[str, Any]:
         """The effective config with credentials masked (URL passwords, the secret key, the
         client token), for display."""
         data = self.model_dump()
         data["home"] = str(self.home)
+        config_file = find_config_file(self.home)
+        data["config_file"] = None if config_file is None else str(config_file)
         uri = self.metastore_uri
         if "@" in uri and "://" in uri:
             scheme, rest = uri.split("://", 1)

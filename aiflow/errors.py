@@ -63,3 +63,10 @@ class MetaStoreError(AiflowError):
     """The meta store is unreachable or at the wrong schema revision."""
 
     code = "metastore_error"
+
+
+class FlinkUnavailable(AiflowError):
+    """A Flink cluster cannot be used: its REST endpoint does not answer, it failed to start,
+    or Java/PyFlink is missing. The message names the address or the missing piece."""
+
+    code = "flink_unavailable"

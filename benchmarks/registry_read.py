@@ -17,6 +17,11 @@ the ``postgres`` OS user when run as root) with one database per server.
 
 MLflow is installed into its own venv, never the project's: ``~/.cache/aiflow-bench/
 mlflow-venv`` (``MLFLOW_VERSION`` below, with psycopg2-binary for PostgreSQL).
+
+Besides wrk's figures each row has the server's CPU time per request (user + system seconds of
+the server process and its worker processes over the measured run, divided by the requests
+served: the cost a request has whatever the machine's load) and the 1-minute load average at
+the end of the run (how busy the shared machine was).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 MLFLOW_VERSION = "3.17.2"
 MLFLOW_VENV = Path.home() / ".cache" / "aiflow-bench" / "mlflow-venv"
@@ -56,6 +62,8 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    cpu_ms: float  # server CPU (all its processes) per request
+    load: float  # 1-minute load average when the run ended
     note: str = ""
 
 
@@ -70,14 +78,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Iterator[None]:
+def process(
+    cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``cmd`` in its own process group; on exit, SIGTERM (then SIGKILL) that group."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        yield
+        yield proc
     finally:
         for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
             if proc.poll() is not None:
@@ -212,12 +222,24 @@ def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> 
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (uvicorn/gunicorn workers)."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def measure(
     target: str,
     backend: str,
     url: str,
     headers: dict[str, str],
     args: argparse.Namespace,
+    pid: int,
     note: str = "",
 ) -> Result:
     check = httpx.get(url, headers=headers, timeout=10)
@@ -230,13 +252,26 @@ def measure(
             break
     else:
         note = "warm-up never steady"
+    cpu_before = cpu_seconds(pid)
     m = wrk(url, headers, args.duration, args.connections)
+    cpu_ms = 1000 * (cpu_seconds(pid) - cpu_before) / max(m["requests"], 1)
+    load = os.getloadavg()[0]
     result = Result(
-        target, backend, m["rps"], m["p50"], m["p99"], int(m["requests"]), int(m["errors"]), note
+        target,
+        backend,
+        m["rps"],
+        m["p50"],
+        m["p99"],
+        int(m["requests"]),
+        int(m["errors"]),
+        cpu_ms,
+        load,
+        note,
     )
     print(
         f"  {target:<28} {backend:<9} {m['rps']:8.0f} req/s  p50 {m['p50']:7.2f} ms  "
-        f"p99 {m['p99']:7.2f} ms  errors {int(m['errors'])}",
+        f"p99 {m['p99']:7.2f} ms  errors {int(m['errors'])}  cpu/req {cpu_ms:5.2f} ms  "
+        f"load {load:.2f}",
         flush=True,
     )
     if m["requests"] == 0:
@@ -280,14 +315,14 @@ def bench_aiflow(backend: str, uri: str, root: Path, args: argparse.Namespace) -
     port = free_port()
     log = home / "server.log"
     cmd = [sys.executable, "-m", "aiflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-    with process(cmd, env=env, cwd=home, log=log):
+    with process(cmd, env=env, cwd=home, log=log) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", log)
         url = f"{base}/api/v1/models/{MODEL}/serving"
         headers = {"Authorization": f"Bearer {token}"}
         body = httpx.get(url, headers=headers, timeout=10).json()
         assert body["version"] == DEPLOYED, body
-        return measure("aiflow (1 process)", backend, url, headers, args)
+        return measure("aiflow (1 process)", backend, url, headers, args, proc.pid)
 
 
 # -- MLflow ---------------------------------------------------------------------------------
@@ -368,7 +403,7 @@ def bench_mlflow(
         ]
         if n is not None:
             cmd += ["--workers", str(n)]
-        with process(cmd, env=env, cwd=home, log=log):
+        with process(cmd, env=env, cwd=home, log=log) as proc:
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/health", log)
             if i == 0:
@@ -379,7 +414,7 @@ def bench_mlflow(
             label = f"mlflow --workers {n}" if n is not None else "mlflow (default workers)"
             if i > 0:
                 label += " *"
-            results.append(measure(label, backend, url, {}, args))
+            results.append(measure(label, backend, url, {}, args, proc.pid))
     return results
 
 
@@ -421,7 +456,8 @@ def main() -> None:
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; wrk -t1 -c{args.connections}"
         f", warm-up {args.warmup:g} s, {args.duration:g} s per target; model with "
-        f"{args.versions} versions, alias 'deployed' -> v{DEPLOYED}"
+        f"{args.versions} versions, alias 'deployed' -> v{DEPLOYED}; load average at start "
+        f"{os.getloadavg()[0]:.2f}"
     )
     if bin_dir is not None:
         print(
@@ -450,13 +486,17 @@ def main() -> None:
     print()
     print(
         f"| {'target':<28} | {'backend':<8} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} "
-        f"| {'requests':>8} | {'errors':>6} |"
+        f"| {'requests':>8} | {'errors':>6} | {'CPU ms/req':>10} | {'load':>5} |"
     )
-    print(f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 8}|")
+    print(
+        f"|{'-' * 30}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 8}"
+        f"|{'-' * 12}|{'-' * 7}|"
+    )
     for r in results:
         print(
             f"| {r.target:<28} | {r.backend:<8} | {r.rps:7.0f} | {r.p50_ms:7.2f} | "
-            f"{r.p99_ms:7.2f} | {r.requests:8d} | {r.errors:6d} |"
+            f"{r.p99_ms:7.2f} | {r.requests:8d} | {r.errors:6d} | {r.cpu_ms:10.2f} | "
+            f"{r.load:5.2f} |"
         )
     for r in results:
         if r.note:

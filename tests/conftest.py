@@ -26,7 +26,7 @@ import pytest
 
 from aiflow.config import reset_settings
 
-pytest_plugins = ["tests.fixtures_mariadb"]
+pytest_plugins = ["tests.fixtures_mariadb", "tests.fixtures_kafka", "tests.fixtures_flink"]
 
 if TYPE_CHECKING:
     from psycopg.sql import Composable

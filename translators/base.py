@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from aiflow.runtime.context import JobContext
     from aiflow.translators.physical import JobSpec
 
-_BUILTIN_ENGINES = {"local": "aiflow.translators.components.local"}
+_BUILTIN_ENGINES = {
+    "local": "aiflow.translators.components.local",
+    "flink": "aiflow.translators.components.flink",
+}
 _engines: dict[str, type[Engine]] = {}
 _components: dict[tuple[NodeKind, str], type[Component]] = {}
 _loaded: set[str] = set()
@@ -41,11 +44,24 @@ class Component(ABC):
         self.node = node
         self.ctx = ctx
 
+    @classmethod
+    def check(cls, node: Node, mode: str) -> None:
+        """Raise ``InvalidPlan`` naming the node when this engine cannot run it as configured
+        (called by the translators, before anything is written or started)."""
+        return None
+
 
 class Engine(ABC):
     """Runs a whole job (a fused chain of nodes) inside the job's process."""
 
     name: ClassVar[str]
+    # Formats this engine reads and writes for materialized intermediates, preferred first;
+    # an edge between two engines uses the producer's first format the consumers also read.
+    intermediate_formats: ClassVar[tuple[str, ...]] = ("parquet",)
+    # Where a node goes when it inherits this engine but the engine has no component for its
+    # kind (Flink trains on ``local``). A node that names an engine explicitly never moves.
+    fallback: ClassVar[str | None] = None
+    modes: ClassVar[tuple[str, ...]] = ("batch", "stream")  # run modes it implements
 
     @abstractmethod
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:

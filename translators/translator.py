@@ -38,7 +38,7 @@ class Translator(ABC):
         nodes = {n.id: n for n in plan.nodes}
         # Resolved engines live beside the nodes: copying 10,000 frozen nodes to set a field
         # was a third of the translation time; a node's engine=None means "its job's engine".
-        engine_of = {n.id: n.engine or default_engine for n in plan.nodes}
+        engine_of = {n.id: n.engine or _inherited(n.kind, default_engine) for n in plan.nodes}
         self._check_engines(plan.nodes, engine_of)
         groups = _fuse(plan, engine_of, order)
         jobs = self._build_jobs(plan, nodes, engine_of, order, groups)
@@ -59,13 +59,21 @@ class Translator(ABC):
                 raise
             except Exception as exc:
                 raise InvalidPlan(str(exc), node.id) from None
-            if component_for(node.kind, engine) is None:
+            if self.mode not in load_engine(engine).modes:
+                raise InvalidPlan(
+                    f"engine '{engine}' does not run {self.mode} jobs yet "
+                    f"(it runs: {', '.join(load_engine(engine).modes)})",
+                    node.id,
+                )
+            component = component_for(node.kind, engine)
+            if component is None:
                 able = [e for e in available_engines() if _safe_has(node.kind, e)]
                 raise InvalidPlan(
                     f"engine '{engine}' has no component for {node.kind.value} nodes "
                     f"(engines that do: {', '.join(able) or 'none'})",
                     node.id,
                 )
+            component.check(node, self.mode)
 
     def _build_jobs(
         self,
@@ -81,6 +89,7 @@ class Translator(ABC):
         job_edges: dict[int, list[DataEdge]] = defaultdict(list)
         deps: dict[int, set[int]] = defaultdict(set)
         model_sources: dict[int, dict[str, str]] = defaultdict(dict)
+        formats: dict[Channel, str] = {}
         for edge in plan.edges:
             src_job, dst_job = job_of[edge.source.node], job_of[edge.target]
             if src_job == dst_job:
@@ -91,7 +100,13 @@ class Translator(ABC):
                 model_sources[dst_job][edge.target] = edge.source.node
                 continue
             source = nodes[edge.source.node]
-            writer, reader = _intermediate_nodes(source, edge.source, engine_of[source.id])
+            fmt = formats.get(edge.source) or _intermediate_format(
+                edge.source, plan, engine_of, job_of
+            )
+            formats[edge.source] = fmt
+            writer, reader = _intermediate_nodes(
+                source, edge.source, (engine_of[source.id], engine_of[edge.target]), fmt
+            )
             if writer.id not in extra_nodes[src_job]:
                 extra_nodes[src_job][writer.id] = writer
                 job_edges[src_job].append(
@@ -131,6 +146,38 @@ class Translator(ABC):
                 )
             )
         return jobs
+
+
+def _inherited(kind: NodeKind, engine: str) -> str:
+    """The engine a node without ``engine=`` runs on: the workflow's, or that engine's fallback
+    for kinds it cannot run (an unknown engine is reported later, naming the node)."""
+    try:
+        cls = load_engine(engine)
+    except Exception:
+        return engine
+    if cls.fallback is not None and component_for(kind, engine) is None:
+        return cls.fallback
+    return engine
+
+
+def _intermediate_format(
+    channel: Channel, plan: LogicalPlan, engine_of: dict[str, str], job_of: dict[str, int]
+) -> str:
+    """The producer's most preferred intermediate format that every consuming engine reads."""
+    producer = load_engine(engine_of[channel.node])
+    readers = {
+        engine_of[e.target]
+        for e in plan.edges
+        if e.source == channel and e.kind == "data" and job_of[e.target] != job_of[channel.node]
+    }
+    for fmt in producer.intermediate_formats:
+        if all(fmt in load_engine(r).intermediate_formats for r in readers):
+            return fmt
+    raise InvalidPlan(
+        f"engines {sorted({producer.name, *readers})} share no intermediate format "
+        "(set engine= so these nodes run on one engine)",
+        channel.node,
+    )
 
 
 def _safe_has(kind: NodeKind, engine: str) -> bool:
@@ -200,20 +247,22 @@ def _job_names(groups: list[list[str]], nodes: dict[str, Node]) -> list[str]:
     return names
 
 
-def _intermediate_nodes(source: Node, channel: Channel, engine: str) -> tuple[Node, Node]:
+def _intermediate_nodes(
+    source: Node, channel: Channel, engines: tuple[str, str], fmt: str
+) -> tuple[Node, Node]:
     """The writer (upstream job) and reader (downstream job) of a materialized edge."""
     key = f"{channel.node}.{channel.port}"
     uri = f"{EXECUTION_DIR}/intermediate/{key}/"
     example = ExampleSpec(
         name=f"intermediate:{key}",
         columns=source.output_columns,
-        format="parquet",
+        format=fmt,
         batch_uri=uri,
         stream_uri=uri,
     )
-    common = {"example": example, "engine": engine, "output_columns": source.output_columns}
-    writer = Node(id=f"__to_{key}", kind=NodeKind.WRITE_INTERMEDIATE, **common)
-    reader = Node(id=f"__from_{key}", kind=NodeKind.READ_INTERMEDIATE, **common)
+    common = {"example": example, "output_columns": source.output_columns}
+    writer = Node(id=f"__to_{key}", kind=NodeKind.WRITE_INTERMEDIATE, engine=engines[0], **common)
+    reader = Node(id=f"__from_{key}", kind=NodeKind.READ_INTERMEDIATE, engine=engines[1], **common)
     return writer, reader
 
 

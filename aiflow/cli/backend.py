@@ -27,9 +27,11 @@ if TYPE_CHECKING:
         Job,
         Model,
         ModelVersion,
+        Trigger,
         Workflow,
         WorkflowVersion,
     )
+    from aiflow.store.models import TriggerCreate, TriggerUpdate
     from aiflow.store.sql_store import MetaStore
 
 T = TypeVar("T")
@@ -61,6 +63,12 @@ class Backend(Protocol):
     def get_model_version(self, name: str, version: int) -> ModelVersion: ...
     def serving_version(self, name: str) -> ModelVersion | None: ...
     def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion: ...
+    def list_triggers(self, workflow: str | None) -> list[Trigger]: ...
+    def get_trigger(self, name: str) -> Trigger: ...
+    def create_trigger(self, spec: TriggerCreate) -> Trigger: ...
+    def update_trigger(self, name: str, change: TriggerUpdate) -> Trigger: ...
+    def delete_trigger(self, name: str) -> Trigger: ...
+    def trigger_executions(self, name: str, limit: int) -> list[Execution]: ...
 
 
 def backend() -> Backend:
@@ -157,6 +165,26 @@ class LocalBackend:
     def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return self.store.set_model_alias(name, alias, version)
 
+    def list_triggers(self, workflow: str | None) -> list[Trigger]:
+        return self.store.list_triggers(workflow=workflow)
+
+    def get_trigger(self, name: str) -> Trigger:
+        return self.store.get_trigger(name)
+
+    def create_trigger(self, spec: TriggerCreate) -> Trigger:
+        from aiflow.scheduler.triggers import create_trigger
+
+        return create_trigger(self.store, spec)
+
+    def update_trigger(self, name: str, change: TriggerUpdate) -> Trigger:
+        return self.store.update_trigger(name, change)
+
+    def delete_trigger(self, name: str) -> Trigger:
+        return self.store.delete_trigger(name)
+
+    def trigger_executions(self, name: str, limit: int) -> list[Execution]:
+        return self.store.page_executions(trigger=name, limit=limit)
+
 
 class RemoteBackend:
     """An aiflow server through ``aiflow.client.Client``: paged collections are read to the
@@ -250,6 +278,27 @@ class RemoteBackend:
 
     def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         return self.client.set_alias(name, alias, version)
+
+    def list_triggers(self, workflow: str | None) -> list[Trigger]:
+        return _all(lambda c: self.client.triggers(workflow=workflow, cursor=c, limit=_page_size()))
+
+    def get_trigger(self, name: str) -> Trigger:
+        return self.client.trigger(name)
+
+    def create_trigger(self, spec: TriggerCreate) -> Trigger:
+        return self.client.create_trigger(spec)
+
+    def update_trigger(self, name: str, change: TriggerUpdate) -> Trigger:
+        return self.client.update_trigger(name, change)
+
+    def delete_trigger(self, name: str) -> Trigger:
+        return self.client.delete_trigger(name)
+
+    def trigger_executions(self, name: str, limit: int) -> list[Execution]:
+        return _all(
+            lambda c: self.client.trigger_executions(name, cursor=_int(c), limit=_page_size(limit)),
+            limit=limit,
+        )
 
 
 def _page_size(limit: int | None = None) -> int:

@@ -196,8 +196,12 @@ def job_show(job_id: int, as_json: bool = JSON_OPTION) -> None:
         ("error", job.error),
         ("log", job.log_uri),
         ("nodes", ", ".join(n["id"] for n in job.spec.get("nodes", []))),
-        ("result", job.result),
     ]
+    flink = (job.result or {}).get("engine", {}).get("flink", {})
+    if flink.get("job_id"):
+        fields.append(("flink job", flink["job_id"]))
+        fields.append(("flink web UI", flink.get("web_ui") or "- (embedded mini-cluster)"))
+    fields.append(("result", job.result))
     print_table(f"job {job.id}", ["field", "value"], fields)
 
 

@@ -6,8 +6,9 @@ Errors that aiflow raises on purpose print one red line and exit non-zero; ``--d
 
 ``--server URL`` (or ``AIFLOW__CLIENT__SERVER``) sends the browse, model and run commands to an
 aiflow server instead of the local meta store; the commands that administer the local store
-itself (``db``, ``token``, ``server``, ``scheduler``, ``openapi``) refuse a ``--server``, so that
-an operator never believes they changed a server's store when they changed their own.
+itself (``db``, ``token``, ``server``, ``scheduler``, ``openapi``) or this machine (``flink``)
+refuse a ``--server``, so that an operator never believes they changed a server's store when they
+changed their own.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import sys
 
 import typer
 
-from aiflow.cli import browse, credentials, db, model, run, server
+from aiflow.cli import browse, check, credentials, db, flink, model, run, server, trigger
 
-LOCAL_ONLY = frozenset({"db", "token", "server", "scheduler", "openapi"})
+LOCAL_ONLY = frozenset({"db", "token", "server", "scheduler", "openapi", "flink"})
 
 app = typer.Typer(
     name="aiflow",
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run")(run.run_command)
+app.command("check")(check.check_command)
 app.add_typer(db.app, name="db")
 app.add_typer(browse.workflow_app, name="workflow")
 app.add_typer(browse.execution_app, name="execution")
@@ -36,6 +38,8 @@ app.add_typer(browse.job_app, name="job")
 app.add_typer(browse.example_app, name="example")
 app.add_typer(browse.event_app, name="event")
 app.add_typer(model.app, name="model")
+app.add_typer(flink.app, name="flink")
+app.add_typer(trigger.app, name="trigger")
 app.add_typer(browse.config_app, name="config")
 app.command("server")(server.server_command)
 app.command("scheduler")(server.scheduler_command)

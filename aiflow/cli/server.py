@@ -14,6 +14,8 @@ from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 from aiflow.store.entities import Role
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from aiflow.scheduler.service import SchedulerService
     from aiflow.store.sql_store import MetaStore
 
@@ -49,7 +51,9 @@ def server_command(
     server = settings.server.model_copy(update={k: v for k, v in given.items() if v is not None})
     app = create_app(settings=settings.model_copy(update={"server": server}))  # or refuses
     _reconcile(app.state.store)
-    scheduler = _scheduler(app.state.store)
+    # Its metrics go to the app's registry (so to /metrics) only when it runs in here.
+    registry = app.state.metrics.registry if server.scheduler else None
+    scheduler = _scheduler(app.state.store, registry=registry)
     if server.scheduler:
         scheduler.start_thread()
     try:
@@ -70,8 +74,9 @@ def scheduler_command(
 ) -> None:
     """Run the scheduler service beside a server (the server also runs one inside).
 
-    Starts drivers for executions left queued without one and ends executions whose driver
-    died. Any number may run on one meta store: a driver claims its execution atomically.
+    Fires due triggers and matching event rules, starts drivers for executions left queued
+    without one and ends executions whose driver died. Any number may run on one meta store:
+    fires and driver claims are atomic, so each happens once.
     """
     import logging
 
@@ -87,11 +92,13 @@ def scheduler_command(
         service.stop()
 
 
-def _scheduler(store: MetaStore, interval: float = 2.0) -> SchedulerService:
+def _scheduler(
+    store: MetaStore, interval: float = 2.0, registry: CollectorRegistry | None = None
+) -> SchedulerService:
     from aiflow.deployers import get_deployer
     from aiflow.scheduler.service import SchedulerService
 
-    return SchedulerService(store, get_deployer, interval=interval)
+    return SchedulerService(store, get_deployer, interval=interval, registry=registry)
 
 
 def _reconcile(store: MetaStore) -> None:

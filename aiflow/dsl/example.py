@@ -16,6 +16,7 @@ from aiflow.plan.model import ExampleSpec
 from aiflow.plan.schema import normalize_columns
 
 FORMATS = ("csv", "json", "parquet")
+ON_ERROR = ("fail", "skip", "dead_letter")
 _FORMAT_ALIASES = {
     "csv": "csv",
     "json": "json",
@@ -48,7 +49,12 @@ def resolve_uri(uri: str | os.PathLike[str] | None, base: Path) -> str | None:
 
 class Example:
     """A named dataset with a batch view (``batch_uri``: a file or a directory of files) and a
-    stream view (``stream_uri``: a directory watched for new files), of the same records."""
+    stream view (``stream_uri``: a directory watched for new files), of the same records.
+
+    ``on_error`` says what reading does with a record that does not fit the schema: ``fail``
+    (default) stops the job naming the file and record; ``skip`` and ``dead_letter`` keep
+    going and keep the record with its error — in the execution's directory, or under
+    ``dead_letter_uri`` — and count it in the job's result. A record is never dropped unseen."""
 
     def __init__(
         self,
@@ -57,10 +63,21 @@ class Example:
         batch_uri: str | os.PathLike[str] | None = None,
         stream_uri: str | os.PathLike[str] | None = None,
         format: str = "csv",
+        on_error: str = "fail",
+        dead_letter_uri: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
         if not name or not isinstance(name, str):
             raise ValueError("Example needs a non-empty name")
+        if on_error not in ON_ERROR:
+            raise ValueError(
+                f"example '{name}': on_error={on_error!r} (valid: {', '.join(ON_ERROR)})"
+            )
+        if dead_letter_uri is not None and on_error != "dead_letter":
+            raise ValueError(f"example '{name}': dead_letter_uri needs on_error='dead_letter'")
+        # Only non-defaults go into the plan, so existing workflows keep their plan hash.
+        if on_error != "fail":
+            options["on_error"] = on_error
         fmt = _FORMAT_ALIASES.get(str(format).lower())
         if fmt is None:
             raise ValueError(
@@ -70,7 +87,17 @@ class Example:
             columns = normalize_columns(schema) if schema is not None else None
         except ValueError as exc:
             raise ValueError(f"example '{name}': {exc}") from None
+        for uri in (batch_uri, stream_uri, dead_letter_uri):
+            if str(uri or "").startswith("kafka://"):
+                from aiflow.flink.kafka import parse_kafka_uri
+
+                try:
+                    parse_kafka_uri(str(uri))
+                except Exception as exc:
+                    raise ValueError(f"example '{name}': {exc}") from None
         base = _caller_dir()
+        if dead_letter_uri is not None:
+            options["dead_letter_uri"] = resolve_uri(dead_letter_uri, base)
         self.spec = ExampleSpec(
             name=name,
             columns=columns,

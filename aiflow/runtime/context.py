@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from aiflow.config import Settings
     from aiflow.plan.model import Node
     from aiflow.runtime.usercode import UserCode
-    from aiflow.store.entities import Execution, Job
+    from aiflow.store.entities import Execution, Job, ModelVersion
     from aiflow.store.sql_store import MetaStore
 
 
@@ -28,6 +28,9 @@ class JobResult:
     model_versions: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # node -> metrics
     batches: int = 0
+    # node -> {"count": records that did not fit the schema, "uri": where they were kept}
+    dead_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)  # engine-specific: the Flink job id
 
     def count(self, node: str, direction: str, n: int) -> None:
         slot = self.rows.setdefault(node, {"in": 0, "out": 0})
@@ -40,6 +43,8 @@ class JobResult:
             "model_versions": self.model_versions,
             "metrics": self.metrics,
             "batches": self.batches,
+            "dead_letters": self.dead_letters,
+            "engine": self.engine,
         }
 
 
@@ -72,6 +77,45 @@ class JobContext:
         if self.spec.mode == "stream" and node.kind.value == "read_intermediate":
             return f"execution/{self.execution.id}/{node.id}"
         return f"workflow/{self.spec.workflow}/{node.id}"
+
+    def dead_letter_dir(self, node: Node) -> str:
+        """Where a source keeps the records that did not fit its schema (``on_error`` skip or
+        dead_letter): the example's ``dead_letter_uri`` (one folder per execution, so runs
+        never mix), else the execution's own directory."""
+        assert node.example is not None
+        chosen = node.example.options.get("dead_letter_uri")
+        if chosen:
+            return f"{self.resolve_uri(str(chosen)).rstrip('/')}/execution={self.execution.id}"
+        return str(self.execution_dir / "dead_letter" / node.id)
+
+    def model_version_for(self, node: Node) -> ModelVersion | None:
+        """The model version a node evaluates or predicts with — the one rule every engine
+        follows. A batch run uses the version its own train node registered (rerunning gives
+        the same answer whatever was deployed meanwhile); otherwise the serving version (alias
+        ``deployed``, else the newest). None only in stream mode, where serving waits for
+        training's first version."""
+        from aiflow.errors import NotFound
+
+        assert node.model is not None
+        store, name = self.store, node.model
+        source = self.spec.model_sources.get(node.id)
+        if self.mode == "batch" and source is not None:
+            version = store.latest_model_version(
+                name, execution_id=self.execution.id, node_id=source
+            )
+            if version is None:
+                raise NotFound(
+                    f"node '{node.id}': train node '{source}' registered no version of "
+                    f"model '{name}' in execution {self.execution.id}"
+                )
+            return version
+        version = store.serving_version(name)
+        if version is None and self.mode != "stream":
+            raise NotFound(
+                f"node '{node.id}': model '{name}' has no versions yet "
+                "(train it first, see `aiflow model versions`)"
+            )
+        return version
 
     def publish(self) -> None:
         self.store.update_job(self.job.id, result=self.result.to_dict())

@@ -58,7 +58,8 @@ def read_example_file(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.
                 # number into NaN or a whole column into object without saying where.
                 frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
             elif fmt == "json":
-                frame = pd.read_json(f, lines=True, dtype=False)
+                # precise_float: the default parser rounds the last digits of doubles
+                frame = pd.read_json(f, lines=True, dtype=False, precise_float=True)
             elif fmt == "parquet":
                 frame = pd.read_parquet(f)
             else:
@@ -98,6 +99,28 @@ def apply_schema(frame: pd.DataFrame, columns: dict[str, str], where: str) -> pd
     for column, type_name in columns.items():
         out[column] = _convert(frame[column], type_name, column, where)
     return pd.DataFrame(out, index=frame.index)
+
+
+def apply_schema_lenient(
+    frame: pd.DataFrame, columns: dict[str, str]
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """``apply_schema`` that keeps going: the converted good rows, and the bad rows' positions
+    with what is wrong with each. All rows are converted at once; only when that fails are
+    they converted one by one to find the bad ones (clean data pays nothing extra)."""
+    try:
+        return apply_schema(frame, columns, "record"), {}
+    except InvalidInput:
+        pass
+    good, bad = [], {}
+    for position in range(len(frame)):
+        row = frame.iloc[[position]]
+        try:
+            good.append(apply_schema(row, columns, "record"))
+        except InvalidInput as exc:
+            bad[position] = exc.message.removeprefix("record: row 1, ")
+    if not good:
+        return apply_schema(frame.iloc[:0], columns, ""), bad
+    return pd.concat(good), bad
 
 
 def _convert(values: pd.Series, type_name: str, column: str, where: str) -> pd.Series:
@@ -143,7 +166,8 @@ def write_frame(frame: pd.DataFrame, uri: str, fmt: str) -> str:
         if fmt == "csv":
             frame.to_csv(out, index=False)
         elif fmt == "json":
-            frame.to_json(out, orient="records", lines=True, date_format="iso")
+            # 15 digits, pandas' maximum (default 10 would round what another engine reads back)
+            frame.to_json(out, orient="records", lines=True, date_format="iso", double_precision=15)
         elif fmt == "parquet":
             frame.to_parquet(out, index=False)
         else:

@@ -3,6 +3,10 @@
 Order matters for "bad input loses nothing": everything that can reject the workflow (plan
 checks, translation, engine and deployer names) runs before the first meta store write, and the
 writes themselves are two transactions (workflow version + examples; execution + jobs).
+
+Running an already recorded workflow version again (``rerun_execution``, and every trigger
+fire) copies the jobs of one of its executions (``rerun_jobs``): each job's spec names the
+source snapshot it runs, so nothing is re-planned and the code that runs is the code that ran.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from aiflow.errors import AiflowError, InvalidPlan
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow
     from aiflow.store.entities import Execution
+    from aiflow.store.models import JobCreate
     from aiflow.store.sql_store import MetaStore
     from aiflow.translators.physical import PhysicalPlan
 
@@ -137,3 +142,36 @@ def run_workflow(
             f"(see `aiflow job list {final.id}` and `aiflow job logs JOB_ID`)"
         )
     return final
+
+
+def rerun_jobs(store: MetaStore, execution_id: int) -> list[JobCreate]:
+    """The jobs of execution ``execution_id`` as a new execution of the same version gets
+    them: same names, specs, dependencies, retries and timeouts; none of their state."""
+    from aiflow.store.models import JobCreate
+
+    old_jobs = store.list_jobs(execution_id)
+    names = {job.id: job.name for job in old_jobs}
+    return [
+        JobCreate(
+            name=job.name,
+            engine=job.engine,
+            spec=job.spec,
+            depends_on=[names[dep] for dep in job.depends_on],
+            max_retries=job.max_retries,
+            retry_delay=job.retry_delay,
+            timeout=job.timeout,
+        )
+        for job in old_jobs
+    ]
+
+
+def rerun_execution(store: MetaStore, execution_id: int) -> Execution:
+    """Record a new execution of the same workflow version, mode, engine and deployer, with
+    the same jobs, and start a detached driver for it."""
+    from aiflow.scheduler.launch import spawn_driver
+
+    old = store.get_execution(execution_id)
+    jobs = rerun_jobs(store, execution_id)
+    new = store.create_execution(old.workflow_version_id, old.mode, old.engine, old.deployer, jobs)
+    spawn_driver(new.id, store_uri=store.uri)
+    return new

@@ -175,6 +175,7 @@ def ready(store: Store, _: Viewer) -> Readiness:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
 def metrics(request: Request, _: Viewer) -> Response:
-    """Prometheus metrics: request latency by route, executions and jobs by status, event lag."""
+    """Prometheus metrics: request latency by route, executions and jobs by status, event lag,
+    and scheduler loop and trigger fire delays when the scheduler runs inside the server."""
     exposition = request.app.state.metrics.exposition()
     return Response(exposition, media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,12 @@ as in tests, never share or double-register series).
   moving but is not (stuck drivers, a dead stream) shows as a growing value.
 * ``aiflow_metastore_up``: 0 when the scrape could not read the store; the store gauges are
   then left out rather than reported as zeros that look like real data.
+* ``aiflow_scheduler_loop_delay_seconds``, ``aiflow_trigger_fire_delay_seconds``,
+  ``aiflow_trigger_fires_total{outcome}``: registered in ``registry`` by the scheduler service
+  when it runs inside the server (``aiflow.scheduler.service.SchedulerMetrics``; the scheduler
+  package knows nothing of the server). How late scheduler passes start, and how late
+  triggers fire after their due time or event: a growing delay means the scheduler is
+  falling behind (a slow meta store, too many fires per pass) or stopped.
 """
 
 from __future__ import annotations

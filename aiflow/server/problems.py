@@ -44,6 +44,11 @@ STATUS_BY_CODE: Final[dict[str, int]] = {
     "forbidden": 403,
     "deployment_error": 502,
     "metastore_error": 503,
+    # the Flink engine's environment: a cluster, the Flink package, the connector jars
+    "flink_unavailable": 503,
+    "flink_version_mismatch": 503,
+    "jar_cache_error": 503,
+    "jar_checksum_mismatch": 503,
 }
 _TITLES: Final[dict[str, str]] = {
     "not_found": "Not found",
@@ -56,6 +61,10 @@ _TITLES: Final[dict[str, str]] = {
     "forbidden": "Not allowed",
     "deployment_error": "Deployment failed",
     "metastore_error": "Meta store unavailable",
+    "flink_unavailable": "Flink unavailable",
+    "flink_version_mismatch": "Wrong Flink version",
+    "jar_cache_error": "Connector jars unavailable",
+    "jar_checksum_mismatch": "Connector jar corrupt",
     "bad_request": "Bad request",
     "internal_error": "Internal server error",
 }

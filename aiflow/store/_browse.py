@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.store._base import StoreBase, check_limit
@@ -27,6 +27,8 @@ from aiflow.store._registry import (
     point_alias,
 )
 from aiflow.store._runs import MODES
+from aiflow.store._serving import MODEL_NAME_PARAM, serving_statement
+from aiflow.store._triggers import trigger_row
 from aiflow.store._workflows import workflow_by_name
 from aiflow.store.entities import (
     Entity,
@@ -127,21 +129,23 @@ class BrowseStore(StoreBase):
         workflow: str | None = None,
         status: ExecutionStatus | None = None,
         mode: str | None = None,
+        trigger: str | None = None,
         ascending: bool = False,
         cursor: int | None = None,
         limit: int = 50,
     ) -> list[Execution]:
         """Executions in creation order (newest first unless ``ascending``), those after the
         execution id ``cursor`` in that order. Ids grow with creation, so ordering by id is
-        ordering by creation time without ties. A ``workflow`` that does not exist is
-        ``NotFound`` (a typo should not look like "no runs")."""
+        ordering by creation time without ties. A ``workflow`` or ``trigger`` (the one that
+        started them) that does not exist is ``NotFound`` (a typo should not look like "no
+        runs")."""
         check_limit(limit)
         with self._read() as session:
             stmt = (
                 select(SqlExecution, SqlWorkflow.name)
                 .join(SqlWorkflowVersion, SqlWorkflowVersion.id == SqlExecution.workflow_version_id)
                 .join(SqlWorkflow, SqlWorkflow.id == SqlWorkflowVersion.workflow_id)
-                .where(*_execution_filters(session, workflow, status, mode))
+                .where(*_execution_filters(session, workflow, status, mode, trigger))
                 .order_by(SqlExecution.id.asc() if ascending else SqlExecution.id.desc())
                 .limit(limit)
             )
@@ -157,10 +161,11 @@ class BrowseStore(StoreBase):
         workflow: str | None = None,
         status: ExecutionStatus | None = None,
         mode: str | None = None,
+        trigger: str | None = None,
     ) -> int:
         """How many executions ``page_executions`` would page through with these filters."""
         with self._read() as session:
-            filters = _execution_filters(session, workflow, status, mode)
+            filters = _execution_filters(session, workflow, status, mode, trigger)
             return _count(session, select(SqlExecution.id).where(*filters))
 
     # -- models -------------------------------------------------------------------------------
@@ -207,45 +212,19 @@ class BrowseStore(StoreBase):
         """``serving_version`` without aliases and metrics, in a single query: model servers
         poll it. ``None`` when the model does not exist or has no versions.
 
-        The version is ``COALESCE(<deployed alias target>, <newest version>)``, two correlated
-        subqueries that are each one index lookup (the alias by its unique (model, alias) key,
-        the newest version by the unique (model, version) key), so the cost does not grow
-        with the number of versions.
+        The version is ``COALESCE(<deployed alias target>, <newest version>)``: one statement
+        of two index lookups, whatever the number of versions (``serving_statement``).
         """
-        newest = aliased(SqlModelVersion)
-        deployed_id = (
-            select(SqlModelAlias.model_version_id)
-            .where(SqlModelAlias.model_id == SqlModel.id, SqlModelAlias.alias == SERVING_ALIAS)
-            .scalar_subquery()
-        )
-        newest_id = (
-            select(newest.id)
-            .where(newest.model_id == SqlModel.id)
-            .order_by(newest.version.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(SqlModelVersion, SqlModel.name, deployed_id)
-            .select_from(SqlModel)
-            .join(SqlModelVersion, SqlModelVersion.id == func.coalesce(deployed_id, newest_id))
-            .where(SqlModel.name == model_name)
-        )
-        with self._read() as session:
-            found = session.execute(stmt).one_or_none()
+        # Built once (see aiflow/store/_serving.py: building it was most of the cost).
+        with self._read_connection() as connection:
+            found = connection.execute(
+                serving_statement(), {MODEL_NAME_PARAM: model_name}
+            ).one_or_none()
         if found is None:
             return None
-        row, name, deployed = found
-        return ServingVersion(
-            id=row.id,
-            model_name=name,
-            version=row.version,
-            artifact_uri=row.artifact_uri,
-            flavor=row.flavor,
-            stage=row.stage,
-            deployed=deployed == row.id,
-            created_at=row.created_at,
-        )
+        row = found._asdict()
+        deployed_id = row.pop("deployed_id")
+        return ServingVersion(**row, deployed=deployed_id == row["id"])
 
     def roll_back_alias(self, model_name: str, alias: str = SERVING_ALIAS) -> ModelVersion:
         """Point ``alias`` back at the version it pointed at before its current one.
@@ -287,8 +266,11 @@ def _execution_filters(
     workflow: str | None,
     status: ExecutionStatus | None,
     mode: str | None,
+    trigger: str | None = None,
 ) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = []
+    if trigger is not None:
+        filters.append(SqlExecution.trigger_id == trigger_row(session, trigger).id)
     if mode is not None:
         if mode not in MODES:
             raise InvalidInput(f"execution mode '{mode}' is not one of {sorted(MODES)}")

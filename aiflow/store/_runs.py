@@ -58,41 +58,9 @@ class RunStore(StoreBase):
         graph writes nothing; the rows are then written in one transaction, so a scheduler never
         sees an execution with half of its jobs.
         """
-        if mode not in MODES:
-            raise InvalidInput(f"execution mode '{mode}' is not one of {sorted(MODES)}")
-        _validate_graph(jobs)
+        check_execution(mode, jobs)
         with self._write() as session:
-            workflow_name = session.scalar(
-                select(SqlWorkflow.name)
-                .join(SqlWorkflowVersion, SqlWorkflowVersion.workflow_id == SqlWorkflow.id)
-                .where(SqlWorkflowVersion.id == workflow_version_id)
-            )
-            if workflow_name is None:
-                raise NotFound(
-                    f"workflow version {workflow_version_id} not found "
-                    "(see `aiflow workflow show NAME`)"
-                )
-            execution = SqlExecution(
-                workflow_version_id=workflow_version_id,
-                mode=mode,
-                engine=engine,
-                deployer=deployer,
-                status=ExecutionStatus.QUEUED,
-            )
-            session.add(execution)
-            session.flush()
-            rows = [_job_row(execution.id, job) for job in jobs]
-            session.add_all(rows)
-            session.flush()  # one batched INSERT ... RETURNING on PostgreSQL and SQLite
-            ids = {row.name: row.id for row in rows}
-            edges = [
-                {"job_id": ids[job.name], "depends_on_id": ids[dep]}
-                for job in jobs
-                for dep in dict.fromkeys(job.depends_on)
-            ]
-            if edges:
-                session.execute(insert(SqlJobDependency), edges)
-            return execution.to_entity(workflow_name)
+            return add_execution(session, workflow_version_id, mode, engine, deployer, jobs)
 
     def get_execution(self, id: int) -> Execution:
         with self._read() as session:
@@ -256,6 +224,59 @@ class RunStore(StoreBase):
                     .execution_options(synchronize_session=False)
                 )
             return _job(session, job_id)
+
+
+def check_execution(mode: str, jobs: list[JobCreate]) -> None:
+    """What ``add_execution`` needs checked before its transaction starts."""
+    if mode not in MODES:
+        raise InvalidInput(f"execution mode '{mode}' is not one of {sorted(MODES)}")
+    _validate_graph(jobs)
+
+
+def add_execution(
+    session: Session,
+    workflow_version_id: int,
+    mode: str,
+    engine: str,
+    deployer: str,
+    jobs: list[JobCreate],
+    *,
+    trigger_id: int | None = None,
+) -> Execution:
+    """Insert a queued execution, its jobs and their edges in ``session`` (checked by
+    ``check_execution`` first); shared by ``create_execution`` and trigger fires, which record
+    the execution in the same transaction as the fire."""
+    workflow_name = session.scalar(
+        select(SqlWorkflow.name)
+        .join(SqlWorkflowVersion, SqlWorkflowVersion.workflow_id == SqlWorkflow.id)
+        .where(SqlWorkflowVersion.id == workflow_version_id)
+    )
+    if workflow_name is None:
+        raise NotFound(
+            f"workflow version {workflow_version_id} not found (see `aiflow workflow show NAME`)"
+        )
+    execution = SqlExecution(
+        workflow_version_id=workflow_version_id,
+        mode=mode,
+        engine=engine,
+        deployer=deployer,
+        status=ExecutionStatus.QUEUED,
+        trigger_id=trigger_id,
+    )
+    session.add(execution)
+    session.flush()
+    rows = [_job_row(execution.id, job) for job in jobs]
+    session.add_all(rows)
+    session.flush()  # one batched INSERT ... RETURNING on PostgreSQL and SQLite
+    ids = {row.name: row.id for row in rows}
+    edges = [
+        {"job_id": ids[job.name], "depends_on_id": ids[dep]}
+        for job in jobs
+        for dep in dict.fromkeys(job.depends_on)
+    ]
+    if edges:
+        session.execute(insert(SqlJobDependency), edges)
+    return execution.to_entity(workflow_name)
 
 
 def _validate_graph(jobs: list[JobCreate]) -> None:

@@ -122,6 +122,7 @@ class Execution(Entity):
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    trigger_id: int | None = None  # the trigger that started it; None: a person or a program
 
 
 class Job(Entity):
@@ -181,6 +182,68 @@ class Event(Entity):
     key: str
     type: str
     value: str
+    created_at: datetime
+
+
+class TriggerKind(StrEnum):
+    PERIODIC = "periodic"  # on a cron expression or every N seconds
+    EVENT = "event"  # on each matching event of the store's event log
+
+
+class Trigger(Entity):
+    """What starts executions without anyone submitting: a schedule or an event rule.
+
+    It runs the workflow's newest version (or the pinned ``version``) as that version last
+    ran in ``mode``, ``engine`` (see ``aiflow/scheduler/triggers.py``). ``next_fire_at`` is
+    when a periodic trigger fires next; ``event_cursor`` is the seq of the last event an
+    event rule has dealt with.
+    """
+
+    id: int
+    name: str
+    workflow_name: str
+    version: int | None  # pinned workflow version number; None: the newest at each fire
+    kind: TriggerKind
+    cron: str | None  # 5-field cron expression, UTC
+    interval: float | None  # seconds
+    event_type: str | None
+    event_key: str | None  # exact key to match, if any
+    event_value: str | None  # shell-style pattern the value must match, if any
+    mode: str
+    engine: str | None
+    deployer: str | None
+    max_active: int | None  # skip a fire while this many of its executions are unfinished
+    enabled: bool
+    next_fire_at: datetime | None
+    event_cursor: int | None
+    last_fired_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def event_log_key(self) -> str:
+        """The key of this trigger's own events (fired, skipped, failed)."""
+        return trigger_event_key(self.name)
+
+
+def trigger_event_key(name: str) -> str:
+    return f"trigger/{name}"
+
+
+class FireOutcome(StrEnum):
+    FIRED = "fired"  # an execution was started
+    SKIPPED = "skipped"  # max_active executions were still unfinished
+    FAILED = "failed"  # nothing could be started (no workflow version or run to copy)
+
+
+class Fire(Entity):
+    """One fire of a trigger as recorded: the ``TRIGGER_<OUTCOME>`` event and what it did."""
+
+    trigger: str
+    outcome: FireOutcome
+    execution_id: int | None
+    reason: str
+    seq: int  # of the recorded event
     created_at: datetime
 
 

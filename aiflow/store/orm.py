@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Double,
@@ -46,6 +47,8 @@ from aiflow.store.entities import (
     Model,
     ModelVersion,
     Role,
+    Trigger,
+    TriggerKind,
     Workflow,
     WorkflowVersion,
 )
@@ -63,6 +66,9 @@ NAMING_CONVENTION = {
 NAME_LENGTH = 255  # names, keys and hosts: indexable on every backend (MySQL limits key size)
 STREAM_FILE_LENGTH = 512  # (consumer, file) must fit MySQL's 3072-byte index key in utf8mb4
 TOKEN_HASH_LENGTH = 64  # hex SHA-256
+# A trigger's events are keyed ``trigger/<name>``, which must fit the event key column.
+TRIGGER_NAME_LENGTH = NAME_LENGTH - len("trigger/")
+CRON_LENGTH = 128
 
 
 def utcnow() -> datetime:
@@ -203,6 +209,7 @@ class SqlExecution(Base):
     __table_args__ = (
         Index(None, "workflow_version_id"),
         Index(None, "status"),
+        Index(None, "trigger_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -220,6 +227,9 @@ class SqlExecution(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # No foreign key: deleting a trigger must not rewrite why its executions exist (trigger ids
+    # are never reused, see SqlTrigger), and adding one would rebuild this table on SQLite.
+    trigger_id: Mapped[int | None] = mapped_column(Integer)
 
     def to_entity(self, workflow_name: str) -> Execution:
         return Execution(
@@ -236,6 +246,7 @@ class SqlExecution(Base):
             created_at=self.created_at,
             started_at=self.started_at,
             ended_at=self.ended_at,
+            trigger_id=self.trigger_id,
         )
 
 
@@ -473,4 +484,69 @@ class SqlApiToken(Base):
             created_at=self.created_at,
             last_used_at=self.last_used_at,
             revoked_at=self.revoked_at,
+        )
+
+
+class SqlTrigger(Base):
+    """A schedule or event rule that starts executions (see ``aiflow/store/_triggers.py``).
+
+    ``next_fire_at`` (periodic) and ``event_cursor`` (event rules) are the trigger's position:
+    a fire moves it by compare-and-set in the transaction that records the execution, which is
+    what makes each fire happen once however many schedulers race. ``sqlite_autoincrement``
+    keeps SQLite from reusing the id of a deleted trigger, which executions still name.
+    """
+
+    __tablename__ = "workflow_trigger"  # TRIGGER is a reserved word in SQL
+    __table_args__ = (
+        Index(None, "workflow_id"),
+        Index(None, "workflow_version_id"),
+        Index(None, "next_fire_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(TRIGGER_NAME_LENGTH), unique=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id", ondelete="CASCADE"))
+    workflow_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflow_version.id", ondelete="CASCADE")
+    )
+    kind: Mapped[TriggerKind] = mapped_column(StrEnumType(TriggerKind))
+    cron: Mapped[str | None] = mapped_column(String(CRON_LENGTH))
+    interval_seconds: Mapped[float | None] = mapped_column(Double)  # INTERVAL is reserved
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    event_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    event_value: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    mode: Mapped[str] = mapped_column(String(16))
+    engine: Mapped[str | None] = mapped_column(String(64))
+    deployer: Mapped[str | None] = mapped_column(String(64))
+    max_active: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    next_fire_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    event_cursor: Mapped[int | None] = mapped_column(BigInteger)
+    last_fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    def to_entity(self, workflow_name: str, version: int | None) -> Trigger:
+        return Trigger(
+            id=self.id,
+            name=self.name,
+            workflow_name=workflow_name,
+            version=version,
+            kind=self.kind,
+            cron=self.cron,
+            interval=self.interval_seconds,
+            event_type=self.event_type,
+            event_key=self.event_key,
+            event_value=self.event_value,
+            mode=self.mode,
+            engine=self.engine,
+            deployer=self.deployer,
+            max_active=self.max_active,
+            enabled=self.enabled,
+            next_fire_at=self.next_fire_at,
+            event_cursor=self.event_cursor,
+            last_fired_at=self.last_fired_at,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
         )

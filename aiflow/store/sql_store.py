@@ -12,8 +12,8 @@ Rules every method follows:
   the wrong schema revision raises ``MetaStoreError``.
 
 The methods live in one mixin per area (``_workflows``, ``_runs``, ``_registry``, ``_tokens``,
-``_stats``, and ``_browse`` for the REST API's keyset pages and counts); events and the stream
-ledger are here.
+``_triggers``, ``_stats``, and ``_browse`` for the REST API's keyset pages and counts); events
+and the stream ledger are here.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from aiflow.store._registry import SERVING_ALIAS, STAGES, ModelStore
 from aiflow.store._runs import MODES, RunStore
 from aiflow.store._stats import StatsStore
 from aiflow.store._tokens import TokenStore
+from aiflow.store._triggers import TriggerStore
 from aiflow.store._workflows import WorkflowStore
 from aiflow.store.entities import Event
 from aiflow.store.models import ExampleCreate, JobCreate, JobFields
@@ -45,7 +46,9 @@ __all__ = [
 ]
 
 
-class MetaStore(WorkflowStore, RunStore, ModelStore, BrowseStore, TokenStore, StatsStore):
+class MetaStore(
+    WorkflowStore, RunStore, ModelStore, BrowseStore, TokenStore, TriggerStore, StatsStore
+):
     """The meta store at ``uri`` (default: ``get_settings().metastore_uri``).
 
     Nothing is opened in the constructor. On first use an SQLite store is migrated to the

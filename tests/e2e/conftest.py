@@ -19,15 +19,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Cli:
-    def __init__(self, home: Path, cwd: Path) -> None:
+    def __init__(self, home: Path, cwd: Path, settings: dict[str, str] | None = None) -> None:
         self.home, self.cwd = home, cwd
+        self.settings = settings or {}  # AIFLOW__* variables for the commands
 
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW__")}
         env["AIFLOW_HOME"] = str(self.home)
         env["COLUMNS"] = "200"
-        return env
+        return {**env, **self.settings}
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 180

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from aiflow.store.entities import JobStatus
+from aiflow.store.models import TriggerCreate
 from aiflow.store.sql_store import MetaStore
 from tests.server import seed
 from tests.server.conftest import assert_problem
@@ -131,7 +132,11 @@ def test_follow_streams_until_the_job_ends_and_across_attempts(
 def mutations(store: MetaStore) -> list[tuple[str, str, dict[str, Any]]]:
     """Every route of the resource modules that changes or runs something, with valid
     arguments, so that only the role can be why it is refused."""
-    execution = seed.execution(store, seed.workflow(store)[0])
+    version = seed.workflow(store)[0]
+    execution = seed.execution(store, version)
+    trigger = store.create_trigger(
+        TriggerCreate(name=seed.unique("t"), workflow=version.workflow_name, interval=60)
+    ).name
     model = seed.model(store, versions=2)[0].model_name
     store.set_model_alias(model, "deployed", 1)
     store.set_model_alias(model, "deployed", 2)
@@ -144,6 +149,9 @@ def mutations(store: MetaStore) -> list[tuple[str, str, dict[str, Any]]]:
         ("DELETE", f"/models/{model}/aliases/deployed", {}),
         ("POST", f"/models/{model}/versions/1/promote", {"json": {"stage": "validated"}}),
         ("POST", f"/models/{model}/rollback", {}),
+        ("POST", "/triggers", {"json": {"name": "t", "workflow": "w", "interval": 60}}),
+        ("PATCH", f"/triggers/{trigger}", {"json": {"enabled": False}}),
+        ("DELETE", f"/triggers/{trigger}", {}),
     ]
 
 
@@ -180,6 +188,9 @@ READS = [
     "/examples/e",
     "/events",
     "/events/stream",
+    "/triggers",
+    "/triggers/t",
+    "/triggers/t/executions",
 ]
 
 
@@ -198,4 +209,5 @@ def snapshot_of(store: MetaStore) -> tuple[Any, ...]:
         [(e.id, e.status) for e in executions],
         [(v.model_name, v.version, v.stage, v.aliases) for m in models
          for v in store.list_model_versions(m.name)],
+        store.list_triggers(),
     )  # fmt: skip

@@ -73,6 +73,7 @@ class LocalSource(LocalComponent):
 @register_engine
 class LocalEngine(Engine):
     name = ENGINE
+    intermediate_formats = ("parquet", "json")
 
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
         components: dict[str, LocalComponent] = {}

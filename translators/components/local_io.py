@@ -7,11 +7,13 @@ where it stopped and never reads a file twice.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from aiflow.plan.model import ExampleSpec, NodeKind
+from aiflow.errors import InvalidPlan
+from aiflow.plan.model import ExampleSpec, Node, NodeKind
 from aiflow.runtime import io
 from aiflow.translators.base import register_component
 from aiflow.translators.components.local import (
@@ -26,9 +28,24 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _reject_kafka(node: Node, mode: str) -> None:
+    example = node.example
+    uri = example and (example.stream_uri if mode == "stream" else example.batch_uri)
+    if uri and uri.startswith("kafka://"):
+        raise InvalidPlan(
+            f"{uri}: the local engine reads and writes files; Kafka topics need the flink "
+            "engine (engine='flink', or --engine flink)",
+            node.id,
+        )
+
+
 @register_component(NodeKind.READ_EXAMPLE, ENGINE)
 class ReadExample(LocalSource):
     _cached: pd.DataFrame | None = None
+
+    @classmethod
+    def check(cls, node: Node, mode: str) -> None:
+        _reject_kafka(node, mode)
 
     @property
     def example(self) -> ExampleSpec:
@@ -44,10 +61,47 @@ class ReadExample(LocalSource):
         assert uri is not None, "checked by the translator"
         return self.ctx.resolve_uri(uri)
 
+    def read_file(self, file: str) -> pd.DataFrame:
+        """One file's records. With ``on_error`` skip or dead_letter, records that do not fit
+        the schema are kept aside (with their error) in a part named after the file — a
+        replayed file rewrites the same part — and counted; the rest are returned."""
+        example = self.example
+        policy = example.options.get("on_error", "fail")
+        if policy == "fail" or not example.columns:
+            return io.read_example_file(file, example.format, example.columns)
+        raw = io.read_example_file(file, example.format, None)
+        typed, bad = io.apply_schema_lenient(raw, example.columns)
+        if bad:
+            records = [
+                ",".join("" if v is None else str(v) for v in raw.iloc[i])
+                if example.format == "csv"
+                else json.dumps(raw.iloc[i].to_dict(), default=str)
+                for i in bad
+            ]
+            import pandas as pd
+
+            directory = self.ctx.dead_letter_dir(self.node)
+            frame = pd.DataFrame(
+                {"path": [file] * len(bad), "record": records, "error": list(bad.values())}
+            )
+            io.write_frame(frame, f"{directory}/part-{io.batch_id_of(file)}.jsonl", "json")
+            slot = self.ctx.result.dead_letters.setdefault(
+                self.node.id, {"count": 0, "uri": directory}
+            )
+            slot["count"] += len(bad)
+        return typed.reset_index(drop=True)
+
     def read_all(self) -> pd.DataFrame:
         # In a stream job a bounded source is a side input: read once, reuse every batch.
         if self._cached is None:
-            frame = io.read_example_uri(self._uri(), self.example.format, self.example.columns)
+            files = io.list_data_files(self._uri())
+            frames = [self.read_file(f) for f in files]
+            if not frames:
+                frame = io.empty_frame(self.example.columns)
+            else:
+                import pandas as pd
+
+                frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             limit = self.node.props(self.ctx.mode).get("limit")
             self._cached = frame.head(int(limit)) if limit is not None else frame
         return self._cached
@@ -67,7 +121,7 @@ class ReadExample(LocalSource):
             for file in fresh:
                 if self.ctx.stop.is_set():
                     return
-                frame = io.read_example_file(file, self.example.format, self.example.columns)
+                frame = self.read_file(file)
                 key = _key(file)
 
                 def commit(key: str = key) -> None:
@@ -89,7 +143,11 @@ class ReadIntermediate(ReadExample):
 
     def read_all(self) -> pd.DataFrame:
         if self._cached is None:
-            frames = [io.read_example_file(f, "parquet", None) for f in self._list(self._uri())]
+            example = self.example
+            frames = [
+                io.read_example_file(f, example.format, example.columns)
+                for f in self._list(self._uri())
+            ]
             if not frames:
                 self._cached = io.empty_frame(self.example.columns)
             else:
@@ -103,6 +161,10 @@ class ReadIntermediate(ReadExample):
 
 @register_component(NodeKind.WRITE_EXAMPLE, ENGINE)
 class WriteExample(LocalComponent):
+    @classmethod
+    def check(cls, node: Node, mode: str) -> None:
+        _reject_kafka(node, mode)
+
     def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
         example = self.node.example
         assert example is not None
@@ -132,7 +194,8 @@ class WriteIntermediate(LocalComponent):
         assert self.node.example is not None and self.node.example.batch_uri is not None
         directory = self.ctx.resolve_uri(self.node.example.batch_uri).rstrip("/")
         name = "data" if batch.id is None else batch.id
-        io.write_frame(inputs[0], f"{directory}/{name}.parquet", "parquet")
+        fmt = self.node.example.format
+        io.write_frame(inputs[0], f"{directory}/{name}{io.EXTENSIONS[fmt]}", fmt)
         return None
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from aiflow.errors import NotFound, UserCodeError
+from aiflow.errors import UserCodeError
 from aiflow.plan.model import NodeKind
 from aiflow.runtime.artifacts import load_model, save_model
 from aiflow.translators.base import register_component
@@ -115,27 +115,9 @@ class ModelConsumer(UserComponentNode):
     def model(self) -> tuple[ModelVersion, Any] | None:
         """The version to use now and the loaded model, or None when a stream job must wait
         for the first version to appear."""
-        assert self.node.model is not None
-        store, name = self.ctx.store, self.node.model
-        source = self.ctx.spec.model_sources.get(self.node.id)
-        if self.ctx.mode == "batch" and source is not None:
-            version = store.latest_model_version(
-                name, execution_id=self.ctx.execution.id, node_id=source
-            )
-            if version is None:
-                raise NotFound(
-                    f"node '{self.node.id}': train node '{source}' registered no version of "
-                    f"model '{name}' in execution {self.ctx.execution.id}"
-                )
-        else:
-            version = store.serving_version(name)
-            if version is None:
-                if self.ctx.mode == "stream":
-                    return None
-                raise NotFound(
-                    f"node '{self.node.id}': model '{name}' has no versions yet "
-                    "(train it first, see `aiflow model versions`)"
-                )
+        version = self.ctx.model_version_for(self.node)
+        if version is None:
+            return None
         if self._loaded is None or self._loaded[0] != version.id:
             self._loaded = (version.id, load_model(version.artifact_uri))
         return version, self._loaded[1]

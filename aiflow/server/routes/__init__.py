@@ -18,6 +18,7 @@ from aiflow.server.routes.jobs import router as jobs_router
 from aiflow.server.routes.models import router as models_router
 from aiflow.server.routes.submit import router as submit_router
 from aiflow.server.routes.tokens import router as tokens_router
+from aiflow.server.routes.triggers import router as triggers_router
 from aiflow.server.routes.workflows import router as workflows_router
 
 api_router = APIRouter(prefix="/api/v1")
@@ -29,6 +30,7 @@ for router in (
     models_router,
     examples_router,
     events_router,
+    triggers_router,
     tokens_router,
 ):
     api_router.include_router(router)

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from aiflow.scheduler.launch import spawn_driver
+from aiflow.scheduler import submit
 from aiflow.scheduler.reconcile import request_stop
 from aiflow.server.deps import Editor, Store, Viewer
 from aiflow.server.routes._paging import make_page, whole
@@ -29,7 +29,6 @@ from aiflow.server.schemas import (
     Page,
 )
 from aiflow.store.entities import ExecutionStatus
-from aiflow.store.models import JobCreate
 from aiflow.store.sql_store import MetaStore
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -89,24 +88,7 @@ def rerun_execution(id: Id, store: Store, _: Editor) -> ExecutionDetail:
     """A new execution of the same workflow version, mode, engine and deployer, with the same
     jobs: each job's spec already names the source snapshot to run, so nothing is re-planned
     and the code that runs is exactly the code that ran."""
-    old = store.get_execution(id)
-    old_jobs = store.list_jobs(id)
-    names = {job.id: job.name for job in old_jobs}
-    jobs = [
-        JobCreate(
-            name=job.name,
-            engine=job.engine,
-            spec=job.spec,
-            depends_on=[names[dep] for dep in job.depends_on],
-            max_retries=job.max_retries,
-            retry_delay=job.retry_delay,
-            timeout=job.timeout,
-        )
-        for job in old_jobs
-    ]
-    new = store.create_execution(old.workflow_version_id, old.mode, old.engine, old.deployer, jobs)
-    spawn_driver(new.id, store_uri=store.uri)
-    return execution_detail(store, new.id)
+    return execution_detail(store, submit.rerun_execution(store, id).id)
 
 
 @router.get("/{id}/metrics")

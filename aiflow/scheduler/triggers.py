@@ -1,0 +1,161 @@
+"""Firing triggers: periodic ones when they are due, event rules on each matching event.
+
+**What a fire runs.** A new execution of the trigger's workflow version (pinned, else the
+newest) with the jobs of that version's newest execution in the trigger's mode (and engine, if
+the trigger names one): the rerun path (``rerun_jobs``). Job specs name the source snapshot
+they run, so a fire re-plans nothing and imports no user code in the scheduler; the code that
+runs is the code that ran. A version that never ran in that mode cannot be fired: the fire is
+recorded as ``TRIGGER_FAILED`` saying so, and the trigger moves on to its next time.
+
+**Missed fires.** A periodic trigger whose time passed while no scheduler ran fires *once*
+when one runs again, then continues from now on its schedule (``aiflow.store.schedules``):
+no backfill storm after a weekend of downtime.
+
+**Event rules.** Events are read in seq order after the rule's durable cursor, filtered by
+type (and key) in SQL and by the shell-style value pattern here. Each matching event fires
+once: the fire moves the cursor to that event's seq in the transaction that records the
+execution, so a restarted or second scheduler never fires it again. A rule never fires on its
+own ``trigger/<name>`` events, which would loop.
+
+**Exactly once.** Every fire is a compare-and-set of the trigger's position in the store
+(``TriggerStore.fire_trigger``); a scheduler that loses the race gets ``None`` and moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Final
+
+from aiflow.errors import InvalidInput, NotFound
+from aiflow.scheduler.submit import rerun_jobs
+from aiflow.store.models import ExecutionStart, TriggerFire
+from aiflow.store.schedules import next_fire
+
+if TYPE_CHECKING:
+    from aiflow.store.entities import Event, Fire, Trigger
+    from aiflow.store.models import TriggerCreate
+    from aiflow.store.sql_store import MetaStore
+
+log = logging.getLogger("aiflow.scheduler")
+
+DUE_BATCH: Final = 100  # periodic triggers fired per pass, longest overdue first
+EVENT_BATCH: Final = 100  # events read per query
+EVENT_PAGES: Final = 10  # pages per rule per pass, so one busy rule cannot starve the others
+
+Fired = tuple["Fire", float]  # a recorded fire and how late it was (s after due / the event)
+
+
+def create_trigger(
+    store: MetaStore, spec: TriggerCreate, *, now: datetime | None = None
+) -> Trigger:
+    """Create a trigger after checking what only the scheduler knows: the deployer name.
+    (The store checks the workflow and version; the spec checked its own fields.)"""
+    if spec.deployer is not None:
+        from aiflow.deployers import get_deployer
+
+        get_deployer(spec.deployer)  # InvalidInput naming the valid ones
+    return store.create_trigger(spec, now=now)
+
+
+def fire_due(store: MetaStore, now: datetime) -> list[Fired]:
+    """Fire every enabled periodic trigger due at ``now`` (once each, however overdue)."""
+    fired: list[Fired] = []
+    for trigger in store.due_triggers(now, limit=DUE_BATCH):
+        due = trigger.next_fire_at
+        assert due is not None  # due_triggers only returns scheduled ones
+        following = next_fire(cron=trigger.cron, interval=trigger.interval, now=now, due=due)
+        reason = f"due {due.isoformat()}"
+        fire = _fire(store, trigger, now, reason, due_at=due, next_fire_at=following)
+        if fire is not None:
+            fired.append((fire, (now - due).total_seconds()))
+    return fired
+
+
+def fire_events(store: MetaStore, now: datetime) -> list[Fired]:
+    """Fire every enabled event rule once per matching event since its cursor."""
+    fired: list[Fired] = []
+    for rule in store.event_rules():
+        fired += _follow(store, rule, now)
+    return fired
+
+
+def _follow(store: MetaStore, rule: Trigger, now: datetime) -> list[Fired]:
+    fired: list[Fired] = []
+    cursor = rule.event_cursor or 0
+    for _ in range(EVENT_PAGES):
+        events = store.list_events(
+            after_seq=cursor, key=rule.event_key, type=rule.event_type, limit=EVENT_BATCH
+        )
+        for event in events:
+            if not matches(rule, event):
+                continue
+            value = event.value if len(event.value) <= 100 else event.value[:100] + "..."
+            reason = f"event {event.seq} {event.type} {event.key} {value!r}"
+            fire = _fire(store, rule, now, reason, after_seq=cursor, event_seq=event.seq)
+            if fire is None:  # another scheduler is on this rule, or it changed: next pass
+                return fired
+            fired.append((fire, (now - event.created_at).total_seconds()))
+            cursor = event.seq
+        if events and events[-1].seq > cursor:  # non-matching tail: don't read it again
+            if not store.move_trigger_cursor(rule.id, cursor, events[-1].seq):
+                return fired
+            cursor = events[-1].seq
+        if len(events) < EVENT_BATCH:
+            break
+    return fired
+
+
+def matches(rule: Trigger, event: Event) -> bool:
+    """Whether ``event`` fires ``rule`` (type and key are already filtered in SQL)."""
+    if event.key == rule.event_log_key:
+        return False  # its own fire, skip or failure: firing on it would loop
+    return rule.event_value is None or fnmatchcase(event.value, rule.event_value)
+
+
+def _fire(
+    store: MetaStore, trigger: Trigger, now: datetime, reason: str, **position: Any
+) -> Fire | None:
+    """Fire ``trigger`` once, consuming ``position`` (a due time or an event; see
+    ``TriggerFire``); ``None`` if another scheduler consumed it first."""
+    start, error = _prepare(store, trigger)
+    fire = store.fire_trigger(
+        TriggerFire(
+            trigger_id=trigger.id,
+            fired_at=now,
+            reason=reason,
+            start=start,
+            error=error,
+            **position,
+        )
+    )
+    if fire is not None:
+        level = logging.INFO if fire.outcome.value == "fired" else logging.WARNING
+        log.log(level, "trigger %s %s: %s", fire.trigger, fire.outcome.value, fire.reason)
+    return fire
+
+
+def _prepare(store: MetaStore, trigger: Trigger) -> tuple[ExecutionStart | None, str | None]:
+    """What a fire of ``trigger`` starts, or why nothing can be started. (An unusable meta
+    store is not a reason: that raises, and the pass is retried.)"""
+    try:
+        number, template = store.run_to_repeat(trigger)
+        jobs = rerun_jobs(store, template.id) if template is not None else []
+    except (NotFound, InvalidInput) as exc:  # e.g. the run to repeat was deleted meanwhile
+        return None, exc.message
+    if template is None:
+        on = f" on engine '{trigger.engine}'" if trigger.engine else ""
+        return None, (
+            f"workflow '{trigger.workflow_name}' version {number} has no {trigger.mode} "
+            f"execution{on} to repeat: run that version once (`aiflow run FILE --mode "
+            f"{trigger.mode}`), then its trigger can start it again"
+        )
+    start = ExecutionStart(
+        workflow_version_id=template.workflow_version_id,
+        mode=template.mode,
+        engine=template.engine,
+        deployer=trigger.deployer or template.deployer,
+        jobs=jobs,
+    )
+    return start, None

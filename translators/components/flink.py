@@ -1,0 +1,356 @@
+"""The ``flink`` engine: a job's fused chain becomes one Flink job, built with PyFlink's Table
+API and run on the embedded mini-cluster or on a session cluster (``flink.rest_url``).
+
+The job process stays the driver: it builds the tables, submits one Flink job named
+``<execution>_<job>`` (every source, function and sink named after its plan node, so Flink's UI
+shows the user's names), waits for it — or cancels it when the job is stopped — and turns
+Flink's failure into the same ``AiflowError`` the local engine raises, naming the node.
+
+Flink runs what is a function of each record: reading and parsing examples, transform,
+predict, writing. Training, evaluation and user operations inherit ``local`` (``fallback``)
+and run as their own jobs, fed by a materialized intermediate (json lines, which both engines
+read and write).
+
+Not here: what each node builds (``flink_io``, ``flink_ml``), the Python side of the UDFs
+(``flink_udfs``), cluster management (``aiflow.flink``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiflow.errors import AiflowError, DeploymentError, InvalidPlan, UserCodeError
+from aiflow.translators.base import Component, Engine, component_for, register_engine
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyflink.table import Table, TableEnvironment
+
+    from aiflow.runtime.context import JobContext
+    from aiflow.translators.physical import JobSpec
+
+ENGINE = "flink"
+
+# aiflow column type -> Flink SQL type
+SQL_TYPES = {
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "int": "INT",
+    "bigint": "BIGINT",
+    "string": "STRING",
+    "bool": "BOOLEAN",
+}
+_PANDAS_KINDS = {"f": "double", "i": "bigint", "u": "bigint", "b": "bool", "O": "string"}
+
+
+def quote(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def file_url(path: str) -> str:
+    return path if "://" in path else f"file://{path}"
+
+
+def sql_columns(columns: dict[str, str], node: str) -> str:
+    parts = []
+    for name, type_name in columns.items():
+        if type_name not in SQL_TYPES:
+            raise InvalidPlan(
+                f"column '{name}' has type {type_name}, which the flink engine does not "
+                f"support yet (supported: {', '.join(SQL_TYPES)})",
+                node,
+            )
+        parts.append(f"{quote(name)} {SQL_TYPES[type_name]}")
+    return ", ".join(parts)
+
+
+def aiflow_type(flink_type: str, column: str, node: str) -> str:
+    """The aiflow column type of a Flink SQL result column."""
+    base = flink_type.split("(")[0].replace(" NOT NULL", "").strip().upper()
+    for aiflow_name, sql_name in SQL_TYPES.items():
+        if base == sql_name:
+            return aiflow_name
+    if base in ("VARCHAR", "CHAR"):
+        return "string"
+    if base in ("INTEGER",):
+        return "int"
+    raise InvalidPlan(
+        f"result column '{column}' has Flink type {flink_type}, which aiflow examples do not "
+        f"carry; CAST it to one of {', '.join(SQL_TYPES.values())}",
+        node,
+    )
+
+
+def row_type(columns: dict[str, str], node: str) -> Any:
+    from pyflink.table import DataTypes
+
+    types = {
+        "double": DataTypes.DOUBLE(),
+        "float": DataTypes.FLOAT(),
+        "int": DataTypes.INT(),
+        "bigint": DataTypes.BIGINT(),
+        "string": DataTypes.STRING(),
+        "bool": DataTypes.BOOLEAN(),
+    }
+    sql_columns(columns, node)  # the same check and message as for tables
+    return DataTypes.ROW([DataTypes.FIELD(n, types[t]) for n, t in columns.items()])
+
+
+def columns_of_frame(frame: pd.DataFrame, node: str) -> dict[str, str]:
+    """aiflow column types of a sample's dtypes (for outputs no schema declares)."""
+    out = {}
+    for name, dtype in frame.dtypes.items():
+        if str(dtype) in ("float32", "Float32"):
+            out[str(name)] = "float"
+        elif str(dtype) in ("int32", "Int32"):
+            out[str(name)] = "int"
+        elif str(dtype) in ("string", "str"):
+            out[str(name)] = "string"
+        elif dtype.kind in _PANDAS_KINDS:
+            out[str(name)] = _PANDAS_KINDS[dtype.kind]
+        else:
+            raise InvalidPlan(
+                f"output column '{name}' has dtype {dtype}, which the flink engine cannot carry; "
+                "declare output_schema on the component",
+                node,
+            )
+    return out
+
+
+class FlinkJob:
+    """What components build into: the table environment, one statement set (every sink of
+    the job, so the chain runs once), each node's table with its columns, and work to do in
+    the driver after the Flink job ends (finalizing outputs, counting dead letters)."""
+
+    def __init__(self, t_env: TableEnvironment, ctx: JobContext, spec: JobSpec) -> None:
+        self.t_env = t_env
+        self.ctx = ctx
+        self.spec = spec
+        self.statements = t_env.create_statement_set()
+        self.tables: dict[str, Table] = {}
+        self.columns: dict[str, dict[str, str]] = {}
+        self.samples: dict[str, pd.DataFrame | None] = {}
+        self.components: dict[str, FlinkComponent] = {}
+        self.finalizers: list[Callable[[], None]] = []
+        self.tickers: list[Callable[[], None]] = []  # stream: called while the job runs
+        self.sinks = 0
+
+    @property
+    def state_dir(self) -> Path:
+        """A stream job's home across attempts and executions: its checkpoints and staged
+        output live here, so a restarted job resumes from the newest checkpoint and finds the
+        files that checkpoint refers to."""
+        return self.ctx.settings.home / "flink" / "jobs" / self.spec.workflow / self.spec.name
+
+    @property
+    def code(self) -> tuple[str | None, str | None]:
+        root = self.ctx.code.root
+        return (str(root) if root else None, self.ctx.code.entrypoint)
+
+    def output(self, node: str, table: Table, columns: dict[str, str]) -> Table:
+        self.t_env.create_temporary_view(quote(node), table)
+        self.tables[node] = table
+        self.columns[node] = columns
+        return table
+
+    def rows_where(self, source: str, columns: dict[str, str], condition: str = "TRUE") -> Table:
+        """``columns`` of the view ``source`` for the rows where ``condition`` holds, behind
+        a barrier the planner cannot move Python functions across.
+
+        Flink's planner evaluates a Python function *before* a filter that comes earlier in
+        the query (it merges both into one calc and splits that Python-first), so a plain
+        WHERE would let a transformer see header lines, bad records, or rows the user's SQL
+        filtered out. ``CROSS JOIN UNNEST`` of a one- or zero-element array is a correlate in
+        Java: rows it does not emit do not exist for what comes after."""
+        names = ", ".join(f"s.{quote(c)}" for c in columns)
+        return self.t_env.sql_query(
+            f"SELECT {names} FROM {quote(source)} AS s CROSS JOIN UNNEST(CASE WHEN {condition} "
+            "THEN ARRAY[1] ELSE ARRAY_REMOVE(ARRAY[1], 1) END) AS k(`__af_row`)"
+        )
+
+    def insert(self, sink: str, table: Table, *, files: bool = True) -> None:
+        # A batch job replaces the files a failed attempt of it left behind (a retry must not
+        # add a second copy of the records); a stream job appends, one file per checkpoint.
+        overwrite = files and self.spec.mode == "batch"
+        self.statements.add_insert(quote(sink), table, overwrite=overwrite)
+        self.sinks += 1
+
+    def input_of(self, node: str, port: int = 0) -> str:
+        return self.spec.inputs_of(node)[port].source.node
+
+    def sample(self, node: str) -> pd.DataFrame | None:
+        """A few of the node's output rows computed in the driver, to learn the types of
+        outputs no schema declares; None when there is nothing to sample."""
+        if node not in self.samples:
+            self.samples[node] = self.components[node].sample()
+        return self.samples[node]
+
+
+class FlinkComponent(Component):
+    """A node on the flink engine: ``build`` turns its inputs' tables into its own (or a sink)."""
+
+    job: FlinkJob
+
+    def build(self, inputs: list[str]) -> None:
+        raise NotImplementedError
+
+    def sample(self) -> pd.DataFrame | None:
+        return None
+
+    def input_sample(self) -> pd.DataFrame | None:
+        return self.job.sample(self.job.input_of(self.node.id))
+
+
+@register_engine
+class FlinkEngine(Engine):
+    name = ENGINE
+    intermediate_formats = ("json",)
+    fallback = "local"
+
+    def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
+        from aiflow.flink.tableenv import create_table_env
+
+        info: dict[str, Any] = {}
+        ctx.result.engine = {"flink": info}
+        config: dict[str, str] = {}
+        if spec.mode == "stream":
+            checkpoints = ctx.settings.home / "flink" / "jobs" / spec.workflow / spec.name / "chk"
+            config = checkpoint_options(checkpoints)
+            restored = config.get("execution.state-recovery.path")
+            if restored:
+                info["restored_from"] = restored
+        t_env = create_table_env(
+            spec.mode,
+            ctx.settings,
+            job_name=f"{ctx.execution.id}_{spec.name}",
+            jars=_connector_jars(spec),
+            config=config,
+        )
+        job = FlinkJob(t_env, ctx, spec)
+        try:
+            for node in spec.nodes:
+                cls = component_for(node.kind, ENGINE)
+                assert cls is not None and issubclass(cls, FlinkComponent), node.kind
+                component = cls(node, ctx)
+                component.job = job
+                job.components[node.id] = component
+                inputs = [edge.source.node for edge in spec.inputs_of(node.id)]
+                with _flink_errors(node.id):
+                    component.build(inputs)
+        except Stopped:
+            return ctx.result.to_dict()  # stopped while waiting for a first model version
+        if job.sinks == 0:
+            raise InvalidPlan(f"job '{spec.name}' writes nothing; add af.write_example")
+        with _flink_errors(None):
+            result = job.statements.execute()
+            _wait(result, job, info)
+        for finalize in [*job.tickers, *job.finalizers]:
+            finalize()
+        return ctx.result.to_dict()
+
+
+def _connector_jars(spec: JobSpec) -> list[Path]:
+    """The pinned connector jars (fetched into the cache once), when a node uses Kafka."""
+    uris = [
+        str(value)
+        for node in spec.nodes
+        if node.example is not None
+        for value in (
+            node.example.batch_uri,
+            node.example.stream_uri,
+            node.example.options.get("dead_letter_uri"),
+        )
+        if value
+    ]
+    if not any(uri.startswith("kafka://") for uri in uris):
+        return []
+    from aiflow.flink.jars import ensure_jars
+    from aiflow.flink.versions import check_flink_version
+
+    check_flink_version()  # the connector was chosen for one Flink release
+    return ensure_jars("connectors")
+
+
+class Stopped(Exception):
+    """The job was asked to stop before its Flink job was submitted."""
+
+
+def checkpoint_options(directory: Path) -> dict[str, str]:
+    """Checkpoints kept after the job ends, and a restore from the newest one, so a stream
+    job that is restarted — a retry, or the next execution — continues exactly where the
+    last one's last checkpoint left its sources and sinks."""
+    directory.mkdir(parents=True, exist_ok=True)
+    options = {
+        "execution.checkpointing.dir": directory.as_uri(),
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.num-retained": "2",
+    }
+    done = [m.parent for m in directory.glob("*/chk-*/_metadata")]
+    if done:
+        newest = max(done, key=lambda d: (d.stat().st_mtime, int(d.name.split("-")[1])))
+        options["execution.state-recovery.path"] = newest.as_uri()
+        options["execution.state-recovery.ignore-unclaimed-state"] = "true"
+    return options
+
+
+def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
+    """Poll the job until it ends, cancelling it when the job process is asked to stop (the
+    runtime sets ``ctx.stop`` on SIGTERM; a blocking ``wait()`` would never notice). A stream
+    job's tickers (output committers) run between polls."""
+    ctx = job.ctx
+    client = result.get_job_client()
+    if client is not None:
+        flink_id = str(client.get_job_id())
+        info["job_id"] = flink_id
+        rest = ctx.settings.flink.rest_url
+        if rest:
+            from aiflow.flink.rest import FlinkRest
+
+            info["web_ui"] = FlinkRest(rest).web_ui_url(flink_id)
+        ctx.publish()
+        while not ctx.stop.is_set():
+            try:
+                status = client.get_job_status().result()
+            except Exception:
+                break  # the mini-cluster is gone: the job ended; wait() says how
+            if status.is_globally_terminal_state():
+                break
+            for tick in job.tickers:
+                tick()
+            ctx.stop.wait(0.2 if not job.tickers else ctx.settings.stream.poll_interval)
+        if ctx.stop.is_set():
+            # already ended, or the mini-cluster shut down with it: nothing left to cancel
+            with contextlib.suppress(Exception):
+                client.cancel().result()
+            return
+    result.wait()
+
+
+@contextlib.contextmanager
+def _flink_errors(node: str | None) -> Iterator[None]:
+    """Turn what PyFlink raises (Py4J errors holding Java and Python stacks) into the aiflow
+    error a worker packed, or the root cause's last line, naming the node when known."""
+    from aiflow.translators.components.flink_udfs import unpack_error
+
+    try:
+        yield
+    except AiflowError:
+        raise
+    except Exception as exc:
+        text = str(exc)
+        packed = unpack_error(text)
+        if packed is not None:
+            raise packed from None
+        from aiflow.flink.rest import root_cause_line
+
+        cause = root_cause_line(text)
+        if node is not None:
+            raise UserCodeError(cause, node) from exc
+        raise DeploymentError(f"flink job failed: {cause}") from exc
+
+
+# Importing the component modules registers them for this engine.
+from aiflow.translators.components import flink_io, flink_ml  # noqa: E402, F401
