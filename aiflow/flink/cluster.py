@@ -219,17 +219,26 @@ class FlinkCluster:
         import psutil
 
         pid = state.get(f"{daemon}_pid")
-        if not isinstance(pid, int):
-            return None
+        if isinstance(pid, int) and self._is_ours(pid, daemon):
+            return pid
+        # No (or a stale) recorded pid: find the daemon by its command line, so a daemon whose
+        # pid file was not read in time is still seen, and stopped, instead of leaked.
+        for proc in psutil.process_iter(["pid"]):
+            if proc.info["pid"] != pid and self._is_ours(proc.info["pid"], daemon):
+                return int(proc.info["pid"])
+        return None
+
+    def _is_ours(self, pid: int, daemon: str) -> bool:
+        import psutil
+
         try:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE:
-                return None
+                return False
             cmdline = " ".join(proc.cmdline())
         except (psutil.NoSuchProcess, psutil.AccessDenied):
-            return None
-        ours = _DAEMONS[daemon] in cmdline and str(self.conf_dir) in cmdline
-        return pid if ours else None
+            return False
+        return _DAEMONS[daemon] in cmdline and f"--configDir {self.conf_dir}" in cmdline
 
     def _pids(self, state: dict[str, Any]) -> list[int | None]:
         return [self._pid(state, "taskexecutor"), self._pid(state, "standalonesession")]

@@ -62,9 +62,10 @@ def test_wine_batch_on_session_cluster(cli: Cli, wine: Path, flink_session: str)
     assert shown["result"]["engine"]["flink"]["web_ui"].startswith(flink_session)
     # the job ran on the cluster, named after the execution and job, operators after nodes
     info = httpx.get(f"{flink_session}/jobs/{flink_id}", timeout=10).json()
-    assert info["state"] == "FINISHED" and info["name"] == "2_add_ratios"
-    names = " ".join(v["name"] for v in info["vertices"])
-    assert "read_wine" in names and "add_ratios" in names
+    assert info["state"] == "FINISHED" and info["name"] == "wine_sgd/add_ratios#2"
+    plan = httpx.get(f"{flink_session}/jobs/{flink_id}/plan", timeout=10).json()["plan"]
+    described = " ".join(n["description"] for n in plan["nodes"])
+    assert "read_wine" in described and "add_ratios(" in described
 
 
 BAD_CSV = "x,label\n1.5,0\nnot-a-number,1\n2.5,1\n3.5,x\n"

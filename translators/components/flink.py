@@ -2,8 +2,8 @@
 API and run on the embedded mini-cluster or on a session cluster (``flink.rest_url``).
 
 The job process stays the driver: it builds the tables, submits one Flink job named
-``<execution>_<job>`` (every source, function and sink named after its plan node, so Flink's UI
-shows the user's names), waits for it — or cancels it when the job is stopped — and turns
+``<workflow>/<job>#<execution>`` (every source, function and sink named after its plan node, so
+Flink's UI shows the user's names), waits for it — or cancels it when the job is stopped — and turns
 Flink's failure into the same ``AiflowError`` the local engine raises, naming the node.
 
 Flink runs what is a function of each record: reading and parsing examples, transform,
@@ -18,6 +18,7 @@ Not here: what each node builds (``flink_io``, ``flink_ml``), the Python side of
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from aiflow.translators.physical import JobSpec
 
 ENGINE = "flink"
+log = logging.getLogger("aiflow.engine.flink")
 
 # aiflow column type -> Flink SQL type
 SQL_TYPES = {
@@ -222,10 +224,12 @@ class FlinkEngine(Engine):
             restored = config.get("execution.state-recovery.path")
             if restored:
                 info["restored_from"] = restored
+        if spec.mode == "stream" and ctx.settings.flink.rest_url:
+            _cancel_orphans(ctx, info)
         t_env = create_table_env(
             spec.mode,
             ctx.settings,
-            job_name=f"{ctx.execution.id}_{spec.name}",
+            job_name=flink_job_name(spec.workflow, spec.name, ctx.execution.id),
             jars=_connector_jars(spec),
             config=config,
         )
@@ -250,6 +254,31 @@ class FlinkEngine(Engine):
         for finalize in [*job.tickers, *job.finalizers]:
             finalize()
         return ctx.result.to_dict()
+
+
+def flink_job_name(workflow: str, job: str, execution: int) -> str:
+    """What Flink's UI and REST API call the job: the aiflow job, and which execution."""
+    return f"{workflow}/{job}#{execution}"
+
+
+def _cancel_orphans(ctx: JobContext, info: dict[str, Any]) -> None:
+    """Cancel running Flink jobs of earlier executions of this stream job. A job process that
+    is killed while it submits (the driver's SIGKILL after the stop grace) leaves its Flink job
+    running on the session cluster, holding slots and writing the same outputs; the next start
+    of the same stream job is the one place that knows it is not wanted."""
+    from aiflow.flink.rest import FlinkRest
+
+    rest = FlinkRest(str(ctx.settings.flink.rest_url))
+    prefix = f"{ctx.spec.workflow}/{ctx.spec.name}#"
+    mine = flink_job_name(ctx.spec.workflow, ctx.spec.name, ctx.execution.id)
+    cancelled = []
+    for job in rest.jobs():
+        if job.name.startswith(prefix) and job.name != mine and job.state == "RUNNING":
+            rest.cancel(job.job_id)
+            cancelled.append(f"{job.name} ({job.job_id})")
+    if cancelled:
+        log.warning("cancelled orphaned Flink jobs of this stream job: %s", cancelled)
+        info["cancelled_orphans"] = cancelled
 
 
 def _connector_jars(spec: JobSpec) -> list[Path]:
