@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    logging.getLogger("aiflow").setLevel(logging.INFO)
+    # aiflow's records get a handler of their own: PyFlink's in-process (loopback) worker
+    # empties the root logger's handlers when a Flink job starts, which would silence them.
+    own = logging.getLogger("aiflow")
+    own.setLevel(logging.INFO)
+    own.addHandler(logging.getLogger().handlers[0])
+    own.propagate = False
     from aiflow.runtime.job import run_job
 
     try:

@@ -49,19 +49,22 @@ def _unstrip(uri: str, path: str, fs: Any) -> str:
     return fs.unstrip_protocol(path) if "://" in uri else path
 
 
-def read_example_file(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.DataFrame:
-    """One data file as a DataFrame with the example's schema applied."""
+def read_example_file(
+    uri: str, fmt: str, columns: dict[str, str] | None, rows: int | None = None
+) -> pd.DataFrame:
+    """One data file (its first ``rows`` records, if given) with the example's schema applied."""
     try:
         with fsspec.open(uri, "rb") as f:
             if fmt == "csv":
                 # Read as text and convert ourselves: pandas' own inference would turn a bad
                 # number into NaN or a whole column into object without saying where.
-                frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
+                frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""], nrows=rows)
             elif fmt == "json":
                 # precise_float: the default parser rounds the last digits of doubles
-                frame = pd.read_json(f, lines=True, dtype=False, precise_float=True)
+                frame = pd.read_json(f, lines=True, dtype=False, precise_float=True, nrows=rows)
             elif fmt == "parquet":
                 frame = pd.read_parquet(f)
+                frame = frame if rows is None else frame.head(rows)
             else:
                 raise InvalidInput(f"{uri}: unsupported format {fmt!r}")
     except (ValueError, OSError, UnicodeDecodeError) as exc:

@@ -163,9 +163,9 @@ class ReadExample(_ExampleNode):
             except Exception:
                 continue
             for file in files:
-                frame = io.read_example_file(file, ex.format, ex.columns)
+                frame = io.read_example_file(file, ex.format, ex.columns, rows=SAMPLE_ROWS)
                 if len(frame):
-                    return frame.head(SAMPLE_ROWS)
+                    return frame
         return None
 
 
@@ -189,9 +189,11 @@ class ReadIntermediate(_ExampleNode):
         while True:
             files = io.list_data_files(directory) if os.path.isdir(directory) else []
             for file in files:
-                frame = io.read_example_file(file, self.example.format, self.example.columns)
+                frame = io.read_example_file(
+                    file, self.example.format, self.example.columns, rows=SAMPLE_ROWS
+                )
                 if len(frame):
-                    return frame.head(SAMPLE_ROWS)
+                    return frame
             if self.ctx.mode != "stream":
                 return None
             if self.ctx.stop.wait(self.ctx.settings.stream.poll_interval):
