@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -211,9 +211,34 @@ def job_logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
     tail: int | None = typer.Option(None, "--tail", help="Only the last N lines."),
 ) -> None:
-    """Print a job's log (its latest attempt)."""
-    for line in _store().job_logs(job_id, follow, tail):
+    """Print a job's log (its latest attempt); for a Flink job on a session cluster, then
+    the TaskManager's log lines of that Flink job (through Flink's REST API)."""
+    store = _store()
+    for line in store.job_logs(job_id, follow, tail):
         typer.echo(line, nl=not line.endswith("\n"))
+    if not follow:
+        _flink_log(store.get_job(job_id).result or {}, tail)
+
+
+def _flink_log(result: dict[str, Any], tail: int | None) -> None:
+    from aiflow.config import get_settings
+
+    flink_id = result.get("engine", {}).get("flink", {}).get("job_id")
+    rest_url = get_settings().flink.rest_url
+    if not flink_id or not rest_url:
+        return
+    from aiflow.errors import AiflowError
+    from aiflow.flink.rest import FlinkRest
+
+    try:
+        text = FlinkRest(rest_url).taskmanager_log(flink_id)
+    except AiflowError as exc:  # the job or the cluster may be gone: the aiflow log stands
+        typer.echo(f"--- Flink TaskManager log of {flink_id}: unavailable ({exc})")
+        return
+    lines = text.splitlines()[-tail:] if tail else text.splitlines()
+    typer.echo(f"--- Flink TaskManager log of {flink_id} ({rest_url})")
+    for line in lines:
+        typer.echo(line)
 
 
 # -- example, event, config -------------------------------------------------------------------

@@ -66,6 +66,8 @@ def test_wine_batch_on_session_cluster(cli: Cli, wine: Path, flink_session: str)
     plan = httpx.get(f"{flink_session}/jobs/{flink_id}/plan", timeout=10).json()["plan"]
     described = " ".join(n["description"] for n in plan["nodes"])
     assert "read_wine" in described and "add_ratios(" in described
+    logs = remote.run("job", "logs", str(job["id"])).stdout  # the TaskManager's side via REST
+    assert f"--- Flink TaskManager log of {flink_id}" in logs and flink_id in logs.split("---")[-1]
 
 
 BAD_CSV = "x,label\n1.5,0\nnot-a-number,1\n2.5,1\n3.5,x\n"
