@@ -343,19 +343,44 @@ def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
         while not ctx.stop.is_set():
             try:
                 status = client.get_job_status().result()
-            except Exception:
-                break  # the mini-cluster is gone: the job ended; wait() says how
+            except Exception as exc:
+                if not rest:
+                    break  # the mini-cluster is gone: the job ended; wait() says how
+                # Our gateway JVM is gone (a stop signal reaches the process group): the
+                # cluster's job must not run on without its driver.
+                ctx.stop.wait(1.0)
+                _cancel(client, flink_id, rest)
+                if ctx.stop.is_set():
+                    return
+                raise DeploymentError(
+                    f"lost the connection to Flink job {flink_id}; cancelled it: {exc}"
+                ) from exc
             if status.is_globally_terminal_state():
                 break
             for tick in job.tickers:
                 tick()
             ctx.stop.wait(0.2 if not job.tickers else ctx.settings.stream.poll_interval)
         if ctx.stop.is_set():
-            # already ended, or the mini-cluster shut down with it: nothing left to cancel
-            with contextlib.suppress(Exception):
-                client.cancel().result()
+            _cancel(client, flink_id, rest)
             return
     result.wait()
+
+
+def _cancel(client: Any, flink_id: str, rest_url: str | None) -> None:
+    """Cancel a job we were asked to stop. On a session cluster through the REST API: the
+    stop signal reaches the whole process group, so PyFlink's gateway JVM — the JobClient's
+    way to the cluster — may already be gone, and the job must not outlive us there. On the
+    mini-cluster the job lives in that JVM: if it is gone, so is the job."""
+    if rest_url:
+        from aiflow.flink.rest import FlinkRest
+
+        try:
+            FlinkRest(rest_url).cancel(flink_id)
+            return
+        except AiflowError as exc:
+            log.warning("could not cancel Flink job %s through %s: %s", flink_id, rest_url, exc)
+    with contextlib.suppress(Exception):  # already ended, or went down with the JVM
+        client.cancel().result()
 
 
 @contextlib.contextmanager
