@@ -123,6 +123,11 @@ def test_bad_records_are_dead_lettered_and_counted(cli: Cli, tmp_path: Path, eng
     assert shown["result"]["dead_letters"]["read_points"]["count"] == 2
     # aiflow's own log lines survive PyFlink's in-process worker (it empties the root logger)
     assert f"job {job['name']} done:" in Path(shown["log_uri"]).read_text()
+    if engine == "flink":  # the attempt's JVM log is its own, beside the job's log
+        jvm_logs = Path(shown["result"]["engine"]["flink"]["jvm_log_dir"])
+        assert jvm_logs.parent == Path(shown["log_uri"]).parent
+        text = "".join(p.read_text() for p in jvm_logs.glob("*.log"))
+        assert "MiniCluster" in text and "FINISHED" in text
 
 
 def test_bad_record_with_fail_policy_names_file_and_record(cli: Cli, tmp_path: Path) -> None:

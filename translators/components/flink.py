@@ -217,6 +217,8 @@ class FlinkEngine(Engine):
 
         info: dict[str, Any] = {}
         ctx.result.engine = {"flink": info}
+        logs = ctx.settings.logs_dir / str(ctx.execution.id) / spec.name
+        info["jvm_log_dir"] = str(jvm_logs_to(logs / f"flink-attempt-{ctx.job.attempt}"))
         config: dict[str, str] = {}
         if spec.mode == "stream":
             checkpoints = ctx.settings.home / "flink" / "jobs" / spec.workflow / spec.name / "chk"
@@ -254,6 +256,36 @@ class FlinkEngine(Engine):
         for finalize in [*job.tickers, *job.finalizers]:
             finalize()
         return ctx.result.to_dict()
+
+
+_LOG4J = """\
+# the PyFlink gateway JVM of one job attempt (the mini-cluster runs in it too). Appending:
+# PyFlink's own config truncates, and a stream job's JVM logs once more after log4j shut down.
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FileAppender
+appender.file.name = FileAppender
+appender.file.type = FILE
+appender.file.append = true
+appender.file.fileName = ${sys:log.file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
+"""
+
+
+def jvm_logs_to(directory: Path) -> Path:
+    """Where this process's PyFlink JVM logs: a directory per job attempt beside the job's own
+    log. By default every job process writes the same file inside site-packages and the next
+    one overwrites it. A ``FLINK_LOG_DIR`` set by the caller (benchmarks) wins."""
+    import os
+
+    if os.environ.get("FLINK_LOG_DIR"):
+        return Path(os.environ["FLINK_LOG_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "log4j-gateway.properties"
+    config.write_text(_LOG4J)
+    os.environ["FLINK_LOG_DIR"] = str(directory)
+    os.environ["LOG4J_PROPERTIES"] = str(config)
+    return directory
 
 
 def flink_job_name(workflow: str, job: str, execution: int) -> str:
