@@ -157,31 +157,14 @@ def job_log_start(path: str | Path) -> float | None:
     return None
 
 
-_LOG4J = """\
-# the benchmark's log4j2 config for a job process's PyFlink gateway JVM. PyFlink's own
-# (conf/log4j-cli.properties) has append = false, so when anything logs after log4j's shutdown
-# hook ran, logging starts again and truncates the file: a stream job's mini-cluster still
-# shutting down at JVM exit leaves a log of 3 lines (pekko's CoordinatedShutdown)
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = FileAppender
-appender.file.name = FileAppender
-appender.file.type = FILE
-appender.file.append = true
-appender.file.fileName = ${sys:log.file}
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
-"""
-
-
 def jvm_logs_to(log_dir: Path) -> None:
     """Point the PyFlink gateway JVM of job processes started from now on (they inherit this
-    process's environment through the driver) at ``log_dir``, appending (see ``_LOG4J``):
-    by default it writes into site-packages/pyflink/log/, shared by every job process."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    config = log_dir / "log4j-gateway.properties"
-    config.write_text(_LOG4J)
-    os.environ["FLINK_LOG_DIR"] = str(log_dir)
-    os.environ["LOG4J_PROPERTIES"] = str(config)
+    process's environment through the driver) at ``log_dir``: the engine's own per-attempt
+    setting, made here once so that every job of the benchmark logs where it can be read."""
+    from aiflow.translators.components.flink import jvm_logs_to as engine_jvm_logs_to
+
+    os.environ.pop("FLINK_LOG_DIR", None)
+    engine_jvm_logs_to(log_dir)
 
 
 def gateway_log(log_dir: Path) -> list[str]:
