@@ -13,14 +13,10 @@ have_postgres || missing+=(postgresql)
 have_mariadb || missing+=(mariadb-server)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" = "0" ]; then sudo=(); else sudo=(sudo); fi
-if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = "0" ] || command -v sudo >/dev/null 2>&1; }; then
-  echo "installing ${missing[*]} from Debian packages..."
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+if "$(dirname "$0")/apt_install.sh" "${missing[@]}"; then
   # the packages' own service instances are not needed: the tests start private servers
-  "${sudo[@]}" service mariadb stop >/dev/null 2>&1 || true
+  if [ "$(id -u)" = "0" ]; then service mariadb stop >/dev/null 2>&1 || true
+  else sudo service mariadb stop >/dev/null 2>&1 || true; fi
 else
   echo "missing database servers: ${missing[*]}; install them, or point the tests at running" >&2
   echo "servers with AIFLOW_TEST_POSTGRES_URL / AIFLOW_TEST_MYSQL_URL." >&2

@@ -11,12 +11,5 @@ if [ "${1:-}" = "--maven" ]; then
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" = "0" ]; then sudo=(); else sudo=(sudo); fi
-if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = "0" ] || command -v sudo >/dev/null 2>&1; }; then
-  echo "installing ${missing[*]} from Debian packages..."
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-else
+"$(dirname "$0")/apt_install.sh" "${missing[@]}" || \
   echo "missing: ${missing[*]}; install them (a JDK 11-21 for Flink, Maven for the jars)" >&2
-fi
