@@ -190,9 +190,13 @@ class FlinkCluster:
 
         url = _rest_url(state["rest_port"])
         rest = FlinkRest(url, timeout=2.0)
+        missing = dict.fromkeys(_DAEMON_NAMES, 0)
         while True:
             for daemon, name in _DAEMON_NAMES.items():
-                if not self._pid(state, daemon):
+                # a daemon just forked may not be findable yet: only a daemon missing on
+                # several checks in a row (about 1.5 s) has exited
+                missing[daemon] = 0 if self._pid(state, daemon) else missing[daemon] + 1
+                if missing[daemon] >= 5:
                     raise FlinkUnavailable(
                         f"the Flink {name} exited during start-up (REST {url}):\n"
                         + self.log_tail(daemon)
