@@ -1,11 +1,14 @@
 """``Client``: the aiflow REST API from Python, one method per endpoint.
 
 Answers come back as the meta store's entity classes (``Execution``, ``ModelVersion``, ...)
-wherever the API returns that shape, so code written against a local ``MetaStore`` reads the
-same against a server. Errors come back as the same ``aiflow.errors`` class the server raised
-(mapped from the problem JSON's ``code``): a missing model is ``NotFound`` either way, a bad
-token ``Unauthorized``. What has no aiflow class (413, a proxy's 502) is ``ApiError`` with the
-HTTP status.
+wherever the API returns that shape, and methods have ``MetaStore``'s names and arguments, so
+code written against a local ``MetaStore`` reads the same against a server (the CLI's
+``--server`` runs exactly that way). This module imports only ``aiflow.errors``,
+``aiflow.plan`` and ``aiflow.schemas``: no FastAPI, SQLAlchemy or pandas.
+
+Errors come back as the same ``aiflow.errors`` class the server raised (mapped from the problem
+JSON's ``code``): a missing model is ``NotFound`` either way, a bad token ``Unauthorized``. What
+has no aiflow class (413, a proxy's 502) is ``ApiError`` with the HTTP status.
 
 ``submit`` does on the client what ``aiflow run`` does locally up to the snapshot: it collects
 the workflow file's directory (code only) and uploads the archive with its hash; the server
@@ -15,20 +18,20 @@ must name its data by absolute paths the server can read, or by remote URIs.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from aiflow.errors import AiflowError, InvalidPlan
-from aiflow.server.schemas import Page, WorkflowGraph, WorkflowVersionPublic
-from aiflow.store._browse import ServingVersion
-from aiflow.store.entities import (
+from aiflow.errors import AiflowError, ApiError, InvalidInput, InvalidPlan, NotFound, error_for
+from aiflow.schemas.api import Page, WorkflowGraph, WorkflowVersionPublic
+from aiflow.schemas.entities import (
+    SERVING_ALIAS,
     Event,
     ExampleMeta,
     Execution,
@@ -37,51 +40,32 @@ from aiflow.store.entities import (
     Metric,
     Model,
     ModelVersion,
+    ServingVersion,
     Trigger,
     Workflow,
 )
+from aiflow.schemas.limits import DEFAULT_PAGE, MAX_PAGE
 
 if TYPE_CHECKING:
-    from aiflow.dsl.workflow import Workflow as DslWorkflow
-    from aiflow.store.models import TriggerCreate, TriggerUpdate
+    from aiflow.schemas.inputs import TriggerCreate, TriggerUpdate
 
 TOKEN_ENV = "AIFLOW__CLIENT__TOKEN"
 API_PREFIX = "/api/v1"
 SUBMIT_TIMEOUT = 180.0  # s: the server imports and plans the workflow before answering
+MAX_STOP_WAIT: Final = 60.0  # s: the most ``POST /executions/{id}/stop?wait=`` accepts
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
-class ApiError(AiflowError):
-    """An error response that maps to no aiflow error class (upload limits, unknown routes,
-    a proxy's own errors); ``status`` is the HTTP status."""
+class Submittable(Protocol):
+    """What ``submit`` needs of a workflow (``aiflow.Workflow`` has it): its name and the file
+    that defines it, whose directory is the snapshot."""
 
-    code = "api_error"
-
-    def __init__(self, message: str, status: int, problem_code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.problem_code = problem_code
-
-
-def error_from_code(code: str, message: str) -> AiflowError | None:
-    """An instance of the ``AiflowError`` subclass whose ``code`` is ``code``, or ``None``.
-
-    Built without calling the subclass's ``__init__``: some take extra arguments (a node)
-    whose text is already part of ``message``."""
-    # Error classes defined outside aiflow.errors exist as subclasses once imported:
-    # ExecutionFailed, and the server's Unauthorized and Forbidden.
-    for module in ("aiflow.scheduler.submit", "aiflow.server.problems"):
-        importlib.import_module(module)
-    pending: list[type[AiflowError]] = [AiflowError]
-    while pending:
-        cls = pending.pop()
-        if cls.code == code and cls is not ApiError:
-            error = cls.__new__(cls)
-            AiflowError.__init__(error, message)
-            return error
-        pending.extend(cls.__subclasses__())
-    return None
+    @property
+    def name(self) -> str: ...
+    @property
+    def source_file(self) -> Path | None: ...
 
 
 class Client:
@@ -90,6 +74,10 @@ class Client:
     ``token`` is an API token (default: ``$AIFLOW__CLIENT__TOKEN``); ``timeout`` bounds each
     request in seconds; ``transport`` replaces httpx's (retries, a proxy, a custom TLS setup).
     Use as a context manager, or call ``close()``.
+
+    Method names are ``MetaStore``'s for the same operation: ``get_*`` one thing, ``list_*``
+    a whole collection (read page by page), ``page_*`` one page of the API with its cursor
+    (``Page.next_cursor``; the store's ``page_*`` return the rows only).
     """
 
     def __init__(
@@ -119,17 +107,26 @@ class Client:
 
     # -- workflows ----------------------------------------------------------------------------
 
-    def workflows(
-        self, *, cursor: str | None = None, limit: int = 50, count: bool = False
+    def page_workflows(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE, count: bool = False
     ) -> Page[Workflow]:
         return self._page(Workflow, "/workflows", cursor=cursor, limit=limit, count=count)
 
-    def workflow(self, name: str) -> Workflow:
+    def list_workflows(self) -> list[Workflow]:
+        return _all(lambda cursor: self.page_workflows(cursor=cursor, limit=MAX_PAGE))
+
+    def get_workflow(self, name: str) -> Workflow:
         return Workflow.model_validate(self._get(f"/workflows/{_q(name)}"))
 
-    def workflow_versions(
-        self, name: str, *, cursor: int | None = None, limit: int = 50, count: bool = False
+    def page_workflow_versions(
+        self,
+        name: str,
+        *,
+        cursor: int | None = None,
+        limit: int = DEFAULT_PAGE,
+        count: bool = False,
     ) -> Page[WorkflowVersionPublic]:
+        """Versions newest first, without their plans (``get_workflow_graph`` draws one)."""
         return self._page(
             WorkflowVersionPublic,
             f"/workflows/{_q(name)}/versions",
@@ -138,7 +135,10 @@ class Client:
             count=count,
         )
 
-    def workflow_graph(self, name: str, version: int) -> WorkflowGraph:
+    def list_workflow_versions(self, name: str) -> list[WorkflowVersionPublic]:
+        return _all(lambda c: self.page_workflow_versions(name, cursor=_int(c), limit=MAX_PAGE))
+
+    def get_workflow_graph(self, name: str, version: int) -> WorkflowGraph:
         return WorkflowGraph.model_validate(
             self._get(f"/workflows/{_q(name)}/versions/{version}/graph")
         )
@@ -147,7 +147,7 @@ class Client:
 
     def submit(
         self,
-        wf: DslWorkflow,
+        wf: Submittable,
         mode: str = "batch",
         *,
         engine: str | None = None,
@@ -179,48 +179,84 @@ class Client:
         )
         return Execution.model_validate(_checked(response).json())
 
-    def executions(
+    def page_executions(
         self,
         *,
         workflow: str | None = None,
         status: ExecutionStatus | str | None = None,
         mode: str | None = None,
-        order: Literal["desc", "asc"] = "desc",
+        trigger: str | None = None,
+        ascending: bool = False,
         cursor: int | None = None,
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE,
         count: bool = False,
     ) -> Page[Execution]:
+        """Executions newest first (oldest first if ``ascending``), filtered by workflow,
+        status, mode and the trigger that started them."""
         return self._page(
             Execution,
             "/executions",
             workflow=workflow,
             status=status,
             mode=mode,
-            order=order,
+            trigger=trigger,
+            order="asc" if ascending else "desc",
             cursor=cursor,
             limit=limit,
             count=count,
         )
 
-    def execution(self, id: int) -> Execution:
+    def list_executions(
+        self,
+        workflow: str | None = None,
+        status: ExecutionStatus | str | None = None,
+        limit: int = DEFAULT_PAGE,
+        *,
+        mode: str | None = None,
+        trigger: str | None = None,
+    ) -> list[Execution]:
+        """The newest ``limit`` executions with these filters (as many pages as that takes)."""
+        if limit < 1:  # the store's rule and message; a page would say "query.limit"
+            raise InvalidInput(f"limit must be at least 1, got {limit}")
+        return _all(
+            lambda c: self.page_executions(
+                workflow=workflow,
+                status=status,
+                mode=mode,
+                trigger=trigger,
+                cursor=_int(c),
+                limit=min(limit, MAX_PAGE),
+            ),
+            limit=limit,
+        )
+
+    def get_execution(self, id: int) -> Execution:
         return Execution.model_validate(self._get(f"/executions/{id}"))
 
-    def stop(self, id: int, *, wait: float = 10) -> Execution:
-        """Stop an execution; returns it once ended or after ``wait`` s (then ``stopping``)."""
+    def stop_execution(self, id: int, wait: float = 10) -> Execution:
+        """Stop an execution; returns it once ended or after ``wait`` s (then ``stopping``).
+        The server waits at most ``MAX_STOP_WAIT`` s per request; a longer wait polls after."""
+        first = min(wait, MAX_STOP_WAIT)
         response = self._http.post(
-            f"/executions/{id}/stop", params={"wait": wait}, timeout=self.timeout + wait
+            f"/executions/{id}/stop", params={"wait": first}, timeout=self.timeout + first
         )
-        return Execution.model_validate(_checked(response).json())
+        execution = Execution.model_validate(_checked(response).json())
+        if wait > MAX_STOP_WAIT and not execution.status.finished:
+            execution = self.wait_for_execution(id, timeout=wait - MAX_STOP_WAIT)
+        return execution
 
-    def rerun(self, id: int) -> Execution:
+    def rerun_execution(self, id: int) -> Execution:
+        """A new execution of the same workflow version, mode, engine, deployer and jobs."""
         return Execution.model_validate(self._post(f"/executions/{id}/rerun"))
 
-    def wait(self, id: int, *, timeout: float | None = None, poll: float = 0.5) -> Execution:
+    def wait_for_execution(
+        self, id: int, *, timeout: float | None = None, poll: float = 0.5
+    ) -> Execution:
         """Poll execution ``id`` until it finished (or ``timeout`` s passed) and return it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = min(0.1, poll)
         while True:
-            execution = self.execution(id)
+            execution = self.get_execution(id)
             if execution.status.finished:
                 return execution
             if deadline is not None and time.monotonic() >= deadline:
@@ -228,18 +264,18 @@ class Client:
             time.sleep(interval)
             interval = min(interval * 2, poll)
 
-    def execution_metrics(self, id: int) -> list[Metric]:
+    def list_execution_metrics(self, id: int) -> list[Metric]:
         return self._list(Metric, f"/executions/{id}/metrics")
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def jobs(self, execution_id: int) -> list[Job]:
+    def list_jobs(self, execution_id: int) -> list[Job]:
         return self._list(Job, f"/executions/{execution_id}/jobs")
 
-    def job(self, id: int) -> Job:
+    def get_job(self, id: int) -> Job:
         return Job.model_validate(self._get(f"/jobs/{id}"))
 
-    def logs(
+    def get_job_logs(
         self,
         job_id: int,
         *,
@@ -251,8 +287,14 @@ class Client:
         params = _params(tail=tail, offset=offset, length=length)
         return _checked(self._http.get(f"/jobs/{job_id}/logs", params=params)).text
 
-    def follow_logs(self, job_id: int, *, tail: int | None = None) -> Iterator[str]:
-        """The job's log lines as they are written, until the job ends."""
+    def job_logs(self, job_id: int, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """The job's log lines (the last ``tail``); with ``follow``, as they are written,
+        until the job ends."""
+        if not follow:
+            return iter(self.get_job_logs(job_id, tail=tail).splitlines(keepends=True))
+        return self._follow_logs(job_id, tail)
+
+    def _follow_logs(self, job_id: int, tail: int | None) -> Iterator[str]:
         params = _params(tail=tail, follow=True)
         timeout = httpx.Timeout(self.timeout, read=None)
         with self._http.stream(
@@ -263,59 +305,81 @@ class Client:
 
     # -- models -------------------------------------------------------------------------------
 
-    def models(
-        self, *, cursor: str | None = None, limit: int = 50, count: bool = False
+    def page_models(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE, count: bool = False
     ) -> Page[Model]:
         return self._page(Model, "/models", cursor=cursor, limit=limit, count=count)
 
-    def model(self, name: str) -> Model:
+    def list_models(self) -> list[Model]:
+        return _all(lambda cursor: self.page_models(cursor=cursor, limit=MAX_PAGE))
+
+    def get_model(self, name: str) -> Model:
         return Model.model_validate(self._get(f"/models/{_q(name)}"))
 
-    def model_versions(
-        self, name: str, *, cursor: int | None = None, limit: int = 50, count: bool = False
+    def page_model_versions(
+        self,
+        name: str,
+        *,
+        cursor: int | None = None,
+        limit: int = DEFAULT_PAGE,
+        count: bool = False,
     ) -> Page[ModelVersion]:
         return self._page(
             ModelVersion, f"/models/{_q(name)}/versions", cursor=cursor, limit=limit, count=count
         )
 
-    def model_version(self, name: str, version: int) -> ModelVersion:
+    def list_model_versions(self, name: str) -> list[ModelVersion]:
+        return _all(lambda c: self.page_model_versions(name, cursor=_int(c), limit=MAX_PAGE))
+
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
         return ModelVersion.model_validate(self._get(f"/models/{_q(name)}/versions/{version}"))
 
-    def model_version_metrics(self, name: str, version: int) -> list[Metric]:
+    def list_model_version_metrics(self, name: str, version: int) -> list[Metric]:
         return self._list(Metric, f"/models/{_q(name)}/versions/{version}/metrics")
 
-    def serving(self, name: str) -> ServingVersion:
-        """The version to serve: the ``deployed`` alias, else the newest."""
-        return ServingVersion.model_validate(self._get(f"/models/{_q(name)}/serving"))
+    def serving_pointer(self, name: str) -> ServingVersion | None:
+        """The version to serve (the ``deployed`` alias, else the newest) with what loading
+        it takes; ``None`` when the model does not exist or has no versions."""
+        try:
+            return ServingVersion.model_validate(self._get(f"/models/{_q(name)}/serving"))
+        except NotFound:
+            return None
 
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+    def serving_version(self, name: str) -> ModelVersion | None:
+        """``serving_pointer``'s version with its aliases and metrics (two requests)."""
+        pointer = self.serving_pointer(name)
+        return None if pointer is None else self.get_model_version(name, pointer.version)
+
+    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         response = self._http.put(
             f"/models/{_q(name)}/aliases/{_q(alias)}", json={"version": version}
         )
         return ModelVersion.model_validate(_checked(response).json())
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_model_alias(self, name: str, alias: str) -> None:
         _checked(self._http.delete(f"/models/{_q(name)}/aliases/{_q(alias)}"))
 
-    def promote(self, name: str, version: int, stage: str) -> ModelVersion:
+    def set_model_version_stage(self, name: str, version: int, stage: str) -> ModelVersion:
+        """Label the version with a lifecycle stage (``STAGES``); serving is unchanged."""
         body = {"stage": stage}
         return ModelVersion.model_validate(
             self._post(f"/models/{_q(name)}/versions/{version}/promote", body)
         )
 
-    def rollback(self, name: str) -> ModelVersion:
-        """Point ``deployed`` back at the version it pointed at before."""
-        return ModelVersion.model_validate(self._post(f"/models/{_q(name)}/rollback"))
+    def roll_back_alias(self, name: str, alias: str = SERVING_ALIAS) -> ModelVersion:
+        """Point ``alias`` (default ``deployed``) back at the version it pointed at before."""
+        response = self._http.post(f"/models/{_q(name)}/rollback", params={"alias": alias})
+        return ModelVersion.model_validate(_checked(response).json())
 
     # -- triggers -----------------------------------------------------------------------------
 
-    def triggers(
+    def page_triggers(
         self,
         *,
         workflow: str | None = None,
         enabled: bool | None = None,
         cursor: str | None = None,
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE,
         count: bool = False,
     ) -> Page[Trigger]:
         return self._page(
@@ -328,7 +392,10 @@ class Client:
             count=count,
         )
 
-    def trigger(self, name: str) -> Trigger:
+    def list_triggers(self, *, workflow: str | None = None) -> list[Trigger]:
+        return _all(lambda c: self.page_triggers(workflow=workflow, cursor=c, limit=MAX_PAGE))
+
+    def get_trigger(self, name: str) -> Trigger:
         return Trigger.model_validate(self._get(f"/triggers/{_q(name)}"))
 
     def create_trigger(self, spec: TriggerCreate) -> Trigger:
@@ -343,23 +410,15 @@ class Client:
     def delete_trigger(self, name: str) -> Trigger:
         return Trigger.model_validate(_checked(self._http.delete(f"/triggers/{_q(name)}")).json())
 
-    def trigger_executions(
-        self, name: str, *, cursor: int | None = None, limit: int = 50, count: bool = False
-    ) -> Page[Execution]:
-        """The executions trigger ``name`` started, newest first."""
-        return self._page(
-            Execution, f"/triggers/{_q(name)}/executions", cursor=cursor, limit=limit, count=count
-        )
-
     # -- examples and events ------------------------------------------------------------------
 
-    def examples(self) -> list[ExampleMeta]:
+    def list_examples(self) -> list[ExampleMeta]:
         return self._list(ExampleMeta, "/examples")
 
-    def example(self, name: str) -> ExampleMeta:
+    def get_example(self, name: str) -> ExampleMeta:
         return ExampleMeta.model_validate(self._get(f"/examples/{_q(name)}"))
 
-    def events(
+    def page_events(
         self,
         *,
         after_seq: int = 0,
@@ -369,6 +428,22 @@ class Client:
     ) -> Page[Event]:
         params = _params(after_seq=after_seq, key=key, type=type, limit=limit)
         return Page[Event].model_validate(self._get("/events", params))
+
+    def list_events(
+        self,
+        after_seq: int = 0,
+        key: str | None = None,
+        type: str | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Events with ``seq > after_seq`` in seq order, at most ``limit`` (poll with the last
+        seq seen)."""
+
+        def fetch(cursor: str | None) -> Page[Event]:
+            after = after_seq if cursor is None else int(cursor)
+            return self.page_events(after_seq=after, key=key, type=type, limit=min(limit, MAX_PAGE))
+
+        return _all(fetch, limit=limit)
 
     def stream_events(
         self, *, after_seq: int = 0, key: str | None = None, type: str | None = None
@@ -401,6 +476,22 @@ class Client:
         """A collection the server returns in one page."""
         page = self._get(path)
         return TypeAdapter(list[item]).validate_python(page["data"])  # type: ignore[valid-type]
+
+
+def _all(fetch: Callable[[str | None], Page[T]], limit: int | None = None) -> list[T]:
+    """Every item of a paged collection (the first ``limit`` if given), in server order."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = fetch(cursor)
+        items.extend(page.data)
+        cursor = page.next_cursor
+        if cursor is None or (limit is not None and len(items) >= limit):
+            return items if limit is None else items[:limit]
+
+
+def _int(cursor: str | None) -> int | None:
+    return None if cursor is None else int(cursor)
 
 
 def _params(**params: Any) -> dict[str, Any]:
@@ -440,5 +531,4 @@ def _error(response: httpx.Response) -> AiflowError:
         return ApiError(f"{response.status_code}: {text}", response.status_code)
     message = str(problem.get("detail") or problem.get("title") or response.reason_phrase)
     code = problem.get("code")
-    error = error_from_code(code, message) if isinstance(code, str) else None
-    return error or ApiError(message, response.status_code, code if isinstance(code, str) else None)
+    return error_for(code if isinstance(code, str) else None, message, response.status_code)

@@ -9,15 +9,18 @@ Nothing here touches the disk at import time, so ``aiflow --help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aiflow.config_file import config_file_source, find_config_file
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def aiflow_home() -> Path:
@@ -92,33 +95,11 @@ class ClientSettings(BaseModel):
     )
 
 
-class FlinkSettings(BaseModel):
-    """The Flink engine: where its jobs run, and the session cluster ``aiflow flink start`` runs.
-
-    With ``rest_url`` unset each Flink job runs in an embedded mini-cluster inside its own job
-    process; set, jobs are submitted to that session cluster and watched through its REST API.
-    The memory defaults fit a small machine (the cluster takes about 2.7 GB in all)."""
-
-    rest_url: str | None = Field(
-        default=None,
-        description="session cluster REST URL (http://host:port); unset: embedded mini-cluster; "
-        "env AIFLOW__FLINK__REST_URL",
-    )
-    checkpoint_interval: float = Field(
-        default=5.0, gt=0, description="seconds between checkpoints of stream jobs"
-    )
-    parallelism: int = Field(default=1, ge=1, description="default parallelism of Flink jobs")
-    jobmanager_memory: str = Field(default="1024m", description="JobManager process size")
-    taskmanager_memory: str = Field(default="1728m", description="TaskManager process size")
-    slots: int = Field(default=2, ge=1, description="task slots of the TaskManager")
-    rest_port: int = Field(default=0, ge=0, le=65535, description="REST/web UI port; 0: free")
-    rpc_port: int = Field(default=0, ge=0, le=65535, description="JobManager RPC port; 0: free")
-    java_home: str | None = Field(
-        default=None, description="JDK for Flink; default $JAVA_HOME, then `java` on PATH"
-    )
-
-
 class Settings(BaseSettings):
+    """aiflow's own sections; ``get_settings()`` returns a subclass that adds one section per
+    engine plugin that declares settings (``[flink]``, ``AIFLOW__FLINK__*``), so the config file
+    and the environment are validated the same way for both (see ``settings_class``)."""
+
     model_config = SettingsConfigDict(
         env_prefix="AIFLOW__", env_nested_delimiter="__", extra="ignore"
     )
@@ -128,7 +109,6 @@ class Settings(BaseSettings):
     stream: StreamSettings = StreamSettings()
     server: ServerSettings = ServerSettings()
     client: ClientSettings = ClientSettings()
-    flink: FlinkSettings = FlinkSettings()
     default_engine: str = "local"
     default_deployer: str = "local"
 
@@ -187,10 +167,38 @@ class Settings(BaseSettings):
         data["client"]["token"] = "***" if self.client.token is not None else None
         return data
 
+    def section(self, name: str, model: type[M]) -> M:
+        """A plugin's settings section, typed (``settings.section("flink", FlinkSettings)``)."""
+        value = getattr(self, name, None)
+        return value if isinstance(value, model) else model()
+
+
+@lru_cache(maxsize=1)
+def settings_class() -> type[Settings]:
+    """``Settings`` plus a section per engine plugin with settings.
+
+    Plugins are found through the ``aiflow.engines`` entry point group, by name: this module
+    sits at the bottom of the layers and imports no engine; a plugin's descriptor and settings
+    model are plain data (``aiflow.translators.plugin``)."""
+    from importlib.metadata import entry_points
+
+    from pydantic import create_model
+
+    sections: dict[str, Any] = {}
+    for ep in entry_points(group="aiflow.engines"):
+        reference = getattr(ep.load(), "settings", None)
+        if reference:
+            module, _, attribute = reference.partition(":")
+            model = getattr(importlib.import_module(module), attribute)
+            sections[ep.name] = (model, model())
+    if not sections:
+        return Settings
+    return create_model("Settings", __base__=Settings, **sections)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return settings_class()()
 
 
 def reset_settings() -> None:

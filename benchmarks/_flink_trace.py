@@ -6,7 +6,8 @@ naming a file, it appends ``<epoch seconds> <event>`` lines to that file:
 
 * ``loaded``: the workflow file was imported (aiflow's runtime is up, the job's spec and
   snapshot were read: the job process's own start-up is behind it);
-* ``table_env_start`` / ``table_env_created``: around ``aiflow.flink.tableenv.create_table_env``;
+* ``table_env_start`` / ``table_env_created``: around ``create_table_env``
+  (``aiflow.translators.flink.tableenv``);
 * ``gateway_start`` / ``gateway_up``: around PyFlink's ``launch_gateway`` (starting the JVM and
   connecting py4j to it), which happens inside the former;
 * ``execute_start`` / ``execute_returned``: around ``StatementSet.execute`` (the tables are
@@ -55,7 +56,7 @@ def install() -> None:
         import pyflink.java_gateway as gateway
         from pyflink.table.statement_set import StatementSet
 
-        import aiflow.flink.tableenv as tableenv
+        import aiflow.translators.flink.tableenv as tableenv
     except ImportError:  # a job on another engine
         return
     # module attributes looked up at call time: flink.py imports create_table_env inside

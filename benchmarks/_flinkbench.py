@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiflow.store.entities import Execution
+    from aiflow.schemas.entities import Execution
     from aiflow.store.sql_store import MetaStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ def jvm_logs_to(log_dir: Path) -> None:
     """Point the PyFlink gateway JVM of job processes started from now on (they inherit this
     process's environment through the driver) at ``log_dir``: the engine's own per-attempt
     setting, made here once so that every job of the benchmark logs where it can be read."""
-    from aiflow.translators.components.flink import jvm_logs_to as engine_jvm_logs_to
+    from aiflow.translators.flink.engine import jvm_logs_to as engine_jvm_logs_to
 
     os.environ.pop("FLINK_LOG_DIR", None)
     engine_jvm_logs_to(log_dir)
@@ -253,7 +253,7 @@ def kafka_broker(root: Path) -> Iterator[Any]:
     the fixture's ``KafkaBroker`` (``.bootstrap``, ``.create_topic``) and stops it after."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from aiflow.flink.jars import ensure_jars
+    from aiflow.translators.flink.jars import ensure_jars
     from tests.fixtures_kafka import _java, _start  # importing it starts nothing
 
     java = _java()

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/flink_submit.py [--runs 5] [--skip-session] [--skip-mini]
 
-Starts a session cluster with ``aiflow.flink.cluster`` in a private temporary ``AIFLOW_HOME``
+Starts a session cluster with ``aiflow.translators.flink.cluster`` in a private temporary
+``AIFLOW_HOME``
 (stopped at the end, always), then submits a small batch workflow on the flink engine (the
 wine example's 140 rows -> ``AddRatios`` -> a csv file: one Flink job) ``--runs`` times, one
 after the other, with ``AIFLOW__FLINK__REST_URL`` set; then ``--runs`` times without it (each
@@ -110,7 +111,7 @@ def one_run(wf: Any, run_dir: Path, rest_url: str | None, store: Any) -> dict[st
     """Submit once, wait for the end; seconds from submission to each point reached."""
     import aiflow as af
     from aiflow.config import reset_settings
-    from aiflow.flink.rest import FlinkRest
+    from aiflow.translators.flink.rest import FlinkRest
 
     log_dir, trace = run_dir / "jvm-log", run_dir / "trace.txt"
     fb.jvm_logs_to(log_dir)  # the job process's gateway JVM (and mini-cluster) logs here
@@ -229,10 +230,11 @@ def main() -> None:
         del os.environ[key]  # the developer's settings must not leak in
     print(fb.machine_line(), flush=True)
 
-    from aiflow.config import FlinkSettings, reset_settings
-    from aiflow.flink.cluster import FlinkCluster
-    from aiflow.runtime.usercode import load_workflow_file
+    from aiflow.config import reset_settings
     from aiflow.store.sql_store import MetaStore
+    from aiflow.translators.flink.cluster import FlinkCluster
+    from aiflow.translators.flink.settings import FlinkSettings
+    from aiflow.translators.usercode import load_workflow_file
 
     reset_settings()
     project = home / "project"

@@ -102,7 +102,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def write_workflow(project: Path, file: str, **values: Any) -> Any:
-    from aiflow.runtime.usercode import load_workflow_file
+    from aiflow.translators.usercode import load_workflow_file
 
     values.setdefault("stream_source", None)
     values.setdefault("stream_out", None)
@@ -323,8 +323,8 @@ def main() -> None:
 
     import aiflow as af
     from aiflow.config import reset_settings
-    from aiflow.runtime.usercode import load_workflow_file
     from aiflow.store.sql_store import MetaStore
+    from aiflow.translators.usercode import load_workflow_file
 
     reset_settings()
     store = MetaStore()

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from aiflow.client import Client
-from aiflow.runtime.usercode import load_workflow_file
+from aiflow.translators.usercode import load_workflow_file
 
 POLL = 0.01
 RUN_TIMEOUT = 120.0  # per submission: to running, then to finished
@@ -122,19 +122,19 @@ def main() -> None:
                 t1 = time.perf_counter()
                 seen = None
                 while time.perf_counter() - t1 < RUN_TIMEOUT:
-                    jobs = client.jobs(execution.id)
+                    jobs = client.list_jobs(execution.id)
                     if jobs and jobs[0].started_at is not None:
                         seen = time.perf_counter()
                         break
                     time.sleep(POLL)
                 if seen is None:
                     sys.exit(f"execution {execution.id}: no job running after {RUN_TIMEOUT} s")
-                done = client.wait(execution.id, timeout=RUN_TIMEOUT, poll=0.05)
+                done = client.wait_for_execution(execution.id, timeout=RUN_TIMEOUT, poll=0.05)
                 if done.status.value != "succeeded":
                     sys.exit(f"execution {execution.id} ended {done.status.value}; see {log}")
                 if i == 0:
                     continue  # the warm-up submission's execution
-                job = client.jobs(execution.id)[0]
+                job = client.list_jobs(execution.id)[0]
                 assert job.started_at is not None
                 submit_ms.append((t1 - t0) * 1000)
                 running_ms.append((seen - t1) * 1000)

@@ -1,4 +1,4 @@
-"""Deployers: run a physical job on a target (local processes now; Kubernetes and YARN later).
+"""Deployers: run a physical job on a target (each deployer one module here plus a registry line).
 
 ``get_deployer(name)`` resolves the name stored in ``execution.deployer``: built-ins first, then
 the ``aiflow.deployers`` entry-point group, so a plugin package can add a target without touching
@@ -16,6 +16,7 @@ from aiflow.errors import InvalidInput
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
+    from aiflow.config import Settings
     from aiflow.deployers.base import Deployer
 
 __all__ = ["available_deployers", "get_deployer"]
@@ -37,8 +38,9 @@ def available_deployers() -> list[str]:
     return sorted(set(_BUILTINS) | set(_entry_points()))
 
 
-def get_deployer(name: str) -> Deployer:
-    """Return a new instance of the deployer called ``name``.
+def get_deployer(name: str, settings: Settings | None = None) -> Deployer:
+    """Return a new instance of the deployer called ``name``, configured by ``settings``
+    (default: the process's settings, read when needed).
 
     A fresh instance per call: deployers keep per-driver state (the local one keeps the
     processes it started), which must not be shared between drivers in one process.
@@ -60,4 +62,4 @@ def get_deployer(name: str) -> Deployer:
             f"deployer '{name}' resolves to {target!r}, which is not a Deployer subclass; "
             "fix the plugin's 'aiflow.deployers' entry point"
         )
-    return target()
+    return target(settings)

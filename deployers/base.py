@@ -8,6 +8,11 @@ stored in ``job.handle`` alone.
 
 Optional capabilities are advertised with ``supports_*`` class flags rather than extra abstract
 methods, so a minimal deployer stays a minimal class and callers ask before relying on them.
+
+``logs`` is the only way anything reads a job's output: the CLI, the REST API and the web all
+go through it (via ``aiflow.scheduler.logs``), so a new deployer's logs show everywhere. Log
+URIs and handles come from the meta store, which user code can write: ``logs`` must read only
+what its jobs wrote (the local deployer: regular files inside the logs directory).
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ from __future__ import annotations
 import signal
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiflow.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from aiflow.config import Settings
 
 Handle = dict[str, Any]
 """What ``submit`` returns and the scheduler stores as ``job.handle``: JSON-able, self-contained."""
@@ -56,20 +66,54 @@ class JobState:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class LogRange:
+    """Bytes of an attempt's log as written (undecoded), for paging through a large log: the
+    REST API's ``offset``/``length`` reads and its ``X-Log-Size``/``X-Next-Offset`` headers.
+
+    ``chunks`` is read lazily and releases what it holds (an open file) when exhausted or
+    closed. ``size`` and ``next_offset`` are ``None`` where they are unknown (a log read as
+    lines from a deployer without ``supports_log_ranges``).
+    """
+
+    chunks: Iterator[bytes]
+    size: int | None = None  # bytes in the log when it was opened
+    next_offset: int | None = None  # where the range after this one starts
+
+
 class Deployer(ABC):
     """Starts, watches, stops and reads the logs of job attempts on one kind of target.
 
     One instance serves one driver; it may keep in-memory state about the jobs it started (the
     local deployer keeps ``Popen`` objects for exact exit codes) but every method must also work
     from the handle alone, because drivers restart and ``aiflow stop`` runs in another process.
+
+    ``get_deployer(name, settings)`` constructs it with the settings of the process that asks
+    (a server's may differ from the environment's); ``None`` means ``get_settings()``, read
+    when needed. A subclass that overrides ``__init__`` accepts the same argument.
     """
 
     name: ClassVar[str]
     # ``logs(..., follow=True)`` streams new output as it is written instead of ending at EOF.
     supports_follow_logs: ClassVar[bool] = False
+    # ``read_log`` returns byte ranges, and ``logs`` accepts ``offset``: logs can be paged by
+    # byte (the REST API's offset/length). Without it, logs are read as lines only.
+    supports_log_ranges: ClassVar[bool] = False
     # ``wait_for_change`` returns as soon as a started job ends, instead of just sleeping; the
     # driver relies on this for low job-end -> successor-start latency.
     supports_wait: ClassVar[bool] = False
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    @property
+    def settings(self) -> Settings:
+        """The settings given at construction, else the process's current ones."""
+        if self._settings is not None:
+            return self._settings
+        from aiflow.config import get_settings
+
+        return get_settings()
 
     @abstractmethod
     def submit(self, launch: JobLaunch) -> Handle:
@@ -95,12 +139,26 @@ class Deployer(ABC):
 
     @abstractmethod
     def logs(
-        self, handle_or_log_uri: Handle | str, *, follow: bool = False, tail: int | None = None
+        self,
+        handle_or_log_uri: Handle | str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        offset: int | None = None,
+        until: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
         """Yield the attempt's output line by line (without line endings).
 
-        ``tail`` limits the output already written to its last lines; ``follow`` keeps yielding
-        new lines until the attempt ends (or forever when only a log URI is given).
+        ``tail`` limits the output already written to its last lines; ``offset`` (only with
+        ``supports_log_ranges``) starts at that byte instead, e.g. where a ``read_log`` range
+        ended. ``follow`` keeps yielding new lines until the attempt ends (or forever when only
+        a log URI is given) or until ``until()`` returns true, checked between reads: that is
+        how a caller ends following a log URI when the meta store says the job ended, or when
+        its own client went away. What was written by then is yielded first.
+
+        Raises ``NotFound`` *before returning* when the log does not exist (unless following,
+        which waits for it) or may not be read, so that callers can answer "not found" before
+        they start streaming.
         """
 
     def wait_for_change(self, timeout: float) -> None:
@@ -110,6 +168,24 @@ class Deployer(ABC):
         The default just sleeps; deployers that can be woken (``supports_wait``) override it.
         """
         time.sleep(max(timeout, 0.0))
+
+    def read_log(
+        self,
+        handle_or_log_uri: Handle | str,
+        *,
+        offset: int | None = None,
+        length: int | None = None,
+        tail: int | None = None,
+    ) -> LogRange:
+        """The log's bytes from byte ``offset`` (at most ``length`` of them), or its last
+        ``tail`` lines, up to its size when opened; only with ``supports_log_ranges``.
+
+        Like ``logs``, it raises ``NotFound`` before returning if the log cannot be read.
+        """
+        raise InvalidInput(
+            f"the {self.name} deployer cannot read byte ranges of logs; read them by lines "
+            "(whole, tail or follow) instead"
+        )
 
 
 def describe_exit(exit_code: int) -> str:

@@ -15,6 +15,10 @@ busy machine, right on the job-end -> successor-start path.
 Processes started by another driver (after a driver restart, or from ``aiflow stop``) are found
 from the handle alone: pid plus psutil create time, so a recycled pid is never mistaken for the
 job.
+
+Logs are read only from regular files inside the logs directory (``settings.logs_dir``, where
+the driver puts them) or that this instance itself wrote, whatever a log URI or handle from the
+meta store says: see ``logfile`` for why and how.
 """
 
 from __future__ import annotations
@@ -29,17 +33,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
-from aiflow.errors import DeploymentError, InvalidInput, NotFound
+from aiflow.errors import DeploymentError, InvalidInput
+from aiflow.translators.job_store import without_credentials
 
-from .base import Deployer, Handle, JobLaunch, JobState, describe_exit
-from .logfile import path_from_uri, read_lines
+from .base import Deployer, Handle, JobLaunch, JobState, LogRange, describe_exit
+from .logfile import LogFiles
+
+if TYPE_CHECKING:
+    from aiflow.config import Settings
 
 # psutil computes create_time from the boot time, which two processes can read up to a second
 # apart; a recycled pid within that second is not a realistic risk.
@@ -65,10 +74,13 @@ class LocalDeployer(Deployer):
 
     name = "local"
     supports_follow_logs = True
+    supports_log_ranges = True
     supports_wait = True
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
         self._host = socket.gethostname()
+        self._files = LogFiles(lambda: self.settings.logs_dir)
         self._started: dict[int, _Started] = {}  # pid -> attempt; pids stay reserved until reaped
         # poll, stop and wait_for_change may run in different threads (the driver stops jobs
         # in parallel); one lock makes reaping and the pidfd bookkeeping atomic.
@@ -88,13 +100,16 @@ class LocalDeployer(Deployer):
             launch.log_path.parent.mkdir(parents=True, exist_ok=True)
             launch.workdir.mkdir(parents=True, exist_ok=True)
             with open(launch.log_path, "ab") as log:
+                self._files.wrote(launch.log_path)
                 log.write(_header(launch, self._host).encode())
                 log.flush()
                 started_before = _boot_clock()
                 proc = subprocess.Popen(
                     launch.command,
                     cwd=launch.workdir,
-                    env={**os.environ, **launch.env},
+                    # The driver's environment minus credentials (a server's secret, the
+                    # store URL): the job gets its own, if any, through launch.env.
+                    env={**without_credentials(os.environ), **launch.env},
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -154,21 +169,28 @@ class LocalDeployer(Deployer):
             raise DeploymentError(f"process {pid} did not end 5 s after SIGKILL")
 
     def logs(
-        self, handle_or_log_uri: Handle | str, *, follow: bool = False, tail: int | None = None
+        self,
+        handle_or_log_uri: Handle | str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        offset: int | None = None,
+        until: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
-        handle: Handle | None = None
-        if isinstance(handle_or_log_uri, dict):
-            handle = handle_or_log_uri
-            _identity(handle)
-            if "log_path" not in handle:
-                raise InvalidInput(f"handle has no log_path: {handle!r}")
-            path = Path(str(handle["log_path"]))
-        else:
-            path = path_from_uri(handle_or_log_uri)
-        if not follow and not path.exists():
-            raise NotFound(f"log file {path} does not exist; has the job started yet?")
-        running = None if handle is None else lambda: self.poll(handle).running
-        return read_lines(path, follow=follow, tail=tail, running=running)
+        path, attempt_ended = self._source(handle_or_log_uri)
+        ended = attempt_ended if until is None else _either(until, attempt_ended)
+        return self._files.lines(path, follow=follow, tail=tail, offset=offset, ended=ended)
+
+    def read_log(
+        self,
+        handle_or_log_uri: Handle | str,
+        *,
+        offset: int | None = None,
+        length: int | None = None,
+        tail: int | None = None,
+    ) -> LogRange:
+        path, _ = self._source(handle_or_log_uri)
+        return self._files.range(path, offset=offset, length=length, tail=tail)
 
     def wait_for_change(self, timeout: float) -> None:
         """Sleep until a child started here ends, or ``timeout``; reaps the ones that ended.
@@ -200,6 +222,20 @@ class LocalDeployer(Deployer):
             self._reap(waiting[fd])
 
     # -- internals --------------------------------------------------------------------------
+
+    def _source(self, handle_or_log_uri: Handle | str) -> tuple[Path, Callable[[], bool] | None]:
+        """The log file behind a handle or URI, and (for a handle) whether its attempt ended."""
+        if not isinstance(handle_or_log_uri, dict):
+            return self._files.path(handle_or_log_uri), None
+        handle = handle_or_log_uri
+        _identity(handle)
+        if "log_path" not in handle:
+            raise InvalidInput(f"handle has no log_path: {handle!r}")
+
+        def attempt_ended() -> bool:
+            return not self.poll(handle).running
+
+        return self._files.path(str(handle["log_path"])), attempt_ended
 
     def _reap(self, started: _Started) -> bool:
         """Reap the child if it ended (never blocks); True once reaped."""
@@ -252,6 +288,10 @@ class LocalDeployer(Deployer):
                 f"job process {handle.get('pid')} runs on host '{host}', not on '{self._host}'; "
                 "run the command on that host"
             )
+
+
+def _either(a: Callable[[], bool], b: Callable[[], bool] | None) -> Callable[[], bool]:
+    return a if b is None else lambda: a() or b()
 
 
 def _header(launch: JobLaunch, host: str) -> str:

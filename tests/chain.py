@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 from aiflow.dsl.workflow import Workflow
-from aiflow.runtime.usercode import load_workflow_file
+from aiflow.translators.usercode import load_workflow_file
 
 _SOURCE = """
 import time

@@ -12,19 +12,18 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aiflow.config import reset_settings
+from tests.services import NotReady, free_port, unavailable, wait_ready
 
 pytest_plugins = ["tests.fixtures_mariadb", "tests.fixtures_kafka", "tests.fixtures_flink"]
 
@@ -102,7 +101,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         private = _PrivatePostgres.start()
     except (_Unavailable, OSError, subprocess.SubprocessError) as exc:
-        _unavailable(f"PostgreSQL not available: {exc}")
+        unavailable(f"PostgreSQL not available: {exc}")
     try:
         yield PostgresServer(private.url)
     finally:
@@ -143,12 +142,6 @@ def migrated_postgres_url(postgres_server: PostgresServer, postgres_template: st
 
 class _Unavailable(Exception):
     pass
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true" or os.environ.get("AIFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def _dispose(url: str) -> None:
@@ -201,7 +194,7 @@ class _PrivatePostgres:
                 shutil.rmtree(root, ignore_errors=True)
                 raise _Unavailable(f"cannot hand {root} to the postgres user: {exc}") from exc
             as_postgres = ["runuser", "-u", "postgres", "--"]
-        server = cls(root, bin_dir, _free_port(), as_postgres)
+        server = cls(root, bin_dir, free_port(), as_postgres)
         try:
             server._run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust",
                         "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
@@ -231,16 +224,15 @@ class _PrivatePostgres:
     def _wait_ready(self) -> None:
         import psycopg
 
-        deadline = time.monotonic() + _START_TIMEOUT
-        while True:
-            try:
-                psycopg.connect(_libpq_url(self.url), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError as exc:
-                if time.monotonic() > deadline:
-                    log = (self.root / "server.log").read_text(errors="replace")[-2000:]
-                    raise _Unavailable(f"server did not accept connections: {exc}\n{log}") from exc
-                time.sleep(0.1)
+        def connect() -> None:
+            psycopg.connect(_libpq_url(self.url), connect_timeout=2).close()
+
+        try:
+            wait_ready(connect, timeout=_START_TIMEOUT, errors=(psycopg.OperationalError,))
+        except NotReady as exc:
+            log = (self.root / "server.log").read_text(errors="replace")[-2000:]
+            why = exc.last_error
+            raise _Unavailable(f"server did not accept connections: {why}\n{log}") from why
 
 
 def _find_postgres_bin() -> Path:
@@ -258,10 +250,3 @@ def _find_postgres_bin() -> Path:
         return tuple(int(part) for part in Path(path).parts[-3].split(".") if part.isdigit())
 
     return Path(max(candidates, key=version)).parent
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

@@ -1,10 +1,10 @@
 """A real Flink session cluster for the test session, started with aiflow's own library.
 
-``flink_cluster`` starts one ``aiflow.flink.cluster.FlinkCluster`` (JobManager + TaskManager from
-the ``apache-flink`` wheel's scripts) in a private home under pytest's temp dir, once per session:
-it takes about 2.7 GB and 10-25 s to start on a 2-core machine, so never per test. It is stopped
-(its own two pids) at teardown. ``flink_session`` is its REST URL, what tests put in
-``AIFLOW__FLINK__REST_URL``.
+``flink_cluster`` starts one ``aiflow.translators.flink.cluster.FlinkCluster`` (JobManager +
+TaskManager from the ``apache-flink`` wheel's scripts) in a private home under pytest's temp
+dir, once per session: it takes about 2.7 GB and 10-25 s to start on a 2-core machine, so never
+per test. It is stopped (its own two pids) at teardown. ``flink_session`` is its REST URL,
+what tests put in ``AIFLOW__FLINK__REST_URL``.
 
 No PyFlink or no Java: skip, or fail under ``CI=true`` / ``AIFLOW_REQUIRE_SERVICES=1`` like the
 database fixtures. A cluster that does not start with both present is a bug in aiflow: it fails.
@@ -12,37 +12,32 @@ database fixtures. A cluster that does not start with both present is a bug in a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.services import unavailable
+
 if TYPE_CHECKING:
-    from aiflow.flink.cluster import FlinkCluster
+    from aiflow.translators.flink.cluster import FlinkCluster
 
 _START_TIMEOUT = 180.0  # a cold start on 2 busy cores; typically 10-25 s
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true" or os.environ.get("AIFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def flink_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkCluster]:
     """The session's running cluster (``.root`` is its private tree, logs in ``.log_dir``)."""
-    from aiflow.config import FlinkSettings
     from aiflow.errors import FlinkUnavailable
-    from aiflow.flink.cluster import FlinkCluster
-    from aiflow.flink.tableenv import find_java_home, pyflink_home
+    from aiflow.translators.flink.cluster import FlinkCluster
+    from aiflow.translators.flink.settings import FlinkSettings
+    from aiflow.translators.flink.tableenv import find_java_home, pyflink_home
 
     try:
         pyflink_home()
         find_java_home()
     except FlinkUnavailable as exc:
-        _unavailable(f"Flink not available: {exc}")
+        unavailable(f"Flink not available: {exc}")
     # explicit settings: the developer's aiflow.toml or AIFLOW__FLINK__* must not leak in
     cluster = FlinkCluster(tmp_path_factory.mktemp("flink-session"), FlinkSettings())
     for attempt in (1, 2):

@@ -5,9 +5,10 @@ SLF4J binding so it logs), not from a downloaded tarball and not a mock: the Fli
 source and sink must be tested against the real wire protocol. One broker per session, because
 the two JVM starts (storage format, then the broker) cost seconds on a 2-core machine.
 
-Readiness is a real metadata request (``aiflow.flink.kafka.check_reachable``), not an open TCP
-port: the port opens before the broker can serve requests. Missing Java, jars or client library:
-skip, or fail under ``CI=true`` / ``AIFLOW_REQUIRE_SERVICES=1`` like the database fixtures.
+Readiness is a real metadata request (``aiflow.translators.flink.kafka.check_reachable``), not
+an open TCP port: the port opens before the broker can serve requests. Missing Java, jars or
+client library: skip, or fail under ``CI=true`` / ``AIFLOW_REQUIRE_SERVICES=1`` like the
+database fixtures.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
 from aiflow.errors import AiflowError
+from tests.services import NotReady, free_ports, unavailable, wait_ready
 
 _START_TIMEOUT = 90.0  # a cold JVM on 2 busy cores; a typical start is well under that
 _STOP_TIMEOUT = 15.0
@@ -44,24 +45,6 @@ rootLogger.appenderRef.out.ref = OUT
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true" or os.environ.get("AIFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports: all sockets stay bound until every port is chosen."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def _cluster_id() -> str:
@@ -236,9 +219,9 @@ class _Process:
 def _start(java: str, classpath: list[Path], root: Path) -> _Process:
     """Format the log dir, start the broker, wait for a metadata answer; on failure the broker
     is killed and the error carries its log tail."""
-    from aiflow.flink.kafka import check_reachable
+    from aiflow.translators.flink.kafka import check_reachable
 
-    broker_port, controller_port = _free_ports(2)
+    broker_port, controller_port = free_ports(2)
     config, log4j = root / "server.properties", root / "log4j2.properties"
     config.write_text(_server_properties(root, broker_port, controller_port))
     log4j.write_text(_LOG4J2)
@@ -266,20 +249,24 @@ def _start(java: str, classpath: list[Path], root: Path) -> _Process:
             stderr=subprocess.STDOUT,
         )
     running = _Process(proc, KafkaBroker(f"127.0.0.1:{broker_port}", log_file))
-    deadline = time.monotonic() + _START_TIMEOUT
     try:
-        while True:
-            try:
-                check_reachable(running.broker.bootstrap, timeout=1.0)
-                return running
-            except AiflowError as exc:
-                exited = proc.poll()
-                if exited is not None or time.monotonic() > deadline:
-                    why = f"exited with {exited}" if exited is not None else exc.message
-                    raise RuntimeError(
-                        f"the Kafka broker did not start ({why}); log tail of {log_file}:\n"
-                        f"{running.broker.log_tail()}"
-                    ) from exc
+        try:
+            wait_ready(
+                lambda: check_reachable(running.broker.bootstrap, timeout=1.0),
+                timeout=_START_TIMEOUT,
+                errors=(AiflowError,),
+                process=proc,
+                interval=0,  # the probe itself waits up to 1 s
+            )
+            return running
+        except NotReady as exc:
+            last = exc.last_error
+            message = last.message if isinstance(last, AiflowError) else str(last)
+            why = f"exited with {exc.exit_code}" if exc.exit_code is not None else message
+            raise RuntimeError(
+                f"the Kafka broker did not start ({why}); log tail of {log_file}:\n"
+                f"{running.broker.log_tail()}"
+            ) from last
     except BaseException:  # also Ctrl-C or a test timeout: never leave the JVM behind
         running.stop()
         raise
@@ -291,16 +278,16 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
     try:
         import confluent_kafka  # noqa: F401
     except ImportError:
-        _unavailable("confluent-kafka is not installed (pip install 'aiflow[flink]')")
+        unavailable("confluent-kafka is not installed (pip install 'aiflow[flink]')")
     java = _java()
     if java is None:
-        _unavailable("Kafka broker not available: no java on PATH or in $JAVA_HOME")
-    from aiflow.flink.jars import ensure_jars
+        unavailable("Kafka broker not available: no java on PATH or in $JAVA_HOME")
+    from aiflow.translators.flink.jars import ensure_jars
 
     try:
         classpath = ensure_jars("kafka-broker")
     except AiflowError as exc:
-        _unavailable(f"Kafka broker jars not available: {exc.message}")
+        unavailable(f"Kafka broker jars not available: {exc.message}")
     for attempt in (1, 2):
         try:
             running = _start(java, classpath, tmp_path_factory.mktemp("kafka"))
@@ -309,7 +296,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBrok
             # another process may take a "free" port between choosing it and the bind: retry once
             if attempt == 1 and "Address already in use" in str(exc):
                 continue
-            _unavailable(str(exc))
+            unavailable(str(exc))
     try:
         yield running.broker
     finally:

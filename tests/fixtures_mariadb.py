@@ -14,30 +14,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.services import NotReady, free_port, unavailable, wait_ready
+
 MYSQL_URL_ENV = "AIFLOW_TEST_MYSQL_URL"
 _START_TIMEOUT = 60.0
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true" or os.environ.get("AIFLOW_REQUIRE_SERVICES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _connect(url: str):  # type: ignore[no-untyped-def]
@@ -54,6 +42,10 @@ def _connect(url: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _ping(url: str) -> None:
+    _connect(url).close()
+
+
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[str]:
     """SQLAlchemy URL of the server (no database selected)."""
@@ -64,9 +56,9 @@ def mariadb_server() -> Iterator[str]:
     daemon = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
     install = shutil.which("mariadb-install-db")
     if not os.path.exists(daemon) or install is None:
-        _unavailable("MariaDB not available: mariadbd not found (scripts/ensure_databases.sh)")
+        unavailable("MariaDB not available: mariadbd not found (scripts/ensure_databases.sh)")
     root = Path(tempfile.mkdtemp(prefix="aiflow-mariadb-"))
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     done = subprocess.run(
         [
             install,
@@ -80,7 +72,7 @@ def mariadb_server() -> Iterator[str]:
         text=True,
     )
     if done.returncode != 0:
-        _unavailable(f"mariadb-install-db failed: {done.stderr[-500:]}")
+        unavailable(f"mariadb-install-db failed: {done.stderr[-500:]}")
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
         [
@@ -102,16 +94,11 @@ def mariadb_server() -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"mysql+pymysql://root@127.0.0.1:{port}"
-    deadline = time.monotonic() + _START_TIMEOUT
-    while True:
-        try:
-            _connect(url).close()
-            break
-        except Exception as exc:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                _unavailable(f"MariaDB did not start: {exc}; see {root / 'server.log'}")
-            time.sleep(0.2)
+    try:
+        wait_ready(lambda: _ping(url), timeout=_START_TIMEOUT, process=proc, interval=0.2)
+    except NotReady as exc:
+        proc.kill()
+        unavailable(f"MariaDB did not start: {exc.last_error}; see {root / 'server.log'}")
     try:
         yield url
     finally:

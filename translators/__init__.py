@@ -1,4 +1,4 @@
-"""Translators: logical plan -> physical plan (jobs), with components per (node kind, engine)."""
+"""Translators: logical plan -> physical plan (jobs), with operators per (node kind, engine)."""
 
 from __future__ import annotations
 

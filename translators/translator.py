@@ -2,9 +2,9 @@
 
 Rules, in order:
 1. Each node runs on its own engine, else the workflow's (``--engine`` overrides the workflow's).
-2. A node is in a later *stage* than any train node whose model it consumes: training and
+2. A node is in a later *phase* than any train node whose model it consumes: training and
    serving never share a job, so a serving job can start from a registered model version.
-3. Nodes connected by data edges, in the same stage and on the same engine, fuse into one job.
+3. Nodes connected by data edges, in the same phase and on the same engine, fuse into one job.
 4. A data edge between jobs becomes a materialized intermediate example (written by the
    upstream job under the execution's directory, read by the downstream one); model and control
    edges between jobs become job dependencies.
@@ -21,7 +21,7 @@ from typing import ClassVar
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import Channel, DataEdge, ExampleSpec, LogicalPlan, Node, NodeKind
 from aiflow.plan.validate import check_for_run, topological_order
-from aiflow.translators.base import available_engines, component_for, load_engine
+from aiflow.translators.engine import Operator, available_engines, load_engine, operator_for
 from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
 
 SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
@@ -65,15 +65,16 @@ class Translator(ABC):
                     f"(it runs: {', '.join(load_engine(engine).modes)})",
                     node.id,
                 )
-            component = component_for(node.kind, engine)
-            if component is None:
+            operator = operator_for(node.kind, engine)
+            if operator is None:
                 able = [e for e in available_engines() if _safe_has(node.kind, e)]
                 raise InvalidPlan(
-                    f"engine '{engine}' has no component for {node.kind.value} nodes "
+                    f"engine '{engine}' has no operator for {node.kind.value} nodes "
                     f"(engines that do: {', '.join(able) or 'none'})",
                     node.id,
                 )
-            component.check(node, self.mode)
+            operator.check(node, self.mode)
+            _check_implemented(node, self.mode, engine, operator.properties)
 
     def _build_jobs(
         self,
@@ -155,7 +156,7 @@ def _inherited(kind: NodeKind, engine: str) -> str:
         cls = load_engine(engine)
     except Exception:
         return engine
-    if cls.fallback is not None and component_for(kind, engine) is None:
+    if cls.fallback is not None and operator_for(kind, engine) is None:
         return cls.fallback
     return engine
 
@@ -180,9 +181,34 @@ def _intermediate_format(
     )
 
 
+def _check_implemented(node: Node, mode: str, engine: str, honoured: frozenset[str]) -> None:
+    """Refuse a property the node's engine does not implement: ignoring it would run the
+    workflow differently on one engine without a word."""
+    for key in sorted(node.props(mode)):
+        if key not in honoured:
+            able = [
+                e
+                for e in available_engines()
+                if key in getattr(_safe_operator(node.kind, e), "properties", ())
+            ]
+            raise InvalidPlan(
+                f"engine '{engine}' does not implement {mode} property '{key}' of "
+                f"{node.kind.value} nodes (engines that do: {', '.join(able) or 'none'}; "
+                "set engine= on the node)",
+                node.id,
+            )
+
+
+def _safe_operator(kind: NodeKind, engine: str) -> type[Operator] | None:
+    try:
+        return operator_for(kind, engine)
+    except Exception:
+        return None
+
+
 def _safe_has(kind: NodeKind, engine: str) -> bool:
     try:
-        return component_for(kind, engine) is not None
+        return operator_for(kind, engine) is not None
     except Exception:
         return False
 
@@ -192,10 +218,10 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
     incoming: dict[str, list[DataEdge]] = defaultdict(list)
     for edge in plan.edges:
         incoming[edge.target].append(edge)
-    stage: dict[str, int] = {}
+    phase: dict[str, int] = {}
     for nid in order:
-        stage[nid] = max(
-            (stage[e.source.node] + (e.kind == "model") for e in incoming[nid]), default=0
+        phase[nid] = max(
+            (phase[e.source.node] + (e.kind == "model") for e in incoming[nid]), default=0
         )
     parent = {nid: nid for nid in order}
 
@@ -206,7 +232,7 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
         return x
 
     def key(nid: str) -> tuple[int, str]:
-        return stage[nid], engine_of[nid]
+        return phase[nid], engine_of[nid]
 
     consumers: dict[Channel, list[str]] = defaultdict(list)
     for edge in plan.edges:
@@ -216,7 +242,7 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
         if key(src) == key(dst):
             parent[find(dst)] = find(src)
         consumers[edge.source].append(dst)
-    # Consumers of one output in the same stage and engine share a job, so the output is
+    # Consumers of one output in the same phase and engine share a job, so the output is
     # materialized and read once (evaluate and predict on the same features, say).
     for readers in consumers.values():
         first_of_key: dict[tuple[int, str], str] = {}

@@ -28,7 +28,7 @@ def _store() -> Backend:
 
 
 def _duration(seconds: float | None) -> str:
-    from aiflow.cli.progress import fmt_duration
+    from aiflow.dsl.progress import fmt_duration
 
     return fmt_duration(seconds)
 
@@ -64,7 +64,7 @@ def workflow_show(name: str, as_json: bool = JSON_OPTION) -> None:
         ],
     )
     if versions:
-        graph = store.workflow_graph(name, versions[0].version)
+        graph = store.get_workflow_graph(name, versions[0].version)
         rows = []
         for node in graph.nodes:
             inputs = ", ".join(
@@ -93,7 +93,7 @@ def execution_list(
 ) -> None:
     """List executions, newest first."""
     from aiflow.errors import InvalidInput
-    from aiflow.store.entities import ExecutionStatus
+    from aiflow.schemas.entities import ExecutionStatus
 
     try:
         wanted = ExecutionStatus(status) if status else None
@@ -127,7 +127,7 @@ def execution_list(
 @execution_app.command("show")
 def execution_show(execution_id: int, as_json: bool = JSON_OPTION) -> None:
     """Show an execution: its jobs, model versions, metrics and outputs."""
-    from aiflow.cli.progress import print_summary, summary_data
+    from aiflow.dsl.progress import print_summary, summary_data
 
     store = _store()
     execution = store.get_execution(execution_id)
@@ -197,10 +197,7 @@ def job_show(job_id: int, as_json: bool = JSON_OPTION) -> None:
         ("log", job.log_uri),
         ("nodes", ", ".join(n["id"] for n in job.spec.get("nodes", []))),
     ]
-    flink = (job.result or {}).get("engine", {}).get("flink", {})
-    if flink.get("job_id"):
-        fields.append(("flink job", flink["job_id"]))
-        fields.append(("flink web UI", flink.get("web_ui") or "- (embedded mini-cluster)"))
+    fields.extend(_engine_fields(job))
     fields.append(("result", job.result))
     print_table(f"job {job.id}", ["field", "value"], fields)
 
@@ -211,34 +208,23 @@ def job_logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the job ends."),
     tail: int | None = typer.Option(None, "--tail", help="Only the last N lines."),
 ) -> None:
-    """Print a job's log (its latest attempt); for a Flink job on a session cluster, then
-    the TaskManager's log lines of that Flink job (through Flink's REST API)."""
-    store = _store()
-    for line in store.job_logs(job_id, follow, tail):
+    """Print a job's log (its latest attempt), then what its engine logged elsewhere (for a
+    Flink job on a session cluster, the TaskManager's lines of that job)."""
+    for line in _store().job_logs(job_id, follow, tail):
         typer.echo(line, nl=not line.endswith("\n"))
-    if not follow:
-        _flink_log(store.get_job(job_id).result or {}, tail)
 
 
-def _flink_log(result: dict[str, Any], tail: int | None) -> None:
+def _engine_fields(job: Any) -> list[tuple[str, Any]]:
+    """What the job's engine adds to ``job show`` (Flink: its job id and web UI)."""
     from aiflow.config import get_settings
-
-    flink_id = result.get("engine", {}).get("flink", {}).get("job_id")
-    rest_url = get_settings().flink.rest_url
-    if not flink_id or not rest_url:
-        return
     from aiflow.errors import AiflowError
-    from aiflow.flink.rest import FlinkRest
+    from aiflow.translators.engine import load_engine
 
     try:
-        text = FlinkRest(rest_url).taskmanager_log(flink_id)
-    except AiflowError as exc:  # the job or the cluster may be gone: the aiflow log stands
-        typer.echo(f"--- Flink TaskManager log of {flink_id}: unavailable ({exc})")
-        return
-    lines = text.splitlines()[-tail:] if tail else text.splitlines()
-    typer.echo(f"--- Flink TaskManager log of {flink_id} ({rest_url})")
-    for line in lines:
-        typer.echo(line)
+        engine = load_engine(job.engine)
+    except AiflowError:  # an engine plugin uninstalled since: show the rest
+        return []
+    return engine.describe_job(job.result or {}, get_settings())
 
 
 # -- example, event, config -------------------------------------------------------------------

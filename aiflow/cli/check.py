@@ -1,5 +1,5 @@
 """``aiflow check FILE``: the same records through the local and Flink engines, batch and stream,
-compared column by column (``aiflow.scheduler.consistency``)."""
+compared column by column (``aiflow.check``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def check_command(
         None, "--workflow", "-w", help="Workflow name, if the file defines several."
     ),
     rows: int = typer.Option(50, "--rows", min=1, help="Sample size: first N records."),
-    engines: str = typer.Option("local,flink", "--engines", help="Comma-separated engines."),
+    engines: str | None = typer.Option(
+        None, "--engines", help="Comma-separated engines (default: every installed engine)."
+    ),
     modes: str = typer.Option("batch,stream", "--modes", help="Comma-separated modes."),
     tolerance: float = typer.Option(1e-9, "--tolerance", help="Largest float difference."),
     as_json: bool = JSON_OPTION,
@@ -26,11 +28,14 @@ def check_command(
     Runs the workflow's read/transform/predict chains (not training) on each path, compares
     each output to the first path's, and exits 1 on any difference. JSON gives, per output
     column, [rows differing, largest float difference]."""
+    from aiflow.check import check_workflow
     from aiflow.cli.run import load_workflow
     from aiflow.errors import InvalidInput
-    from aiflow.scheduler.consistency import check_workflow
+    from aiflow.translators.engine import available_engines
 
-    paths = tuple((e, m) for e in _split(engines) for m in _split(modes))
+    # local first by default: the first path is the reference the others are compared to
+    chosen = _split(engines) or sorted(available_engines(), key=lambda e: (e != "local", e))
+    paths = tuple((e, m) for e in chosen for m in _split(modes))
     for _, mode in paths:
         if mode not in ("batch", "stream"):
             raise InvalidInput(f"--modes: unknown mode {mode!r} (batch, stream)")
@@ -71,5 +76,7 @@ def check_command(
         raise typer.Exit(1)
 
 
-def _split(text: str) -> list[str]:
+def _split(text: str | None) -> list[str]:
+    if not text:
+        return []
     return [part.strip() for part in text.split(",") if part.strip()]

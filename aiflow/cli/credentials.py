@@ -122,7 +122,7 @@ def login_command(
     if token is None:
         token = str(typer.prompt("API token", hide_input=True))
     with Client(url, token) as client:
-        client.models(limit=1)  # any role may read: a bad token or URL fails here, not later
+        client.page_models(limit=1)  # any role may read: a bad token or URL fails here, not later
     servers = read_credentials()
     servers[url] = token
     path = write_credentials(servers)

@@ -18,9 +18,10 @@ import sys
 
 import typer
 
-from aiflow.cli import browse, check, credentials, db, flink, model, run, server, trigger
+from aiflow.cli import browse, check, credentials, db, model, run, server, trigger
 
-LOCAL_ONLY = frozenset({"db", "token", "server", "scheduler", "openapi", "flink"})
+# Commands that act on this machine or its store; an engine's own group (`aiflow flink`) too.
+LOCAL_ONLY = {"db", "token", "server", "scheduler", "openapi"}
 
 app = typer.Typer(
     name="aiflow",
@@ -38,7 +39,6 @@ app.add_typer(browse.job_app, name="job")
 app.add_typer(browse.example_app, name="example")
 app.add_typer(browse.event_app, name="event")
 app.add_typer(model.app, name="model")
-app.add_typer(flink.app, name="flink")
 app.add_typer(trigger.app, name="trigger")
 app.add_typer(browse.config_app, name="config")
 app.command("server")(server.server_command)
@@ -47,6 +47,20 @@ app.add_typer(server.token_app, name="token")
 app.command("openapi")(server.openapi_command)
 app.command("login")(credentials.login_command)
 app.command("logout")(credentials.logout_command)
+
+
+def _add_engine_groups() -> None:
+    """One command group per engine plugin that has one (``aiflow flink ...``): read from the
+    plugin descriptors, which import nothing heavy, so ``aiflow --help`` stays fast."""
+    from aiflow.translators.plugin import plugins, resolve
+
+    for name, plugin in plugins().items():
+        if plugin.cli:
+            app.add_typer(resolve(plugin.cli), name=name)
+            LOCAL_ONLY.add(name)
+
+
+_add_engine_groups()
 
 
 @app.callback()
@@ -82,7 +96,7 @@ def main() -> None:
         if os.environ.get("AIFLOW_DEBUG") == "1":
             raise
         # A refusal by the server names its HTTP status, so it is not mistaken for a local one.
-        status = {"unauthorized": "401 unauthorized", "forbidden": "403 forbidden"}.get(exc.code)
+        status = f"{exc.status} {exc.code}" if exc.status in (401, 403) else None
         message = f"{status} from {credentials.server_url()}: {exc}" if status else str(exc)
         typer.secho(f"error: {message}", fg="red", err=True)
         sys.exit(exc.exit_code)

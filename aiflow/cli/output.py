@@ -29,7 +29,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     from rich.table import Table
     from rich.text import Text
 
-    from aiflow.cli.progress import console, status_text
+    from aiflow.dsl.progress import console, status_text
 
     table = Table(title=title, title_justify="left")
     for column in columns:

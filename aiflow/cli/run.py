@@ -14,7 +14,7 @@ from aiflow.cli.output import JSON_OPTION, print_json
 if TYPE_CHECKING:
     from aiflow.cli.backend import Backend
     from aiflow.dsl.workflow import Workflow
-    from aiflow.store.entities import Execution
+    from aiflow.schemas.entities import Execution
 
 POLL_INTERVAL = 0.5  # s between status requests while a remote execution runs
 STOP_WAIT = 10.0  # s the server may take to stop an execution after Ctrl-C
@@ -44,6 +44,7 @@ def run_command(
 
     A stream runs until Ctrl-C or `aiflow execution stop ID`."""
     from aiflow.cli.credentials import server_url
+    from aiflow.dsl.progress import LiveProgress
     from aiflow.errors import InvalidInput
     from aiflow.scheduler.submit import ExecutionFailed, run_workflow
 
@@ -53,14 +54,19 @@ def run_command(
         return _run_remote(wf, url, mode, engine, deployer, detach, as_json)
     try:
         execution = run_workflow(
-            wf, mode=mode, engine=engine, deployer=deployer, detach=detach, progress=not as_json
+            wf,
+            mode=mode,
+            engine=engine,
+            deployer=deployer,
+            detach=detach,
+            progress=None if as_json else LiveProgress,
         )
     except ExecutionFailed:
         if not as_json:
             raise
         execution = None
     if as_json:
-        from aiflow.cli.progress import summary_data
+        from aiflow.dsl.progress import summary_data
         from aiflow.store.sql_store import MetaStore
 
         store = MetaStore()
@@ -82,8 +88,15 @@ def load_workflow(file: Path, name: str | None):  # type: ignore[no-untyped-def]
     """The workflow named ``name`` in ``file`` (or its only one)."""
     from aiflow.dsl.workflow import Workflow
     from aiflow.errors import InvalidInput
-    from aiflow.runtime.usercode import load_workflow_file
+    from aiflow.translators.usercode import load_workflow_file
 
+    if file.is_dir():
+        candidates = sorted(file.glob("*.py"))
+        named = [p for p in candidates if p.name == "workflow.py"] or candidates
+        hint = f": aiflow run {named[0]}" if len(named) == 1 else ""
+        if len(named) > 1:
+            hint = f" (it holds {', '.join(p.name for p in named[:5])})"
+        raise InvalidInput(f"{file} is a directory; pass the workflow file in it{hint}")
     if not file.is_file():
         raise InvalidInput(f"workflow file {file} does not exist")
     module = load_workflow_file(file)
@@ -117,10 +130,10 @@ def _run_remote(
     import aiflow as af
     from aiflow.cli.backend import backend
     from aiflow.cli.credentials import token_for
-    from aiflow.cli.progress import print_summary, summary_data
+    from aiflow.dsl.progress import print_summary, summary_data
     from aiflow.errors import InvalidInput
     from aiflow.scheduler.submit import ExecutionFailed
-    from aiflow.store.entities import ExecutionStatus
+    from aiflow.schemas.entities import ExecutionStatus
 
     token = token_for(url)
     execution = af.run(
@@ -162,7 +175,7 @@ def _run_remote(
 
 def _follow(remote: Backend, execution: Execution, *, live: bool) -> Execution:
     """Poll until the execution finished; with ``live``, redraw the jobs table as it goes."""
-    from aiflow.cli.progress import LiveProgress
+    from aiflow.dsl.progress import LiveProgress
 
     if not live:
         while not execution.status.finished:

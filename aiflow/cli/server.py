@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
-from aiflow.store.entities import Role
+from aiflow.schemas.entities import Role
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -50,6 +50,7 @@ def server_command(
     given = {"host": host, "port": port, "dev": dev or None}
     server = settings.server.model_copy(update={k: v for k, v in given.items() if v is not None})
     app = create_app(settings=settings.model_copy(update={"server": server}))  # or refuses
+    _serve_job_api(server.host, server.port)
     _reconcile(app.state.store)
     # Its metrics go to the app's registry (so to /metrics) only when it runs in here.
     registry = app.state.metrics.registry if server.scheduler else None
@@ -90,6 +91,18 @@ def scheduler_command(
         service.run()
     except KeyboardInterrupt:
         service.stop()
+
+
+def _serve_job_api(host: str, port: int) -> None:
+    """Every driver this server starts (submissions, reruns, its scheduler) inherits
+    ``AIFLOW_JOB_API``: their jobs then get job tokens for this server's job API, never the
+    meta store URL. An ``AIFLOW_JOB_API`` already set (a URL pods can reach) is kept."""
+    import os
+
+    from aiflow.server.routes.job_api import job_api_url
+    from aiflow.translators.job_store import JOB_API_ENV
+
+    os.environ.setdefault(JOB_API_ENV, job_api_url(host, port))
 
 
 def _scheduler(

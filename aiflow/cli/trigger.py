@@ -15,7 +15,7 @@ from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 
 if TYPE_CHECKING:
     from aiflow.cli.backend import Backend
-    from aiflow.store.entities import Trigger
+    from aiflow.schemas.entities import Trigger
 
 app = typer.Typer(
     help="Triggers: schedules (cron, interval) and event rules that start executions.",
@@ -79,7 +79,7 @@ def trigger_create(
     disabled: bool = typer.Option(False, "--disabled", help="Create it disabled."),
 ) -> None:
     """Create a trigger: exactly one of --cron, --interval or --event."""
-    from aiflow.store.models import TriggerCreate, validated
+    from aiflow.schemas.inputs import TriggerCreate, validated
 
     spec = validated(
         TriggerCreate,
@@ -108,7 +108,7 @@ def trigger_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List triggers by name."""
-    items = _store().list_triggers(workflow)
+    items = _store().list_triggers(workflow=workflow)
     if as_json:
         return print_json(items)
     print_table(
@@ -136,7 +136,7 @@ def trigger_show(name: str, as_json: bool = JSON_OPTION) -> None:
     Its fires, skips and failures are events: `aiflow event list --key trigger/NAME`."""
     store = _store()
     trigger = store.get_trigger(name)
-    executions = store.trigger_executions(name, _RECENT)
+    executions = store.list_executions(trigger=name, limit=_RECENT)
     if as_json:
         return print_json({"trigger": trigger, "executions": executions})
     print_table(
@@ -165,7 +165,7 @@ def trigger_show(name: str, as_json: bool = JSON_OPTION) -> None:
 @app.command("enable")
 def trigger_enable(name: str) -> None:
     """Enable a trigger; it starts afresh from now (nothing fires for the time it was off)."""
-    from aiflow.store.models import TriggerUpdate
+    from aiflow.schemas.inputs import TriggerUpdate
 
     trigger = _store().update_trigger(name, TriggerUpdate(enabled=True))
     typer.echo(f"enabled trigger '{trigger.name}': {upcoming(trigger)}")
@@ -174,7 +174,7 @@ def trigger_enable(name: str) -> None:
 @app.command("disable")
 def trigger_disable(name: str) -> None:
     """Disable a trigger: it fires no more until enabled."""
-    from aiflow.store.models import TriggerUpdate
+    from aiflow.schemas.inputs import TriggerUpdate
 
     trigger = _store().update_trigger(name, TriggerUpdate(enabled=False))
     typer.echo(f"disabled trigger '{trigger.name}'")

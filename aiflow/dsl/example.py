@@ -89,7 +89,7 @@ class Example:
             raise ValueError(f"example '{name}': {exc}") from None
         for uri in (batch_uri, stream_uri, dead_letter_uri):
             if str(uri or "").startswith("kafka://"):
-                from aiflow.flink.kafka import parse_kafka_uri
+                from aiflow.plan.kafka_uri import parse_kafka_uri
 
                 try:
                     parse_kafka_uri(str(uri))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow
-    from aiflow.store.entities import Execution
+    from aiflow.schemas.entities import Execution
 
 _suppressed = 0
 
@@ -49,10 +49,16 @@ def run(
         return None
     if server is not None:
         return _run_remote(wf, server, token, mode, engine, deployer, detach, progress)
+    from aiflow.dsl.progress import LiveProgress
     from aiflow.scheduler.submit import run_workflow
 
     return run_workflow(
-        wf, mode=mode, engine=engine, deployer=deployer, detach=detach, progress=progress
+        wf,
+        mode=mode,
+        engine=engine,
+        deployer=deployer,
+        detach=detach,
+        progress=LiveProgress if progress else None,
     )
 
 
@@ -70,7 +76,7 @@ def _run_remote(
     ends; raise ``ExecutionFailed`` if it failed, as a local run does."""
     from aiflow.client import Client
     from aiflow.scheduler.submit import ExecutionFailed
-    from aiflow.store.entities import ExecutionStatus
+    from aiflow.schemas.entities import ExecutionStatus
 
     with Client(server, token) as client:
         execution = client.submit(wf, mode, engine=engine, deployer=deployer)
@@ -78,7 +84,7 @@ def _run_remote(
             print(f"execution {execution.id} of '{wf.name}' submitted to {client.url}")
         if detach:
             return execution
-        final = client.wait(execution.id)
+        final = client.wait_for_execution(execution.id)
     if progress:
         print(f"execution {final.id} {final.status.value}")
     if final.status is ExecutionStatus.FAILED:

@@ -37,6 +37,7 @@ from aiflow.plan.model import (
     Node,
     NodeKind,
 )
+from aiflow.plan.properties import check_properties
 from aiflow.plan.schema import normalize_columns, type_feeds
 from aiflow.plan.validate import check_acyclic
 
@@ -222,6 +223,7 @@ class NodeOptions(TypedDict, total=False):
 
     name: str  # the node's id in the plan, the CLI and logs (default: derived from its kind)
     engine: str  # default: the workflow's engine
+    # Per-mode properties, checked against what the node kind takes (aiflow.plan.properties)
     batch: dict[str, Any]  # properties that apply in batch mode only
     stream: dict[str, Any]  # properties that apply in stream mode only
     properties: dict[str, Any]  # properties for both modes
@@ -244,6 +246,7 @@ def _new_node(wf: Workflow, kind: NodeKind, default_id: str, opts: NodeOptions) 
         values = opts.get(key)
         if values:
             props[mode] = to_json_value(values, f"node '{node_id}' {mode} properties")
+    check_properties(Node.model_construct(id=node_id, kind=kind, properties=props))
     retries, retry_delay = opts.get("retries", 0), opts.get("retry_delay", 0.0)
     timeout = opts.get("timeout")
     if retries < 0 or retry_delay < 0 or (timeout is not None and timeout <= 0):

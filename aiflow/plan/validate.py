@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import MODES, LogicalPlan, Node, NodeKind
+from aiflow.plan.properties import check_properties
 
 
 def topological_order(plan: LogicalPlan) -> list[str]:
@@ -57,12 +58,14 @@ def check_mode(mode: str) -> None:
 
 
 def check_for_run(plan: LogicalPlan, mode: str) -> None:
-    """What a run in ``mode`` needs: each read's view exists, each write has a target."""
+    """What a run in ``mode`` needs: valid node properties, each read's view exists, each
+    write has a target."""
     check_mode(mode)
     check_acyclic(plan)
     if not plan.nodes:
         raise InvalidPlan(f"workflow '{plan.workflow}' has no nodes")
     for node in plan.nodes:
+        check_properties(node)  # again: a stored plan may predate the check
         if node.kind is NodeKind.READ_EXAMPLE:
             _check_read(node, mode)
         elif node.kind is NodeKind.WRITE_EXAMPLE:

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 def _install_stop_handler(ctx: object) -> None:
     """Stream jobs stop gracefully on SIGTERM (finish the micro-batch, commit, exit 0); batch
     jobs keep the default SIGTERM (end now) — they have nothing worth finishing."""
-    from aiflow.runtime.context import JobContext
+    from aiflow.translators.context import JobContext
 
     assert isinstance(ctx, JobContext)
     if ctx.mode != "stream":

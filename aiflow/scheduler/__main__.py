@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("aiflow").setLevel(logging.INFO)
     from aiflow.deployers import get_deployer
     from aiflow.scheduler.driver import run_execution
-    from aiflow.store.entities import ExecutionStatus
+    from aiflow.schemas.entities import ExecutionStatus
     from aiflow.store.sql_store import MetaStore
 
     try:

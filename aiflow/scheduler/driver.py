@@ -38,7 +38,7 @@ from aiflow.scheduler.launch import (
     stop_all,
 )
 from aiflow.scheduler.reconcile import reconcile, request_stop
-from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
+from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 
 if TYPE_CHECKING:
     from aiflow.store.sql_store import MetaStore
@@ -221,11 +221,22 @@ class _Driver:
         if attempt.stop_reason is None and state.exit_code == 0:
             self._set(job_id, _S.SUCCEEDED, exit_code=0)
             return
-        error = attempt.stop_reason or state.error
+        error = attempt.stop_reason or self._recorded_failure(job_id) or state.error
         if error is None:
             code = state.exit_code
             error = "ended with an unknown exit code" if code is None else describe_exit(code)
         self._attempt_failed(job_id, error, state.exit_code)
+
+    def _recorded_failure(self, job_id: int) -> str | None:
+        """Why the attempt failed, as the job itself recorded it in its result (the exception
+        and the node at fault), so that its error says more than "exited with code 1". None
+        when it recorded nothing for this attempt: killed, or crashed before it could."""
+        from aiflow.translators.context import describe_failure
+
+        failure = (self.store.get_job(job_id).result or {}).get("failure")
+        if not isinstance(failure, dict) or failure.get("attempt") != self.attempt[job_id]:
+            return None
+        return describe_failure(failure)
 
     def _attempt_failed(self, job_id: int, error: str, exit_code: int | None) -> None:
         job, attempt = self.jobs[job_id], self.attempt[job_id]

@@ -2,6 +2,13 @@
 
 Shared by the driver loop, ``request_stop`` and ``reconcile``, which all need to build job
 commands or stop many jobs at once, and by ``aiflow run --detach`` (``spawn_driver``).
+
+Job credentials: a driver started for a server (its environment has ``AIFLOW_JOB_API``, which
+``aiflow server`` sets for every driver it starts, and an operator sets for an ``aiflow
+scheduler`` running beside a server) gives each job attempt a job token and the job API's URL
+instead of the meta store URL (``job_env``): the job runs user code, which must not be able to
+write anything into the store but its own results. A driver started by ``aiflow run`` gives its
+jobs the store URL, as the user's own code on the user's own store.
 """
 
 from __future__ import annotations
@@ -13,15 +20,18 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from aiflow.config import Settings, get_settings
+from aiflow.translators.job_store import JOB_API_ENV, job_api_environment, without_credentials
 
 if TYPE_CHECKING:
     from aiflow.deployers.base import Deployer, Handle
-    from aiflow.store.entities import Job
+    from aiflow.schemas.entities import Job
+    from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger("aiflow.scheduler")
 
@@ -29,7 +39,9 @@ log = logging.getLogger("aiflow.scheduler")
 def default_command(job: Job) -> list[str]:
     """The aiflow runtime, in the driver's own interpreter so that the job sees the same
     installed packages as the workflow that was submitted."""
-    return [sys.executable, "-m", "aiflow.runtime", "--job-id", str(job.id)]
+    # -P: the working directory (often the user's project) must not shadow the standard
+    # library (a user's json.py); user code is imported from the snapshot instead.
+    return [sys.executable, "-P", "-m", "aiflow.runtime", "--job-id", str(job.id)]
 
 
 def job_log_path(execution_id: int, job_name: str, attempt: int) -> Path:
@@ -37,17 +49,35 @@ def job_log_path(execution_id: int, job_name: str, attempt: int) -> Path:
 
 
 def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[str, str]:
-    """Environment a job attempt gets on top of the deployer's: enough to find the same store
-    and home as the driver even when the driver was configured by a config file, not env."""
-    return {
+    """Environment a job attempt gets on top of the deployer's: enough to find the same home
+    as the driver even when the driver was configured by a config file, not env, and the meta
+    store: its URL, or, under a server, the job API's URL and a token for this attempt alone
+    (minted here, in the store, valid while the attempt runs; see ``aiflow.store.job_tokens``).
+
+    The token travels in the environment: fine for a local child process (only the same OS
+    user can read it); a Kubernetes deployer puts it in a Secret mounted into the pod rather
+    than in the pod spec."""
+    env = {
         "AIFLOW_HOME": str(settings.home),
-        "AIFLOW__METASTORE__URI": store_uri,
         "PYTHONUNBUFFERED": "1",  # logs reach the file as they are written, not at exit
         "AIFLOW_EXECUTION_ID": str(job.execution_id),
         "AIFLOW_JOB_ID": str(job.id),
         "AIFLOW_JOB_NAME": job.name,
         "AIFLOW_ATTEMPT": str(attempt),
     }
+    job_api = os.environ.get(JOB_API_ENV)
+    if job_api:
+        token = _store(store_uri).create_job_token(job.id, attempt)
+        return env | job_api_environment(job_api, token)
+    return env | {"AIFLOW__METASTORE__URI": store_uri}
+
+
+@cache
+def _store(uri: str) -> MetaStore:
+    """One store object per URI for minting tokens: a new one would check the schema again."""
+    from aiflow.store.sql_store import MetaStore
+
+    return MetaStore(uri)
 
 
 def catch_stop_signals(on_signal: Callable[[str], None]) -> Callable[[], None]:
@@ -96,18 +126,20 @@ def spawn_driver(execution_id: int, *, store_uri: str | None = None) -> int:
 
     Detached means a new session, so closing the terminal that ran ``aiflow run --detach`` does
     not end it; its output goes to ``logs_dir/<id>/driver.log``. The store URI travels in the
-    environment, never on the command line, where ``ps`` would show its password.
+    environment, never on the command line, where ``ps`` would show its password. The driver
+    gets no server secret or client token (it needs neither); ``AIFLOW_JOB_API``, when this
+    process has it (a server), passes through, so the driver's jobs get job tokens.
     """
     settings = get_settings()
     log_path = settings.logs_dir / str(execution_id) / "driver.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ,
+        **without_credentials(os.environ),
         "AIFLOW_HOME": str(settings.home),
         "AIFLOW__METASTORE__URI": store_uri or settings.metastore_uri,
         "PYTHONUNBUFFERED": "1",
     }
-    command = [sys.executable, "-m", "aiflow.scheduler", "--execution-id", str(execution_id)]
+    command = [sys.executable, "-P", "-m", "aiflow.scheduler", "--execution-id", str(execution_id)]
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             command,

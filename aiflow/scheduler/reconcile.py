@@ -20,7 +20,7 @@ import psutil
 from aiflow.config import get_settings
 from aiflow.errors import AiflowError
 from aiflow.scheduler.launch import stop_all
-from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
+from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 
 if TYPE_CHECKING:
     from aiflow.deployers.base import Deployer

@@ -13,6 +13,11 @@ service fires it, the others lose the race), and a driver takes an execution onl
 compare-and-set claim queued -> running, so two services starting drivers for the same
 execution still launch each job once (the second driver finds the execution claimed and exits).
 
+The drivers it starts inherit ``AIFLOW_JOB_API`` from this process: inside a server (which sets
+it) their jobs reach the meta store only through the server's job API, with a token per attempt
+(``aiflow.scheduler.launch.job_env``). An ``aiflow scheduler`` beside a server must have it set
+too (the server's URL as its jobs reach it), or its jobs get the meta store URL.
+
 Passes are due every ``interval`` seconds from the start of the previous one; how late each
 starts is ``aiflow_scheduler_loop_delay_seconds`` (a pass that takes longer than the interval
 makes the next one late), how late each fire is after its due time or its event is
@@ -35,7 +40,7 @@ from aiflow.errors import AiflowError
 from aiflow.scheduler.launch import spawn_driver
 from aiflow.scheduler.reconcile import DeployerFor, reconcile
 from aiflow.scheduler.triggers import Fired, fire_due, fire_events
-from aiflow.store.entities import ExecutionStatus
+from aiflow.schemas.entities import ExecutionStatus
 
 if TYPE_CHECKING:
     from aiflow.store.sql_store import MetaStore

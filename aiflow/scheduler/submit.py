@@ -11,21 +11,37 @@ source snapshot it runs, so nothing is re-planned and the code that runs is the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiflow.config import get_settings
-from aiflow.errors import AiflowError, InvalidPlan
+from aiflow.errors import ExecutionFailed, InvalidPlan
 
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow
-    from aiflow.store.entities import Execution
-    from aiflow.store.models import JobCreate
+    from aiflow.schemas.entities import Execution, Job
+    from aiflow.schemas.inputs import JobCreate
     from aiflow.store.sql_store import MetaStore
     from aiflow.translators.physical import PhysicalPlan
 
 
-class ExecutionFailed(AiflowError):
-    code = "execution_failed"
+class ExecutionProgress(Protocol):
+    """Watches one execution that ``run_workflow`` drives: entered before the first job
+    starts, told every change, exited when it ends (or fails), then given the final state."""
+
+    def __enter__(self) -> ExecutionProgress: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def update(self, execution: Execution, jobs: list[Job]) -> None: ...
+
+    def finish(self, store: MetaStore, final: Execution) -> None: ...
 
 
 def submit_workflow(
@@ -111,14 +127,15 @@ def run_workflow(
     engine: str | None = None,
     deployer: str | None = None,
     detach: bool = False,
-    progress: bool = True,
+    progress: Callable[[Execution], ExecutionProgress] | None = None,
     store: MetaStore | None = None,
 ) -> Execution:
     """Submit, then either hand the execution to a background driver (``detach``) or drive it
-    here with live progress; raise ``ExecutionFailed`` if it failed."""
+    here, reporting to ``progress(execution)`` when given (``aiflow.dsl.progress.LiveProgress``
+    draws a live table); raise ``ExecutionFailed`` if it failed."""
     from aiflow.deployers import get_deployer
     from aiflow.scheduler.driver import reconcile, run_execution, spawn_driver
-    from aiflow.store.entities import ExecutionStatus
+    from aiflow.schemas.entities import ExecutionStatus
     from aiflow.store.sql_store import MetaStore
 
     store = store or MetaStore()
@@ -128,12 +145,10 @@ def run_workflow(
         spawn_driver(execution.id)
         return store.get_execution(execution.id)
     deployer_impl = get_deployer(execution.deployer)
-    if progress:
-        from aiflow.cli.progress import LiveProgress, print_summary
-
-        with LiveProgress(execution) as live:
+    if progress is not None:
+        with progress(execution) as live:
             final = run_execution(store, execution.id, deployer_impl, on_update=live.update)
-        print_summary(store, final)
+        live.finish(store, final)
     else:
         final = run_execution(store, execution.id, deployer_impl)
     if final.status is ExecutionStatus.FAILED:
@@ -147,7 +162,7 @@ def run_workflow(
 def rerun_jobs(store: MetaStore, execution_id: int) -> list[JobCreate]:
     """The jobs of execution ``execution_id`` as a new execution of the same version gets
     them: same names, specs, dependencies, retries and timeouts; none of their state."""
-    from aiflow.store.models import JobCreate
+    from aiflow.schemas.inputs import JobCreate
 
     old_jobs = store.list_jobs(execution_id)
     names = {job.id: job.name for job in old_jobs}

@@ -8,7 +8,7 @@ runs is the code that ran. A version that never ran in that mode cannot be fired
 recorded as ``TRIGGER_FAILED`` saying so, and the trigger moves on to its next time.
 
 **Missed fires.** A periodic trigger whose time passed while no scheduler ran fires *once*
-when one runs again, then continues from now on its schedule (``aiflow.store.schedules``):
+when one runs again, then continues from now on its schedule (``aiflow.schemas.schedules``):
 no backfill storm after a weekend of downtime.
 
 **Event rules.** Events are read in seq order after the rule's durable cursor, filtered by
@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.scheduler.submit import rerun_jobs
-from aiflow.store.models import ExecutionStart, TriggerFire
-from aiflow.store.schedules import next_fire
+from aiflow.schemas.inputs import ExecutionStart, TriggerFire
+from aiflow.schemas.schedules import next_fire
 
 if TYPE_CHECKING:
-    from aiflow.store.entities import Event, Fire, Trigger
-    from aiflow.store.models import TriggerCreate
+    from aiflow.schemas.entities import Event, Fire, Trigger
+    from aiflow.schemas.inputs import TriggerCreate
     from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger("aiflow.scheduler")
@@ -52,11 +52,16 @@ def create_trigger(
 ) -> Trigger:
     """Create a trigger after checking what only the scheduler knows: the deployer name.
     (The store checks the workflow and version; the spec checked its own fields.)"""
+    check_deployer(spec)
+    return store.create_trigger(spec, now=now)
+
+
+def check_deployer(spec: TriggerCreate) -> None:
+    """``InvalidInput`` naming the installed deployers if ``spec`` names another one."""
     if spec.deployer is not None:
         from aiflow.deployers import get_deployer
 
-        get_deployer(spec.deployer)  # InvalidInput naming the valid ones
-    return store.create_trigger(spec, now=now)
+        get_deployer(spec.deployer)
 
 
 def fire_due(store: MetaStore, now: datetime) -> list[Fired]:

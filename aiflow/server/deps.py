@@ -32,8 +32,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiflow.config import Settings
+from aiflow.schemas.entities import Role
 from aiflow.server.problems import Forbidden, Unauthorized
-from aiflow.store.entities import Role
 from aiflow.store.sql_store import MetaStore
 
 __all__ = [

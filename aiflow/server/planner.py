@@ -1,18 +1,25 @@
-"""``python -m aiflow.server.planner``: turn an uploaded source snapshot into a queued execution.
+"""``python -m aiflow.server.planner``: turn an uploaded source snapshot into a logical plan.
 
 Planning a submitted workflow means importing the user's file, which runs arbitrary code, so
 the API server never does it in its own process: a crash, a hang, a leaked global or a
 ``sys.exit`` in user code must not take the server down or change what it runs next. The server
 starts this module per submission with a JSON request on stdin naming the directory where it
-unpacked and hash-verified the upload. The planner loads the workflow from there and submits it
-exactly like ``aiflow run`` does (``submit_workflow``: the archive is stored content-addressed
-under the snapshots directory, the version and a queued execution are recorded), then writes
-one JSON line with the execution id, or the error's ``code`` and message, to its original
-stdout. Whatever user code prints goes to stderr instead, so it cannot corrupt that answer.
+unpacked and hash-verified the upload. The planner loads the workflow from there and writes one
+JSON line to its original stdout: the workflow's name, logical plan and models
+(``PlannedWorkflow``), or the error's ``code`` and message. Whatever user code prints goes to
+stderr instead, so it cannot corrupt that answer.
 
-``submit_workflow`` snapshots the workflow file's directory again; that must give the uploaded
-hash, which is what guarantees the recorded version is the code that was uploaded (an archive
-with files a snapshot never contains, say a hidden directory, is refused, not silently trimmed).
+The planner has no access to the meta store and holds no credential: the server starts it
+with none of its ``AIFLOW*`` variables (no secret key, no meta store URL, a private empty
+``AIFLOW_HOME``), and it writes nothing. The server records the answer itself
+(``routes/submit.py``: it rebuilds the workflow from the plan with ``to_workflow`` and submits
+it like ``aiflow run`` does, translating the plan with aiflow's own code). Otherwise any editor's
+workflow could write into the store at import time -- an admin API token, say.
+
+The planner checks that the workflow is defined in the uploaded entrypoint and that the
+entrypoint's directory snapshots to the uploaded hash (an archive with files a snapshot never
+contains, say a hidden directory, is refused, not silently trimmed); the server checks the hash
+again once the planner has ended, so what it records is the code that was uploaded.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from aiflow.errors import AiflowError, InvalidInput, UserCodeError
+from aiflow.plan.model import LogicalPlan
 
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow
@@ -40,22 +48,50 @@ class PlanRequest(BaseModel):
     source_hash: str
     entrypoint: str
     workflow: str
-    mode: Literal["batch", "stream"]
-    engine: str | None = None
-    deployer: str | None = None
+
+
+class PlannedWorkflow(BaseModel):
+    """What the server records a submission from: plain data, no user code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    plan: LogicalPlan
+    models: dict[str, str | None]  # name -> description
+
+    @classmethod
+    def of(cls, wf: Workflow) -> PlannedWorkflow:
+        models = {model.name: model.description for model in wf.models.values()}
+        return cls(name=wf.name, plan=wf.plan, models=models)
+
+    def to_workflow(self, source_file: Path) -> Workflow:
+        """The DSL workflow with this plan and models, defined in ``source_file``: what
+        ``submit_workflow`` takes. Its plan is this plan, node for node."""
+        from aiflow.dsl.example import Model
+        from aiflow.dsl.workflow import Workflow
+
+        if self.plan.workflow != self.name:
+            raise InvalidInput(
+                f"the planner's answer is inconsistent: workflow '{self.name}', plan of "
+                f"'{self.plan.workflow}'"
+            )
+        wf = Workflow(self.name, engine=self.plan.engine, source_file=source_file)
+        wf.nodes = list(self.plan.nodes)
+        wf.edges = list(self.plan.edges)
+        wf.control_edges = list(self.plan.control_edges)
+        wf.models = {name: Model(name, description) for name, description in self.models.items()}
+        return wf
 
 
 class PlanResult(BaseModel):
-    execution_id: int | None = None
+    workflow: PlannedWorkflow | None = None
     error_code: str | None = None
     error: str | None = None
 
 
-def plan(request: PlanRequest) -> int:
-    """Load, check and submit the workflow; return the id of its queued execution."""
+def plan(request: PlanRequest) -> PlannedWorkflow:
+    """Load and check the workflow; return its plan. Touches no store."""
     from aiflow.plan import snapshot
-    from aiflow.scheduler.submit import submit_workflow
-    from aiflow.store.sql_store import MetaStore
 
     root = Path(request.source_dir).resolve()
     entry = (root / request.entrypoint).resolve()
@@ -64,26 +100,23 @@ def plan(request: PlanRequest) -> int:
     wf = _load(entry, request.workflow)
     _check_locations(wf, root)
     if wf.source_file is None or snapshot.collect(wf.source_file).hash != request.source_hash:
-        raise InvalidInput(
-            f"workflow '{wf.name}' is not defined in the uploaded entrypoint, or the archive "
-            "holds files a source snapshot does not (only .py and .sql files, outside hidden "
-            "and build directories): upload what aiflow.plan.snapshot.collect() archives"
-        )
-    execution, _ = submit_workflow(
-        wf,
-        mode=request.mode,
-        engine=request.engine,
-        deployer=request.deployer,
-        store=MetaStore(),
+        raise InvalidInput(not_the_upload(wf.name))
+    return PlannedWorkflow.of(wf)
+
+
+def not_the_upload(workflow: str) -> str:
+    return (
+        f"workflow '{workflow}' is not defined in the uploaded entrypoint, or the archive "
+        "holds files a source snapshot does not (only .py and .sql files, outside hidden "
+        "and build directories): upload what aiflow.plan.snapshot.collect() archives"
     )
-    return execution.id
 
 
 def _load(entry: Path, name: str) -> Workflow:
     """The workflow ``name`` defined by the file ``entry``; user code errors become
     ``UserCodeError`` naming the file."""
     from aiflow.dsl.workflow import Workflow
-    from aiflow.runtime.usercode import load_workflow_file
+    from aiflow.translators.usercode import load_workflow_file
 
     try:
         module = load_workflow_file(entry)
@@ -126,12 +159,12 @@ def main() -> int:
     sys.stdout = sys.stderr
     try:
         request = PlanRequest.model_validate_json(sys.stdin.read())
-        result = PlanResult(execution_id=plan(request))
+        result = PlanResult(workflow=plan(request))
     except AiflowError as exc:
         result = PlanResult(error_code=exc.code, error=exc.message)
     with answer:
-        answer.write(json.dumps(result.model_dump()) + "\n")
-    return 0 if result.execution_id is not None else 1
+        answer.write(json.dumps(result.model_dump(mode="json")) + "\n")
+    return 0 if result.workflow is not None else 1
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ authentication and bugs -- so a client needs one error path: switch on ``code`` 
 error code, the same the CLI and the library use), show ``detail`` (says what failed and how to
 fix it), read ``errors`` for the fields a request got wrong.
 
-Status codes follow from the error code (``STATUS_BY_CODE``). Request validation is 422 (the
-request is well-formed but its values are wrong), except a body that is not JSON at all: 400.
+An aiflow error's status, code and title are attributes of its class
+(``aiflow.errors.problem_fields``), the same ones the client rebuilds the class from. Request
+validation is 422 (the request is well-formed but its values are wrong), except a body that is
+not JSON at all: 400.
 A bug is a 500 whose body says nothing about the code; the traceback goes to the server log.
 
 ``document_problems`` makes the OpenAPI document say the same, so generated clients and
@@ -26,49 +28,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from aiflow.errors import AiflowError
+from aiflow.errors import AiflowError, InvalidInput, family, problem_fields
+from aiflow.errors import Forbidden as Forbidden  # re-exported: their old home
+from aiflow.errors import Unauthorized as Unauthorized
 
 log = logging.getLogger("aiflow.server")
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 PROBLEM_TYPE_PREFIX: Final = "urn:aiflow:problem:"  # + code; stable, needs no web site
 
-STATUS_BY_CODE: Final[dict[str, int]] = {
-    "not_found": 404,
-    "already_exists": 409,
-    "invalid_input": 422,
-    "invalid_plan": 422,
-    "user_code_error": 422,
-    "execution_failed": 409,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "deployment_error": 502,
-    "metastore_error": 503,
-    # the Flink engine's environment: a cluster, the Flink package, the connector jars
-    "flink_unavailable": 503,
-    "flink_version_mismatch": 503,
-    "jar_cache_error": 503,
-    "jar_checksum_mismatch": 503,
-}
-_TITLES: Final[dict[str, str]] = {
-    "not_found": "Not found",
-    "already_exists": "Already exists",
-    "invalid_input": "Invalid input",
-    "invalid_plan": "Invalid workflow",
-    "user_code_error": "User code failed",
-    "execution_failed": "Execution failed",
-    "unauthorized": "Authentication required",
-    "forbidden": "Not allowed",
-    "deployment_error": "Deployment failed",
-    "metastore_error": "Meta store unavailable",
-    "flink_unavailable": "Flink unavailable",
-    "flink_version_mismatch": "Wrong Flink version",
-    "jar_cache_error": "Connector jars unavailable",
-    "jar_checksum_mismatch": "Connector jar corrupt",
-    "bad_request": "Bad request",
-    "internal_error": "Internal server error",
-}
-# Errors Starlette/FastAPI raise themselves (routing, methods, upload limits, ...).
+# Starlette raises HTTPException itself (routing, methods, upload limits, ...) with only a
+# status; these give such problems a code in aiflow's vocabulary. aiflow's own errors never pass
+# through here: their status and code are attributes of their class (aiflow.errors).
 _CODE_BY_STATUS: Final[dict[int, str]] = {
     400: "bad_request",
     401: "unauthorized",
@@ -85,18 +56,6 @@ _CODE_BY_STATUS: Final[dict[int, str]] = {
     502: "bad_gateway",
     503: "unavailable",
 }
-
-
-class Unauthorized(AiflowError):
-    """No credentials, or ones that are not (or no longer) valid: 401."""
-
-    code = "unauthorized"
-
-
-class Forbidden(AiflowError):
-    """Valid credentials whose role does not allow the request: 403."""
-
-    code = "forbidden"
 
 
 class FieldError(BaseModel):
@@ -128,12 +87,14 @@ def problem(
     code: str,
     detail: str,
     *,
+    title: str | None = None,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> ProblemResponse:
+    """A problem response; ``title`` defaults to the status's reason phrase."""
     body = Problem(
         type=PROBLEM_TYPE_PREFIX + code,
-        title=_TITLES.get(code) or _phrase(status),
+        title=title or _phrase(status),
         status=status,
         detail=detail,
         instance=request.url.path,
@@ -153,23 +114,29 @@ def install(app: FastAPI) -> None:
 
 def _aiflow_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, AiflowError)
-    status = STATUS_BY_CODE.get(exc.code)
-    if status is None:  # a new error class nobody mapped: a bug, but its message is deliberate
-        log.error("error code %r has no HTTP status: add it to STATUS_BY_CODE", exc.code)
-        status = 500
+    fields = problem_fields(exc)
     headers = None
-    if status == 401:
+    if fields["status"] == 401:
         # RFC 6750: tell the client which scheme, and whether its token was the problem.
         given = request.headers.get("authorization", "").lower().startswith("bearer ")
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"' if given else "Bearer"}
-    return problem(request, status, exc.code, exc.message, headers=headers)
+    return problem(
+        request,
+        fields["status"],
+        fields["code"],
+        fields["detail"],
+        title=fields["title"],
+        headers=headers,
+    )
 
 
 def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     details = exc.errors()
     if any(error.get("type") == "json_invalid" for error in details):
-        return problem(request, 400, "bad_request", "the request body is not valid JSON")
+        return problem(
+            request, 400, "bad_request", "the request body is not valid JSON", title="Bad request"
+        )
     errors = [
         FieldError(field=".".join(str(part) for part in error["loc"]), message=error["msg"])
         for error in details
@@ -178,7 +145,12 @@ def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:3])
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return problem(
-        request, 422, "invalid_input", f"invalid request: {summary}{more}", errors=errors
+        request,
+        InvalidInput.status,
+        InvalidInput.code,
+        f"invalid request: {summary}{more}",
+        title=InvalidInput.title,
+        errors=errors,
     )
 
 
@@ -186,7 +158,9 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, HTTPException)
     code = _CODE_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
-    return problem(request, exc.status_code, code, detail, headers=exc.headers)
+    # the title aiflow's error of that code has (a 404 reads as NotFound's), if any
+    title = next((cls.title for cls in family() if cls.code == code), None)
+    return problem(request, exc.status_code, code, detail, title=title, headers=exc.headers)
 
 
 def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
@@ -194,7 +168,11 @@ def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     # too; this line ties it to the request.
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return problem(
-        request, 500, "internal_error", "internal server error; the server log has the details"
+        request,
+        500,
+        "internal_error",
+        "internal server error; the server log has the details",
+        title="Internal server error",
     )
 
 

@@ -1,2 +1,6 @@
-"""The SQL meta store: typed ORM (``orm``), entities it returns (``entities``), the store API
-(``sql_store``), engine creation (``db``) and Alembic migrations (``migrations``)."""
+"""The SQL meta store: the store API (``sql_store.MetaStore``, one mixin per domain in the
+``_*`` modules), its typed ORM (``orm``), API tokens (``tokens``), engine creation (``db``),
+Alembic migrations (``migrations``) and model artifacts (``artifacts``).
+
+What it returns and takes are the neutral shapes of ``aiflow.schemas``.
+"""

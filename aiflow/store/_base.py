@@ -1,8 +1,8 @@
-"""Plumbing shared by the parts of ``MetaStore``: transactions, schema check, dialect SQL.
+"""Plumbing shared by the parts of ``MetaStore``: transactions, schema check, dialect SQL, and
+the rules more than one part follows (version numbering, counting, limits).
 
-``MetaStore`` is assembled from one mixin per area (``_workflows``, ``_runs``, ``_registry`` and
-``sql_store`` itself) so that no module grows past a readable size; they all build on
-``StoreBase``.
+``MetaStore`` is assembled from one mixin per domain (see ``sql_store``) so that no module grows
+past a readable size; they all build on ``StoreBase``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from enum import Enum
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Engine, func, insert, inspect, select
+from sqlalchemy import Connection, CursorResult, Engine, Select, func, insert, inspect, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from aiflow.config import get_settings
 from aiflow.errors import InvalidInput, MetaStoreError
@@ -144,10 +144,7 @@ class StoreBase:
                 f"cannot open meta store {db.display_url(self._uri)}: {exc.orig or exc}"
             ) from exc
         if current != head:
-            raise MetaStoreError(
-                f"meta store {db.display_url(self._uri)} at revision {current or 'none (empty)'}"
-                f", code expects {head}: run `aiflow db upgrade`"
-            )
+            raise migrations.schema_error(self._uri, current)
 
 
 def rowcount(result: object) -> int:
@@ -160,6 +157,28 @@ def rowcount(result: object) -> int:
 def check_limit(limit: int) -> None:
     if limit < 1:
         raise InvalidInput(f"limit must be at least 1, got {limit}")
+
+
+def count_rows(session: Session, ids: Select[Any]) -> int:
+    """How many rows ``ids`` selects (one ``COUNT``; pages never count, callers ask for it)."""
+    return session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+
+
+def next_version(
+    session: Session,
+    version: InstrumentedAttribute[int],
+    owner: InstrumentedAttribute[int],
+    owner_id: int,
+) -> int:
+    """The number of the next version of what ``owner_id`` names (a workflow, a model): the
+    highest ``version`` among its rows plus one, 1 for the first, so versions have no gaps.
+
+    Call it under a lock on the owner's row, inside ``_write_retrying``: the lock queues
+    concurrent writers, and the unique (owner, version) constraint plus the retry cover the
+    races a lock cannot (MySQL's repeatable-read snapshot).
+    """
+    latest = session.scalar(select(func.max(version)).where(owner == owner_id))
+    return (latest or 0) + 1
 
 
 def reject_duplicates(names: Sequence[str], what: str) -> None:

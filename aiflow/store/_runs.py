@@ -1,4 +1,4 @@
-"""Executions (one run of a workflow version) and their jobs.
+"""Executions: one run of a workflow version, created queued with all its jobs (``_jobs``).
 
 Status changes are compare-and-set (``UPDATE ... WHERE status IN expected``) rather than
 read-modify-write: the scheduler, the job runtime and ``aiflow stop`` race on the same rows from
@@ -7,30 +7,30 @@ different processes, and exactly one of them may win each transition.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
-from typing import Any, Final, Unpack
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
+from aiflow.schemas.entities import Execution, ExecutionStatus, JobStatus
+from aiflow.schemas.inputs import JobCreate
 from aiflow.store._base import (
     UNSET,
     StoreBase,
     Unset,
-    add_event,
     check_limit,
+    count_rows,
     reject_duplicates,
     rowcount,
 )
 from aiflow.store._workflows import workflow_by_name
-from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
-from aiflow.store.models import JobCreate, JobFields
 from aiflow.store.orm import (
     SqlExecution,
     SqlJob,
     SqlJobDependency,
+    SqlTrigger,
     SqlWorkflow,
     SqlWorkflowVersion,
     UtcDateTime,
@@ -38,7 +38,6 @@ from aiflow.store.orm import (
 )
 
 MODES: Final = frozenset({"batch", "stream"})
-_JOB_FIELDS: Final = frozenset(JobFields.__annotations__)
 
 
 class RunStore(StoreBase):
@@ -64,29 +63,66 @@ class RunStore(StoreBase):
 
     def get_execution(self, id: int) -> Execution:
         with self._read() as session:
-            return _execution(session, id)
+            return execution_entity(session, id)
 
     def list_executions(
         self,
         workflow: str | None = None,
         status: ExecutionStatus | None = None,
         limit: int = 50,
+        *,
+        mode: str | None = None,
+        trigger: str | None = None,
     ) -> list[Execution]:
-        """Newest first; ``workflow`` must exist (a typo should not look like "no runs")."""
+        """The newest ``limit`` executions, filtered like ``page_executions`` (its first page)."""
+        return self.page_executions(
+            workflow=workflow, status=status, mode=mode, trigger=trigger, limit=limit
+        )
+
+    def page_executions(
+        self,
+        *,
+        workflow: str | None = None,
+        status: ExecutionStatus | None = None,
+        mode: str | None = None,
+        trigger: str | None = None,
+        ascending: bool = False,
+        cursor: int | None = None,
+        limit: int = 50,
+    ) -> list[Execution]:
+        """Executions in creation order (newest first unless ``ascending``), those after the
+        execution id ``cursor`` in that order. Ids grow with creation, so ordering by id is
+        ordering by creation time without ties. A ``workflow`` or ``trigger`` (the one that
+        started them) that does not exist is ``NotFound`` (a typo should not look like "no
+        runs")."""
         check_limit(limit)
         with self._read() as session:
             stmt = (
                 select(SqlExecution, SqlWorkflow.name)
                 .join(SqlWorkflowVersion, SqlWorkflowVersion.id == SqlExecution.workflow_version_id)
                 .join(SqlWorkflow, SqlWorkflow.id == SqlWorkflowVersion.workflow_id)
-                .order_by(SqlExecution.id.desc())
+                .where(*_execution_filters(session, workflow, status, mode, trigger))
+                .order_by(SqlExecution.id.asc() if ascending else SqlExecution.id.desc())
                 .limit(limit)
             )
-            if workflow is not None:
-                stmt = stmt.where(SqlWorkflow.id == workflow_by_name(session, workflow).id)
-            if status is not None:
-                stmt = stmt.where(SqlExecution.status == ExecutionStatus(status))
+            if cursor is not None:
+                stmt = stmt.where(
+                    SqlExecution.id > cursor if ascending else SqlExecution.id < cursor
+                )
             return [row.to_entity(name) for row, name in session.execute(stmt)]
+
+    def count_executions(
+        self,
+        *,
+        workflow: str | None = None,
+        status: ExecutionStatus | None = None,
+        mode: str | None = None,
+        trigger: str | None = None,
+    ) -> int:
+        """How many executions ``page_executions`` would page through with these filters."""
+        with self._read() as session:
+            filters = _execution_filters(session, workflow, status, mode, trigger)
+            return count_rows(session, select(SqlExecution.id).where(*filters))
 
     def update_execution(
         self,
@@ -107,7 +143,7 @@ class RunStore(StoreBase):
                     .values(**values)
                     .execution_options(synchronize_session=False)
                 )
-            return _execution(session, id)
+            return execution_entity(session, id)
 
     def transition_execution(
         self,
@@ -139,91 +175,8 @@ class RunStore(StoreBase):
             result = session.execute(stmt.execution_options(synchronize_session=False))
             if rowcount(result) == 1:
                 return True
-            _execution(session, id)  # raises NotFound if that is why nothing matched
+            execution_entity(session, id)  # raises NotFound if that is why nothing matched
             return False
-
-    # -- jobs ---------------------------------------------------------------------------------
-
-    def list_jobs(self, execution_id: int) -> list[Job]:
-        """The jobs of an execution in creation order, in two queries whatever their number."""
-        with self._read() as session:
-            rows = session.scalars(
-                select(SqlJob).where(SqlJob.execution_id == execution_id).order_by(SqlJob.id)
-            ).all()
-            if not rows:
-                _execution(session, execution_id)  # NotFound, or an execution without jobs
-                return []
-            edges = session.execute(
-                select(SqlJobDependency.job_id, SqlJobDependency.depends_on_id)
-                .join(SqlJob, SqlJob.id == SqlJobDependency.job_id)
-                .where(SqlJob.execution_id == execution_id)
-                .order_by(SqlJobDependency.job_id, SqlJobDependency.depends_on_id)
-            )
-            depends_on: dict[int, list[int]] = defaultdict(list)
-            for job_id, dep_id in edges:
-                depends_on[job_id].append(dep_id)
-            return [row.to_entity(depends_on[row.id]) for row in rows]
-
-    def get_job(self, id: int) -> Job:
-        with self._read() as session:
-            return _job(session, id)
-
-    def transition_job(
-        self,
-        job_id: int,
-        to: JobStatus,
-        *,
-        expected: set[JobStatus] | None = None,
-        **fields: Unpack[JobFields],
-    ) -> bool:
-        """Compare-and-set the status of job ``job_id``, plus ``fields``, like
-        ``transition_execution``; on success also emits ``JOB_<STATUS>`` on
-        ``execution/<id>`` in the same transaction, so watchers never miss a transition.
-
-        Entering RUNNING starts a new attempt: ``started_at`` is now and the previous attempt's
-        ``ended_at``, ``exit_code`` and ``error`` are cleared (unless given in ``fields``).
-        """
-        to = JobStatus(to)
-        now = utcnow()
-        values: dict[str, Any] = {"status": to}
-        if to is JobStatus.RUNNING:
-            values.update(started_at=now, ended_at=None, exit_code=None, error=None)
-        if to.finished:
-            values["ended_at"] = now
-        values.update(_job_fields(fields))
-        stmt = update(SqlJob).where(SqlJob.id == job_id).values(**values)
-        if expected is not None:
-            stmt = stmt.where(SqlJob.status.in_([JobStatus(s) for s in expected]))
-        stmt = stmt.execution_options(synchronize_session=False)
-        with self._write() as session:
-            changed: tuple[int, str] | None = None
-            if session.get_bind().dialect.update_returning:
-                returned = stmt.returning(SqlJob.execution_id, SqlJob.name)
-                row = session.execute(returned).one_or_none()
-                if row is not None:
-                    changed = (row.execution_id, row.name)
-            elif rowcount(session.execute(stmt)) == 1:  # MySQL: no UPDATE ... RETURNING
-                job = _job_row_by_id(session, job_id)
-                changed = (job.execution_id, job.name)
-            if changed is None:
-                _job_row_by_id(session, job_id)  # raises NotFound if that is why
-                return False
-            execution_id, name = changed
-            add_event(session, f"execution/{execution_id}", f"JOB_{to.upper()}", name)
-            return True
-
-    def update_job(self, job_id: int, **fields: Unpack[JobFields]) -> Job:
-        """Set ``fields`` (e.g. ``result``, ``handle``) without touching the status."""
-        values = _job_fields(fields)
-        with self._write() as session:
-            if values:
-                session.execute(
-                    update(SqlJob)
-                    .where(SqlJob.id == job_id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-            return _job(session, job_id)
 
 
 def check_execution(mode: str, jobs: list[JobCreate]) -> None:
@@ -265,7 +218,7 @@ def add_execution(
     )
     session.add(execution)
     session.flush()
-    rows = [_job_row(execution.id, job) for job in jobs]
+    rows = [_new_job(execution.id, job) for job in jobs]
     session.add_all(rows)
     session.flush()  # one batched INSERT ... RETURNING on PostgreSQL and SQLite
     ids = {row.name: row.id for row in rows}
@@ -304,7 +257,7 @@ def _validate_graph(jobs: list[JobCreate]) -> None:
         raise InvalidInput(f"job dependencies form a cycle through {stuck}")
 
 
-def _job_row(execution_id: int, job: JobCreate) -> SqlJob:
+def _new_job(execution_id: int, job: JobCreate) -> SqlJob:
     return SqlJob(
         execution_id=execution_id,
         name=job.name,
@@ -318,18 +271,45 @@ def _job_row(execution_id: int, job: JobCreate) -> SqlJob:
     )
 
 
-def _job_fields(fields: JobFields) -> dict[str, Any]:
-    unknown = set(fields) - _JOB_FIELDS
-    if unknown:
-        raise TypeError(f"unknown job fields {sorted(unknown)}; allowed: {sorted(_JOB_FIELDS)}")
-    return dict(fields)
+def _execution_filters(
+    session: Session,
+    workflow: str | None,
+    status: ExecutionStatus | None,
+    mode: str | None,
+    trigger: str | None = None,
+) -> list[ColumnElement[bool]]:
+    filters: list[ColumnElement[bool]] = []
+    if trigger is not None:
+        filters.append(SqlExecution.trigger_id == _trigger_id(session, trigger))
+    if mode is not None:
+        if mode not in MODES:
+            raise InvalidInput(f"execution mode '{mode}' is not one of {sorted(MODES)}")
+        filters.append(SqlExecution.mode == mode)
+    if status is not None:
+        filters.append(SqlExecution.status == ExecutionStatus(status))
+    if workflow is not None:
+        workflow_id = workflow_by_name(session, workflow).id
+        versions = select(SqlWorkflowVersion.id).where(
+            SqlWorkflowVersion.workflow_id == workflow_id
+        )
+        filters.append(SqlExecution.workflow_version_id.in_(versions))
+    return filters
+
+
+def _trigger_id(session: Session, name: str) -> int:
+    """The id the executions trigger ``name`` started carry (``_triggers`` builds on this
+    module, so it cannot be asked)."""
+    found = session.scalar(select(SqlTrigger.id).where(SqlTrigger.name == name))
+    if found is None:
+        raise NotFound(f"trigger '{name}' not found (see `aiflow trigger list`)")
+    return found
 
 
 def _timestamp(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UtcDateTime())
 
 
-def _execution(session: Session, id: int) -> Execution:
+def execution_entity(session: Session, id: int) -> Execution:
     row = session.execute(
         select(SqlExecution, SqlWorkflow.name)
         .join(SqlWorkflowVersion, SqlWorkflowVersion.id == SqlExecution.workflow_version_id)
@@ -339,20 +319,3 @@ def _execution(session: Session, id: int) -> Execution:
     if row is None:
         raise NotFound(f"execution {id} not found (see `aiflow execution list`)")
     return row[0].to_entity(row[1])
-
-
-def _job_row_by_id(session: Session, id: int) -> SqlJob:
-    row = session.get(SqlJob, id)
-    if row is None:
-        raise NotFound(f"job {id} not found (see `aiflow job list EXECUTION_ID`)")
-    return row
-
-
-def _job(session: Session, id: int) -> Job:
-    row = _job_row_by_id(session, id)
-    depends_on = session.scalars(
-        select(SqlJobDependency.depends_on_id)
-        .where(SqlJobDependency.job_id == id)
-        .order_by(SqlJobDependency.depends_on_id)
-    ).all()
-    return row.to_entity(list(depends_on))

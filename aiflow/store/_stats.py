@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from aiflow.errors import MetaStoreError
+from aiflow.schemas.entities import ExecutionStatus, JobStatus, StatusCounts
 from aiflow.store import db, migrations
 from aiflow.store._base import StoreBase
-from aiflow.store.entities import ExecutionStatus, JobStatus, StatusCounts
 from aiflow.store.orm import SqlEvent, SqlExecution, SqlJob
 
 
@@ -36,10 +36,7 @@ class StatsStore(StoreBase):
             ) from exc
         head = migrations.head()
         if current != head:
-            raise MetaStoreError(
-                f"meta store {db.display_url(self.uri)} at revision {current or 'none (empty)'}"
-                f", code expects {head}: run `aiflow db upgrade`"
-            )
+            raise migrations.schema_error(self.uri, current)
         return current
 
     def count_by_status(self) -> StatusCounts:

@@ -20,10 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
-from aiflow.store._base import StoreBase, add_event, check_limit, rowcount
-from aiflow.store._runs import add_execution, check_execution
-from aiflow.store._workflows import workflow_by_name
-from aiflow.store.entities import (
+from aiflow.schemas.entities import (
     Execution,
     ExecutionStatus,
     Fire,
@@ -32,7 +29,11 @@ from aiflow.store.entities import (
     TriggerKind,
     trigger_event_key,
 )
-from aiflow.store.models import TriggerCreate, TriggerFire, TriggerUpdate
+from aiflow.schemas.inputs import TriggerCreate, TriggerFire, TriggerUpdate
+from aiflow.schemas.schedules import next_fire
+from aiflow.store._base import StoreBase, add_event, check_limit, rowcount
+from aiflow.store._runs import add_execution, check_execution
+from aiflow.store._workflows import workflow_by_name
 from aiflow.store.orm import (
     SqlEvent,
     SqlExecution,
@@ -41,7 +42,6 @@ from aiflow.store.orm import (
     SqlWorkflowVersion,
     utcnow,
 )
-from aiflow.store.schedules import next_fire
 
 _UNFINISHED = [s for s in ExecutionStatus if not s.finished]
 

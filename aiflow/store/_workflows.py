@@ -1,16 +1,33 @@
-"""Workflows, their versions and the examples (datasets) they declare."""
+"""Workflows, their versions and the examples (datasets) they declare.
+
+Lists come whole (``list_*``) or as keyset pages (``page_*``, for the REST API):
+``WHERE key after :cursor ORDER BY key LIMIT n``, never ``OFFSET``, so a page costs the same at
+the millionth row and rows inserted while a client pages through do not shift or repeat the rows
+it has still to see. Callers that need to know whether another page follows ask for
+``limit + 1`` rows. Counts are separate calls (one ``COUNT`` each) because most callers never
+want them. The other stores page the same way.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from aiflow.errors import NotFound
-from aiflow.store._base import StoreBase, insert_ignore, reject_duplicates, upsert
-from aiflow.store.entities import ExampleMeta, Workflow, WorkflowVersion
-from aiflow.store.models import ExampleCreate
+from aiflow.schemas.api import WorkflowGraph
+from aiflow.schemas.entities import ExampleMeta, Workflow, WorkflowVersion
+from aiflow.schemas.inputs import ExampleCreate
+from aiflow.store._base import (
+    StoreBase,
+    check_limit,
+    count_rows,
+    insert_ignore,
+    next_version,
+    reject_duplicates,
+    upsert,
+)
 from aiflow.store.orm import SqlExample, SqlWorkflow, SqlWorkflowVersion, utcnow
 
 
@@ -27,9 +44,8 @@ class WorkflowStore(StoreBase):
         """Record a submitted workflow; idempotent for an unchanged plan and source.
 
         Re-submitting the same (plan_hash, source_hash) returns the existing version, so
-        repeated ``aiflow run`` calls do not mint versions. Otherwise the version is max + 1,
-        allocated under a lock on the workflow row; the unique constraints plus a retry cover
-        the remaining races between processes.
+        repeated ``aiflow run`` calls do not mint versions. Otherwise it is the next version
+        (``next_version``, under a lock on the workflow row).
         """
         reject_duplicates([example.name for example in examples], "example")
 
@@ -50,14 +66,12 @@ class WorkflowStore(StoreBase):
             ).one_or_none()
             if existing is not None:
                 return existing.to_entity(name)
-            latest = session.scalar(
-                select(func.max(SqlWorkflowVersion.version)).where(
-                    SqlWorkflowVersion.workflow_id == workflow.id
-                )
+            number = next_version(
+                session, SqlWorkflowVersion.version, SqlWorkflowVersion.workflow_id, workflow.id
             )
             version = SqlWorkflowVersion(
                 workflow_id=workflow.id,
-                version=(latest or 0) + 1,
+                version=number,
                 plan_hash=plan_hash,
                 source_hash=source_hash,
                 snapshot_uri=snapshot_uri,
@@ -78,6 +92,19 @@ class WorkflowStore(StoreBase):
             rows = session.scalars(select(SqlWorkflow).order_by(SqlWorkflow.name))
             return [row.to_entity() for row in rows]
 
+    def page_workflows(self, *, cursor: str | None = None, limit: int = 50) -> list[Workflow]:
+        """Workflows by name, those after ``cursor`` (a name)."""
+        check_limit(limit)
+        stmt = select(SqlWorkflow).order_by(SqlWorkflow.name).limit(limit)
+        if cursor is not None:
+            stmt = stmt.where(SqlWorkflow.name > cursor)
+        with self._read() as session:
+            return [row.to_entity() for row in session.scalars(stmt)]
+
+    def count_workflows(self) -> int:
+        with self._read() as session:
+            return count_rows(session, select(SqlWorkflow.id))
+
     def list_workflow_versions(self, name: str) -> list[WorkflowVersion]:
         """All versions of workflow ``name``, newest first."""
         with self._read() as session:
@@ -88,6 +115,53 @@ class WorkflowStore(StoreBase):
                 .order_by(SqlWorkflowVersion.version.desc())
             )
             return [row.to_entity(workflow.name) for row in rows]
+
+    def page_workflow_versions(
+        self, name: str, *, cursor: int | None = None, limit: int = 50
+    ) -> list[WorkflowVersion]:
+        """Versions of workflow ``name``, newest first, those below version ``cursor``."""
+        check_limit(limit)
+        with self._read() as session:
+            workflow = workflow_by_name(session, name)
+            stmt = (
+                select(SqlWorkflowVersion)
+                .where(SqlWorkflowVersion.workflow_id == workflow.id)
+                .order_by(SqlWorkflowVersion.version.desc())
+                .limit(limit)
+            )
+            if cursor is not None:
+                stmt = stmt.where(SqlWorkflowVersion.version < cursor)
+            return [row.to_entity(workflow.name) for row in session.scalars(stmt)]
+
+    def count_workflow_versions(self, name: str) -> int:
+        with self._read() as session:
+            workflow = workflow_by_name(session, name)
+            stmt = select(SqlWorkflowVersion.id).where(
+                SqlWorkflowVersion.workflow_id == workflow.id
+            )
+            return count_rows(session, stmt)
+
+    def get_workflow_version_by_number(self, name: str, version: int) -> WorkflowVersion:
+        """Version ``version`` (1, 2, ...) of workflow ``name``."""
+        with self._read() as session:
+            workflow = workflow_by_name(session, name)
+            row = session.scalars(
+                select(SqlWorkflowVersion).where(
+                    SqlWorkflowVersion.workflow_id == workflow.id,
+                    SqlWorkflowVersion.version == version,
+                )
+            ).one_or_none()
+            if row is None:
+                raise NotFound(
+                    f"workflow '{name}' version {version} not found "
+                    f"(see `aiflow workflow show {name}`)"
+                )
+            return row.to_entity(workflow.name)
+
+    def get_workflow_graph(self, name: str, version: int) -> WorkflowGraph:
+        """Version ``version`` of workflow ``name``'s plan as nodes and edges (what ``aiflow
+        workflow show`` draws and ``GET /workflows/{name}/versions/{version}/graph`` returns)."""
+        return WorkflowGraph.of(self.get_workflow_version_by_number(name, version))
 
     def get_workflow_version(self, id: int) -> WorkflowVersion:
         with self._read() as session:

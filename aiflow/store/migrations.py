@@ -5,18 +5,24 @@ migration scripts shipped inside the package (``aiflow.metastore_migrations``), 
 migration runs on a connection of the store's own engine so it gets the same SQLite settings
 (``BEGIN IMMEDIATE`` serializes two processes that both auto-upgrade a fresh file: the second
 waits, then finds the schema at head and does nothing).
+
+A store at a revision this code does not ship was migrated by a newer aiflow: every entry point
+here (and the store's schema check) says so and what to do, instead of Alembic's "Can't locate
+revision". Nothing here asks for confirmation; the CLI does before a downgrade.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
+from aiflow.errors import MetaStoreError
 from aiflow.store import db
 
 # Not Alembic's default "alembic_version": the meta store may share a database (schema) with an
@@ -38,6 +44,7 @@ def make_config(uri: str | None = None) -> Config:
 def upgrade(uri: str, revision: str = "head") -> None:
     """Migrate the store at ``uri`` up to ``revision`` (an empty database gets the full schema)."""
     with db.get_engine(uri).begin() as connection:
+        _check_known(uri, connection)
         config = make_config(uri)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -46,9 +53,17 @@ def upgrade(uri: str, revision: str = "head") -> None:
 def downgrade(uri: str, revision: str = "-1") -> None:
     """Migrate down to ``revision``: relative (``-1``), an id, or ``base`` (drops everything)."""
     with db.get_engine(uri).begin() as connection:
+        _check_known(uri, connection)
         config = make_config(uri)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def _check_known(uri: str, connection: Connection) -> None:
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    found = context.get_current_revision()
+    if is_newer(found):
+        raise schema_error(uri, found)
 
 
 def current(uri: str) -> str | None:
@@ -68,5 +83,41 @@ def head() -> str:
     return revision
 
 
+@lru_cache(maxsize=1)
+def known() -> frozenset[str]:
+    """Every revision this code ships."""
+    script = ScriptDirectory.from_config(make_config())
+    return frozenset(r.revision for r in script.walk_revisions())
+
+
+def is_newer(revision: str | None) -> bool:
+    """Whether ``revision`` (a store's) is one this code does not ship: a newer aiflow's."""
+    return revision is not None and revision not in known()
+
+
 def is_at_head(uri: str) -> bool:
     return current(uri) == head()
+
+
+def schema_error(uri: str, revision: str | None) -> MetaStoreError:
+    """Why the store at ``uri``, at ``revision``, cannot be used by this code, and the fix."""
+    where = f"meta store {db.display_url(uri)}"
+    if is_newer(revision):
+        return MetaStoreError(
+            f"{where} is at revision {revision}, which this aiflow ({_version()}, schema "
+            f"{head()}) does not know: a newer aiflow migrated it. Run the newer aiflow (upgrade "
+            f"aiflow here) to use this store; or, to come back to this version, run `aiflow db "
+            f"downgrade {head()}` with the newer aiflow first (it drops what newer features "
+            "stored)"
+        )
+    return MetaStoreError(
+        f"{where} at revision {revision or 'none (empty)'}, code expects {head()}: "
+        "run `aiflow db upgrade`"
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("aiflow")
+    except metadata.PackageNotFoundError:  # a source checkout that was never installed
+        return "version unknown"

@@ -2,7 +2,8 @@
 
 These rows never leave the store: each class converts itself to its entity with an explicit
 ``to_entity()`` that takes whatever comes from other tables (names, dependency ids, aliases,
-metrics) as arguments, so every query is visible in ``sql_store`` and none hides in a lazy load.
+metrics) as arguments, so every query is visible in the store's modules and none hides in a
+lazy load.
 For the same reason there are no ``relationship()``s: referential integrity and deletes are the
 database's job (foreign keys with ``ON DELETE``).
 
@@ -35,7 +36,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from aiflow.store.entities import (
+from aiflow.schemas.entities import (
     ApiToken,
     Event,
     ExampleMeta,
@@ -52,6 +53,7 @@ from aiflow.store.entities import (
     Workflow,
     WorkflowVersion,
 )
+from aiflow.schemas.limits import ALIAS_LENGTH, CRON_LENGTH, NAME_LENGTH, TRIGGER_NAME_LENGTH
 
 # Deterministic names for every index and constraint, so migrations can refer to them and
 # batch-mode table rebuilds on SQLite keep them.
@@ -63,12 +65,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-NAME_LENGTH = 255  # names, keys and hosts: indexable on every backend (MySQL limits key size)
 STREAM_FILE_LENGTH = 512  # (consumer, file) must fit MySQL's 3072-byte index key in utf8mb4
 TOKEN_HASH_LENGTH = 64  # hex SHA-256
-# A trigger's events are keyed ``trigger/<name>``, which must fit the event key column.
-TRIGGER_NAME_LENGTH = NAME_LENGTH - len("trigger/")
-CRON_LENGTH = 128
 
 
 def utcnow() -> datetime:
@@ -378,7 +376,7 @@ class SqlModelAlias(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
-    alias: Mapped[str] = mapped_column(String(64))
+    alias: Mapped[str] = mapped_column(String(ALIAS_LENGTH))
     model_version_id: Mapped[int] = mapped_column(
         ForeignKey("model_version.id", ondelete="CASCADE")
     )
@@ -460,7 +458,7 @@ class SqlStreamOffset(Base):
 
 
 class SqlApiToken(Base):
-    """A REST API token: only its SHA-256 is stored (see ``aiflow/store/_tokens.py``).
+    """A REST API token: only its SHA-256 is stored (see ``aiflow/store/tokens.py``).
 
     Revoking keeps the row (``revoked_at``) so the name stays taken and the record stays
     auditable; the unique ``token_hash`` index is what a request's token is looked up by.
@@ -485,6 +483,22 @@ class SqlApiToken(Base):
             last_used_at=self.last_used_at,
             revoked_at=self.revoked_at,
         )
+
+
+class SqlJobToken(Base):
+    """A job attempt's credential for the server's job API (see ``aiflow/store/job_tokens.py``):
+    only its SHA-256 is stored. Rows go with their job (``ON DELETE CASCADE``) and are purged
+    once expired; ``expires_at`` is indexed for that purge."""
+
+    __tablename__ = "job_token"
+    __table_args__ = (Index(None, "job_id"), Index(None, "expires_at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), unique=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SqlTrigger(Base):

@@ -3,17 +3,23 @@
 Rules every method follows:
 
 * one call is one transaction (read-only calls never take SQLite's write lock);
-* it returns frozen entities from ``aiflow.store.entities``, never ORM rows, so no session or
-  lazy load escapes;
+* it returns frozen entities from ``aiflow.schemas.entities``, never ORM rows, so no session or
+  lazy load escapes, and takes the inputs of ``aiflow.schemas.inputs``;
 * ``get_*`` of something missing raises ``NotFound`` naming it and the command that lists valid
   ones; methods whose result is optional (``latest_model_version``, ``serving_version``, ...)
   return ``None`` instead, including when the model itself does not exist yet;
 * bad arguments raise ``InvalidInput`` before anything is written; an unreachable store or one at
   the wrong schema revision raises ``MetaStoreError``.
 
-The methods live in one mixin per area (``_workflows``, ``_runs``, ``_registry``, ``_tokens``,
-``_triggers``, ``_stats``, and ``_browse`` for the REST API's keyset pages and counts); events
-and the stream ledger are here.
+* its name is the one ``aiflow.client.Client`` uses for the same operation over the REST API
+  (``list_*`` whole lists, ``page_*`` keyset pages, ``get_*``, ``set_model_alias``,
+  ``roll_back_alias``, ...), so the CLI runs the same code on either.
+
+The methods live in one mixin per domain: ``_workflows`` (workflows, versions, examples),
+``_runs`` (executions), ``_jobs``, ``_registry`` (models, versions, stages), ``_aliases``
+(aliases and what to serve), ``_metrics``, ``tokens`` (API tokens), ``job_tokens`` (jobs'
+credentials for the job API), ``_triggers`` and ``_stats``
+(monitoring); events and the stream ledger are here.
 """
 
 from __future__ import annotations
@@ -21,17 +27,21 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from aiflow.errors import InvalidInput
+from aiflow.schemas.entities import SERVING_ALIAS, STAGES, Event
+from aiflow.schemas.inputs import ExampleCreate, JobCreate, JobFields
+from aiflow.schemas.limits import NAME_LENGTH
+from aiflow.store._aliases import AliasStore
 from aiflow.store._base import UNSET, Unset, add_event, check_limit, insert_ignore
-from aiflow.store._browse import BrowseStore
-from aiflow.store._registry import SERVING_ALIAS, STAGES, ModelStore
+from aiflow.store._jobs import JobStore
+from aiflow.store._metrics import MetricStore
+from aiflow.store._registry import ModelStore
 from aiflow.store._runs import MODES, RunStore
 from aiflow.store._stats import StatsStore
-from aiflow.store._tokens import TokenStore
 from aiflow.store._triggers import TriggerStore
 from aiflow.store._workflows import WorkflowStore
-from aiflow.store.entities import Event
-from aiflow.store.models import ExampleCreate, JobCreate, JobFields
-from aiflow.store.orm import NAME_LENGTH, STREAM_FILE_LENGTH, SqlEvent, SqlStreamOffset, utcnow
+from aiflow.store.job_tokens import JobTokenStore
+from aiflow.store.orm import STREAM_FILE_LENGTH, SqlEvent, SqlStreamOffset, utcnow
+from aiflow.store.tokens import TokenStore
 
 __all__ = [
     "MODES",
@@ -47,7 +57,16 @@ __all__ = [
 
 
 class MetaStore(
-    WorkflowStore, RunStore, ModelStore, BrowseStore, TokenStore, TriggerStore, StatsStore
+    WorkflowStore,
+    RunStore,
+    JobStore,
+    ModelStore,
+    AliasStore,
+    MetricStore,
+    TokenStore,
+    JobTokenStore,
+    TriggerStore,
+    StatsStore,
 ):
     """The meta store at ``uri`` (default: ``get_settings().metastore_uri``).
 
@@ -69,7 +88,6 @@ class MetaStore(
 
     def list_events(
         self,
-        *,
         after_seq: int = 0,
         key: str | None = None,
         type: str | None = None,

@@ -1,6 +1,7 @@
 """The README's demo: the wine workflow offline (batch), then online (stream) from one file.
 
-1. batch:  train, evaluate, predict; prints the summary (model version, metrics, outputs)
+1. batch:  train, evaluate on held-out records, predict; prints the summary (model version,
+           metrics, outputs)
    flink:  the same batch run on the Flink engine (embedded mini-cluster), same predictions
 2. stream: starts the same file in stream mode in the background, drops the holdout rows into
            the watched directory as four files, waits until every row is predicted, stops it.

@@ -20,6 +20,7 @@ from aiflow.deployers import available_deployers, get_deployer, local
 from aiflow.deployers.base import Handle, JobLaunch
 from aiflow.deployers.local import LocalDeployer
 from aiflow.errors import DeploymentError, InvalidInput, NotFound
+from tests.services import alive
 
 
 @pytest.fixture
@@ -58,13 +59,6 @@ def wait_for_file(path: Path, timeout: float = 10.0) -> str:
         assert time.monotonic() < deadline, f"{path} was not written"
         time.sleep(0.01)
     return path.read_text().strip()
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_registry_resolves_local_and_rejects_unknown_names() -> None:

@@ -52,7 +52,7 @@ def test_json_round_trip_and_hash(tmp_path: Path) -> None:
 
 def test_hash_is_stable_across_processes() -> None:
     code = (
-        "from pathlib import Path; from aiflow.runtime.usercode import load_workflow_file;"
+        "from pathlib import Path; from aiflow.translators.usercode import load_workflow_file;"
         "print(load_workflow_file(Path('examples/wine/workflow.py')).wf.plan.hash())"
     )
     hashes = {

@@ -8,8 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +77,6 @@ def wine(tmp_path: Path) -> Path:
         [sys.executable, str(target / "prepare_data.py")], check=True, capture_output=True
     )
     return target / "workflow.py"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 90, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def drop(src: Path, directory: Path, name: str | None = None) -> Path:

@@ -122,3 +122,69 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_run_on_a_directory_says_to_pass_the_workflow_file(cli: Cli, wine: Path) -> None:
+    done = cli.run("run", str(wine.parent), check=False)
+    assert done.returncode == 1
+    assert f"{wine.parent} is a directory" in done.stderr and "does not exist" not in done.stderr
+    assert f"aiflow run {wine}" in done.stderr  # the file to pass instead
+    missing = cli.run("run", str(wine.parent / "nope.py"), check=False)
+    assert missing.returncode == 1 and "nope.py does not exist" in missing.stderr
+
+
+SHADOWING_WORKFLOW = """
+import helpers  # a sibling module of the user's own
+import aiflow as af
+
+src = af.Example("in", schema={"x": "double"}, batch_uri="in.csv")
+with af.workflow("shadowed") as wf:
+    doubled = af.transform(af.read_example(src), helpers.Double())
+    model = af.train(doubled, helpers.Mean(), model=af.Model("mean"))
+    preds = af.predict(doubled, model, helpers.Above())
+    af.write_example(preds, af.Example("o", batch_uri="o.csv"))
+"""
+
+SHADOWING_HELPERS = """
+import aiflow as af
+
+class Double(af.Transformer):
+    def transform(self, batch):
+        return batch.assign(x=batch["x"] * 2)
+
+class Mean(af.Trainer):
+    def fit(self, batch, base_model=None):
+        return {"mean": float(batch["x"].mean())}
+
+class Above(af.Predictor):
+    def predict(self, batch, model):
+        return batch.assign(prediction=(batch["x"] > model["mean"]).astype(int))
+"""
+
+
+def test_sibling_modules_named_like_the_standard_library_shadow_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A user's ``pickle.py``, ``json.py``, ... beside the workflow must not replace the standard
+    library for aiflow (models are pickled, metadata is JSON), while the workflow's own
+    ``import helpers`` of a sibling still works — in the CLI and in the job processes, also
+    when run from inside the project directory."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "in.csv").write_text("x\n1\n2\n3\n")
+    (project / "workflow.py").write_text(SHADOWING_WORKFLOW)
+    (project / "helpers.py").write_text(SHADOWING_HELPERS)
+    for name in ("pickle", "json", "logging", "queue", "tarfile"):
+        (project / f"{name}.py").write_text(f"raise ImportError('the user\\'s own {name}.py')\n")
+    for cwd in (tmp_path, project):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "aiflow"), "run", str(project / "workflow.py")],
+            cwd=cwd,
+            env=cli.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        out = pd.read_csv(project / "o.csv")
+        assert out["x"].tolist() == [2.0, 4.0, 6.0] and out["prediction"].tolist() == [0, 0, 1]

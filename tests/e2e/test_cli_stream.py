@@ -12,7 +12,8 @@ import pandas as pd
 import psutil
 import pytest
 
-from tests.e2e.conftest import Cli, drop, wait_for
+from tests.e2e.conftest import Cli, drop
+from tests.services import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ def _no_leaked_flink_jobs(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "flink_session" not in request.fixturenames:
         return
-    from aiflow.flink.rest import FlinkRest
+    from aiflow.translators.flink.rest import FlinkRest
 
     rest = FlinkRest(request.getfixturevalue("flink_session"))
     deadline = time.monotonic() + 15  # a stop in progress may still be cancelling

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from aiflow.config import FlinkSettings
 from aiflow.errors import FlinkUnavailable, InvalidInput
-from aiflow.flink.cluster import FlinkCluster
-from aiflow.flink.rest import FlinkRest, log_slice, root_cause_line, user_error
-from aiflow.flink.tableenv import table_env_options
+from aiflow.translators.flink.cluster import FlinkCluster
+from aiflow.translators.flink.rest import FlinkRest, log_slice, root_cause_line, user_error
+from aiflow.translators.flink.settings import FlinkSettings
+from aiflow.translators.flink.tableenv import table_env_options
+from tests.services import free_port
 
 # -- the CLI on a cluster of its own -------------------------------------------------------------
 
@@ -110,8 +111,8 @@ _SUBMIT = """
 import sys
 from pyflink.table import DataTypes
 from pyflink.table.udf import udf
-from aiflow.config import FlinkSettings
-from aiflow.flink.tableenv import create_table_env
+from aiflow.translators.flink.settings import FlinkSettings
+from aiflow.translators.flink.tableenv import create_table_env
 
 url, mode, kind = sys.argv[1:4]
 t_env = create_table_env(mode, FlinkSettings(rest_url=url, checkpoint_interval=1.0),
@@ -208,16 +209,8 @@ def test_failing_udf_reports_the_users_error(flink_session: str) -> None:
 # -- no cluster needed --------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_rest_endpoint_names_the_url_quickly() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     began = time.monotonic()
     with pytest.raises(FlinkUnavailable, match=f"Flink REST endpoint {url} is unreachable"):
         FlinkRest(url, timeout=2.0).overview()
@@ -232,9 +225,9 @@ def test_unreachable_rest_endpoint_names_the_url_quickly() -> None:
 
 def test_create_table_env_fails_fast_on_an_unreachable_cluster() -> None:
     pytest.importorskip("pyflink")
-    from aiflow.flink.tableenv import create_table_env
+    from aiflow.translators.flink.tableenv import create_table_env
 
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(FlinkUnavailable, match=url):
         create_table_env("batch", FlinkSettings(rest_url=url))
 

@@ -11,7 +11,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import Cli, drop, wait_for
+from tests.e2e.conftest import Cli, drop
+from tests.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import Cli, drop, wait_for
+from tests.e2e.conftest import Cli, drop
+from tests.services import wait_for
 
 if TYPE_CHECKING:
-    from aiflow.flink.cluster import FlinkCluster
+    from aiflow.translators.flink.cluster import FlinkCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 

@@ -1,4 +1,5 @@
-"""The pinned Flink/Kafka versions and the jar cache (aiflow.flink.versions, aiflow.flink.jars).
+"""The pinned Flink/Kafka versions and the jar cache (``versions`` and ``jars`` of
+aiflow.translators.flink).
 
 The cache tests fetch the small "connectors" group (one 11 MB jar) into a private cache dir with
 the real Maven client; behaviour is asserted through what can be observed (Maven start count,
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from aiflow.errors import InvalidInput
-from aiflow.flink import jars, versions
-from aiflow.flink.jars import ChecksumMismatch, JarCacheError, ensure_group, ensure_jars
-from aiflow.flink.versions import FLINK_VERSION, JAR_GROUPS, KAFKA_CONNECTOR, JarGroup
+from aiflow.translators.flink import jars, versions
+from aiflow.translators.flink.jars import ChecksumMismatch, JarCacheError, ensure_group, ensure_jars
+from aiflow.translators.flink.versions import FLINK_VERSION, JAR_GROUPS, KAFKA_CONNECTOR, JarGroup
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,18 +1,18 @@
-"""The session Kafka broker (tests/fixtures_kafka.py) and aiflow.flink.kafka's helpers.
+"""The session Kafka broker (tests/fixtures_kafka.py) and aiflow.translators.flink.kafka's helpers.
 
 The broker tests share one broker per session and each uses its own topic.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
 from aiflow.errors import InvalidInput
-from aiflow.flink.kafka import KafkaTarget, check_reachable, parse_kafka_uri
+from aiflow.translators.flink.kafka import KafkaTarget, check_reachable, parse_kafka_uri
 from tests.fixtures_kafka import KafkaBroker
+from tests.services import free_port
 
 # -- kafka:// URIs ------------------------------------------------------------------------------
 
@@ -63,9 +63,7 @@ def test_parse_kafka_uri_rejects_malformed(uri: str, reason: str) -> None:
 
 def test_check_reachable_fails_within_the_timeout_naming_the_address() -> None:
     pytest.importorskip("confluent_kafka")
-    with socket.socket() as sock:  # a port that was just free: nothing listens on it
-        sock.bind(("127.0.0.1", 0))
-        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    address = f"127.0.0.1:{free_port()}"  # a port that was just free: nothing listens on it
     started = time.monotonic()
     with pytest.raises(InvalidInput, match=f"no Kafka broker answered at {address} within 1.5 s"):
         check_reachable(address, timeout=1.5)

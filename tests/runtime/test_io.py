@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from aiflow.errors import InvalidInput
-from aiflow.runtime import io
+from aiflow.translators import io
 
 SCHEMA = {"x": "double", "n": "int", "ok": "bool", "name": "string"}
 

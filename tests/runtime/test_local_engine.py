@@ -14,11 +14,11 @@ import pytest
 import aiflow as af
 from aiflow.deployers import get_deployer
 from aiflow.dsl.workflow import Workflow
-from aiflow.runtime.artifacts import load_model
-from aiflow.runtime.usercode import load_workflow_file
 from aiflow.scheduler.driver import request_stop, run_execution
 from aiflow.scheduler.submit import submit_workflow
+from aiflow.store.artifacts import load_model
 from aiflow.store.sql_store import MetaStore
+from aiflow.translators.usercode import load_workflow_file
 
 pytestmark = pytest.mark.slow
 

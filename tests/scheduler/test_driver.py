@@ -16,15 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from aiflow.config import get_settings, reset_settings
 from aiflow.deployers import get_deployer
 from aiflow.deployers.local import LocalDeployer
 from aiflow.scheduler.driver import reconcile, request_stop, run_execution, spawn_driver
-from aiflow.store.entities import Execution, ExecutionStatus, Job, JobStatus
+from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 from aiflow.store.sql_store import JobCreate, MetaStore
+from tests.services import alive, all_gone
 
 JOB = r"""
 import os, subprocess, sys, time
@@ -146,17 +146,6 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0) -> None:
 def read_ints(path: Path) -> list[int]:
     wait_until(path.exists)
     return [int(p) for p in path.read_text().split()]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def all_gone(*pids: int) -> bool:
-    return not any(alive(pid) for pid in pids)
 
 
 def starts(tmp_path: Path, name: str) -> list[float]:

@@ -11,7 +11,7 @@ import pytest
 from aiflow.deployers import get_deployer
 from aiflow.scheduler.service import SchedulerService
 from aiflow.scheduler.submit import run_workflow
-from aiflow.store.models import TriggerCreate
+from aiflow.schemas.inputs import TriggerCreate
 from aiflow.store.sql_store import MetaStore
 from tests.chain import chain_workflow
 
@@ -22,7 +22,7 @@ def test_new_model_version_runs_the_validation_workflow(tmp_path: Path) -> None:
     runs = tmp_path / "runs.txt"
     store = MetaStore()
     wf = chain_workflow(tmp_path / "validate", "validate", runs, steps=2)
-    first = run_workflow(wf, progress=False, store=store)  # the run a fire repeats
+    first = run_workflow(wf, store=store)  # the run a fire repeats
     rule = store.create_trigger(
         TriggerCreate(
             name="validate-new", workflow="validate", event_type="MODEL_GENERATED", event_key="m"

@@ -12,7 +12,7 @@ import pytest
 
 from aiflow.deployers import get_deployer
 from aiflow.scheduler.service import SchedulerService
-from aiflow.store.models import TriggerCreate
+from aiflow.schemas.inputs import TriggerCreate
 from aiflow.store.sql_store import MetaStore
 from tests.server import seed
 

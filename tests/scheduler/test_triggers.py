@@ -17,8 +17,8 @@ from aiflow.deployers import get_deployer
 from aiflow.errors import InvalidInput
 from aiflow.scheduler.service import SchedulerService
 from aiflow.scheduler.triggers import create_trigger
-from aiflow.store.entities import ExecutionStatus
-from aiflow.store.models import TriggerCreate, TriggerUpdate
+from aiflow.schemas.entities import ExecutionStatus
+from aiflow.schemas.inputs import TriggerCreate, TriggerUpdate
 from aiflow.store.sql_store import MetaStore
 from tests.server import seed
 

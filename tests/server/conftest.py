@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,9 +30,10 @@ from typing import Any
 import httpx
 import pytest
 
+from aiflow.schemas.entities import Role
 from aiflow.store import db
-from aiflow.store.entities import Role
 from aiflow.store.sql_store import MetaStore
+from tests.services import NotReady, free_port, wait_ready
 
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 START_TIMEOUT = 30.0
@@ -85,13 +85,6 @@ def server_env(home: Path, store_uri: str | None, **settings: str) -> dict[str, 
     return env
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def running_server(env: dict[str, str], *args: str, log: Path) -> Iterator[str]:
     """``aiflow server ARGS`` on a free port; yields its URL once ``/health`` answers.
@@ -116,19 +109,23 @@ def running_server(env: dict[str, str], *args: str, log: Path) -> Iterator[str]:
             process.wait()
 
 
+class _Unhealthy(Exception):
+    pass
+
+
 def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"server not healthy after {START_TIMEOUT}s:\n{log.read_text()}")
-        time.sleep(0.05)
+    def healthy() -> None:
+        status = httpx.get(f"{url}/health", timeout=1).status_code
+        if status != 200:
+            raise _Unhealthy(f"/health answered {status}")
+
+    try:
+        errors = (httpx.TransportError, _Unhealthy)
+        wait_ready(healthy, timeout=START_TIMEOUT, errors=errors, process=process, interval=0.05)
+    except NotReady as exc:
+        exited = exc.exit_code is not None
+        why = f"exited with {exc.exit_code}" if exited else f"not healthy after {START_TIMEOUT}s"
+        raise RuntimeError(f"server {why}:\n{log.read_text()}") from None
 
 
 @contextmanager

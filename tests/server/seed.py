@@ -22,7 +22,7 @@ from aiflow.plan.model import (
     Node,
     NodeKind,
 )
-from aiflow.store.entities import Execution, ModelVersion, WorkflowVersion
+from aiflow.schemas.entities import Execution, ModelVersion, WorkflowVersion
 from aiflow.store.sql_store import ExampleCreate, JobCreate, MetaStore
 
 REPO = Path(__file__).resolve().parents[2]

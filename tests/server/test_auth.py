@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from aiflow.config import ServerSettings
+from aiflow.schemas.entities import Role
+from aiflow.schemas.inputs import TriggerCreate
 from aiflow.store import db
-from aiflow.store._tokens import hash_token
-from aiflow.store.entities import Role
-from aiflow.store.models import TriggerCreate
 from aiflow.store.orm import SqlApiToken
 from aiflow.store.sql_store import MetaStore
+from aiflow.store.tokens import hash_token
 from tests.server import seed
 from tests.server.conftest import ApiServer, HttpFactory, assert_problem, check_access, unique
 

@@ -1,5 +1,6 @@
 """A server killed with SIGKILL in the middle of an execution: the execution's detached driver
-carries on, a restarted server sees it complete, and every job ran exactly once."""
+carries on, its jobs wait for the server's job API to come back, a restarted server sees the
+execution complete, and every job ran exactly once."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from tests.server.conftest import _wait_healthy, free_port, server_env
 pytestmark = pytest.mark.slow
 
 
-def _start(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def _start(
+    env: dict[str, str], log: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -45,18 +48,19 @@ def test_server_kill9_mid_execution_then_restart(tmp_path: Path) -> None:
         with Client(url, token) as client:
             execution = client.submit(wf)
             deadline = time.monotonic() + 60
-            while not any(j.status.value == "running" for j in client.jobs(execution.id)):
+            while not any(j.status.value == "running" for j in client.list_jobs(execution.id)):
                 assert time.monotonic() < deadline, "no job started"
                 time.sleep(0.05)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    second, url = _start(env, tmp_path / "server2.log")
+    # back on the same address, as a restarted server is: its jobs reach it there (job API)
+    second, url = _start(env, tmp_path / "server2.log", port=int(url.rsplit(":", 1)[1]))
     try:
         with Client(url, token) as client:
-            final = client.wait(execution.id, timeout=90)
-            jobs = client.jobs(execution.id)
+            final = client.wait_for_execution(execution.id, timeout=90)
+            jobs = client.list_jobs(execution.id)
     finally:
         second.terminate()
         second.wait(30)
@@ -81,7 +85,7 @@ def test_embedded_scheduler_starts_orphaned_executions(tmp_path: Path) -> None:
     server, url = _start(env, tmp_path / "server.log")
     try:
         with Client(url, token) as client:
-            final = client.wait(execution.id, timeout=60)
+            final = client.wait_for_execution(execution.id, timeout=60)
     finally:
         server.terminate()
         server.wait(30)

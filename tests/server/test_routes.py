@@ -14,8 +14,8 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from aiflow.server.schemas import StageUpdate
-from aiflow.store.entities import ExecutionStatus
+from aiflow.schemas.api import StageUpdate
+from aiflow.schemas.entities import ExecutionStatus
 from aiflow.store.sql_store import STAGES, MetaStore
 from tests.server import seed
 
@@ -287,8 +287,12 @@ def test_promote_sets_the_stage(store: MetaStore, editor: httpx.Client) -> None:
     )
     assert promoted["stage"] == "validated"
     problem(editor.post(f"{API}/models/{name}/versions/1/promote", json={"stage": "gold"}), 422)
-    problem(editor.post(f"{API}/models/{name}/versions/4/promote", json={"stage": "deployed"}), 404)
+    problem(
+        editor.post(f"{API}/models/{name}/versions/4/promote", json={"stage": "production"}), 404
+    )
     assert get_args(StageUpdate.model_fields["stage"].annotation) == STAGES
+    # `deployed` names the serving alias only: no stage of that name to confuse it with
+    problem(editor.post(f"{API}/models/{name}/versions/1/promote", json={"stage": "deployed"}), 422)
 
 
 def test_rollback_undoes_the_last_alias_move(store: MetaStore, editor: httpx.Client) -> None:
@@ -305,6 +309,10 @@ def test_rollback_undoes_the_last_alias_move(store: MetaStore, editor: httpx.Cli
     store.set_model_alias(only_once, "deployed", 2)
     problem(editor.post(f"{API}/models/{only_once}/rollback"), 422, "nothing to roll back")
     problem(editor.post(f"{API}/models/no-model/rollback"), 404, "'no-model'")
+    for version in (1, 2):  # any alias rolls back, as in the store
+        store.set_model_alias(only_once, "champion", version)
+    champion = editor.post(f"{API}/models/{only_once}/rollback", params={"alias": "champion"})
+    assert ok(champion)["version"] == 1 and ok(champion)["aliases"] == ["champion"]
 
 
 # -- examples and events --------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from aiflow.store.entities import JobStatus
-from aiflow.store.models import TriggerCreate
+from aiflow.schemas.entities import JobStatus
+from aiflow.schemas.inputs import TriggerCreate
 from aiflow.store.sql_store import MetaStore
 from tests.server import seed
 from tests.server.conftest import assert_problem

@@ -18,9 +18,9 @@ import pytest
 from aiflow.client import Client
 from aiflow.errors import InvalidInput, UserCodeError
 from aiflow.plan import snapshot
-from aiflow.runtime.usercode import load_workflow_file
-from aiflow.store.entities import ExecutionStatus
+from aiflow.schemas.entities import ExecutionStatus
 from aiflow.store.sql_store import MetaStore
+from aiflow.translators.usercode import load_workflow_file
 from tests.server import seed
 
 API = "/api/v1"
@@ -50,41 +50,41 @@ def test_submitted_example_runs_and_records_model_and_metrics(
     wf = load(wine)
     execution = client.submit(wf, "batch")
     assert execution.workflow_name == "wine_sgd" and execution.mode == "batch"
-    final = client.wait(execution.id, timeout=RUN_TIMEOUT)
+    final = client.wait_for_execution(execution.id, timeout=RUN_TIMEOUT)
     assert final.status is ExecutionStatus.SUCCEEDED, final.error
-    assert {job.status.value for job in client.jobs(final.id)} == {"succeeded"}
-    trained = [v for v in client.model_versions("wine_sgd").data if v.execution_id == final.id]
+    assert {job.status.value for job in client.list_jobs(final.id)} == {"succeeded"}
+    trained = [v for v in client.page_model_versions("wine_sgd").data if v.execution_id == final.id]
     assert len(trained) == 1 and trained[0].flavor == "sklearn"
     assert 0.5 < trained[0].metrics["accuracy"] <= 1.0
-    version_metrics = client.model_version_metrics("wine_sgd", trained[0].version)
+    version_metrics = client.list_model_version_metrics("wine_sgd", trained[0].version)
     assert {m.name for m in version_metrics} == {"accuracy", "rows"}
-    assert {m.name for m in client.execution_metrics(final.id)} == {"accuracy", "rows"}
-    assert "aiflow: job" in client.logs(client.jobs(final.id)[0].id, tail=100)
+    assert {m.name for m in client.list_execution_metrics(final.id)} == {"accuracy", "rows"}
+    assert "aiflow: job" in client.get_job_logs(client.list_jobs(final.id)[0].id, tail=100)
     assert (wine.parent / "out" / "preds.csv").exists()  # the absolute output path was used
 
     # The same code again: the same workflow version (and one stored archive).
     again = client.submit(load(wine), "batch")
     assert again.workflow_version_id == final.workflow_version_id
-    stopped = client.stop(again.id, wait=30)
+    stopped = client.stop_execution(again.id, wait=30)
     assert stopped.status in (ExecutionStatus.KILLED, ExecutionStatus.SUCCEEDED)
     archives = list((api.home / "snapshots").glob("*.tar.gz"))
     assert snapshot.collect(wine).hash in [a.name.removesuffix(".tar.gz") for a in archives]
 
     # A rerun is a new execution of the same version with the same jobs, run by its own
     # driver. (Its specs are the ones that just succeeded, so it is stopped, not run again.)
-    rerun = client.rerun(final.id)
+    rerun = client.rerun_execution(final.id)
     assert rerun.id != final.id and rerun.workflow_version_id == final.workflow_version_id
-    old_jobs, new_jobs = client.jobs(final.id), client.jobs(rerun.id)
+    old_jobs, new_jobs = client.list_jobs(final.id), client.list_jobs(rerun.id)
     assert [(j.name, j.spec) for j in new_jobs] == [(j.name, j.spec) for j in old_jobs]
     names = {j.id: j.name for j in new_jobs} | {j.id: j.name for j in old_jobs}
     assert [[names[d] for d in j.depends_on] for j in new_jobs] == [
         [names[d] for d in j.depends_on] for j in old_jobs
     ]
     deadline = time.monotonic() + 30
-    while client.execution(rerun.id).driver_pid is None and time.monotonic() < deadline:
+    while client.get_execution(rerun.id).driver_pid is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert client.execution(rerun.id).driver_pid is not None, "no driver claimed the rerun"
-    assert client.stop(rerun.id, wait=30).status.finished
+    assert client.get_execution(rerun.id).driver_pid is not None, "no driver claimed the rerun"
+    assert client.stop_execution(rerun.id, wait=30).status.finished
 
 
 # -- refused uploads ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from aiflow.client import Client
 from aiflow.deployers import get_deployer
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
 from aiflow.scheduler.service import SchedulerService
-from aiflow.store.models import TriggerCreate, TriggerUpdate
+from aiflow.schemas.inputs import TriggerCreate, TriggerUpdate
 from aiflow.store.sql_store import MetaStore
 from tests.server import seed
 from tests.server.conftest import assert_problem, running_server, server_env
@@ -74,6 +74,10 @@ def test_trigger_lifecycle(http: Http, store: MetaStore, workflow: str) -> None:
     page = ok(http("viewer").get(f"{TRIGGERS}/{name}/executions", params={"count": "true"}))
     assert page["total"] == 1 and page["data"][0]["id"] in started
     assert page["data"][0]["trigger_id"] == trigger["id"]
+    filtered = ok(
+        http("viewer").get(f"{API}/executions", params={"trigger": name, "count": "true"})
+    )
+    assert filtered == page  # the same filter on /executions (what Client.page_executions uses)
     fires = ok(http("viewer").get(f"{API}/events", params={"key": f"trigger/{name}"}))["data"]
     assert [e["type"] for e in fires] == ["TRIGGER_FIRED"]
 
@@ -159,18 +163,18 @@ def test_client_methods_return_store_entities(api: Any, store: MetaStore, workfl
         spec = TriggerCreate(name=name, workflow=workflow, event_type="MODEL_GENERATED")
         created = client.create_trigger(spec)
         assert created == store.get_trigger(name)
-        assert client.trigger(name) == created
-        assert name in [t.name for t in client.triggers(workflow=workflow, limit=500).data]
+        assert client.get_trigger(name) == created
+        assert name in [t.name for t in client.page_triggers(workflow=workflow, limit=500).data]
         off = client.update_trigger(name, TriggerUpdate(enabled=False))
         assert not off.enabled and off.event_type == "MODEL_GENERATED"
-        assert client.trigger_executions(name).data == []
+        assert client.page_executions(trigger=name).data == []
         with pytest.raises(AlreadyExists):
             client.create_trigger(spec)
         with pytest.raises(InvalidInput, match="is an event rule"):
             client.update_trigger(name, TriggerUpdate(interval=5))
         assert client.delete_trigger(name).name == name
         with pytest.raises(NotFound, match=f"trigger '{name}' not found"):
-            client.trigger(name)
+            client.get_trigger(name)
 
 
 @pytest.mark.slow

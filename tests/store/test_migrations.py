@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect, select
 
 from aiflow.errors import MetaStoreError
 from aiflow.store import db, migrations, orm
@@ -74,6 +74,37 @@ def test_migrated_schema_matches_the_orm(empty_uri: str) -> None:
     assert diff == [], "migrations and aiflow/store/orm.py differ:\n" + pprint.pformat(diff)
 
 
+def test_the_stage_deployed_becomes_production(empty_uri: str) -> None:
+    """0004: versions at stage ``deployed`` (a name the serving alias keeps) move to
+    ``production``, and event rules waiting for ``MODEL_DEPLOYED`` keep firing."""
+    migrations.upgrade(empty_uri, "0003")
+    now = orm.utcnow()
+    with db.get_engine(empty_uri).begin() as connection:
+        connection.execute(insert(orm.SqlModel), {"id": 1, "name": "m", "created_at": now})
+        connection.execute(
+            insert(orm.SqlModelVersion),
+            [
+                {"model_id": 1, "version": v, "artifact_uri": "a", "flavor": "f", "stage": s}
+                | {"created_at": now}
+                for v, s in ((1, "deployed"), (2, "validated"))
+            ],
+        )
+        connection.execute(insert(orm.SqlWorkflow), {"id": 1, "name": "w", "created_at": now})
+        connection.execute(
+            insert(orm.SqlTrigger),
+            {"name": "t", "workflow_id": 1, "kind": "event", "event_type": "MODEL_DEPLOYED"}
+            | {"mode": "batch", "enabled": True, "created_at": now, "updated_at": now},
+        )
+    migrations.upgrade(empty_uri)
+    store = MetaStore(empty_uri)
+    assert [v.stage for v in store.list_model_versions("m")] == ["validated", "production"]
+    assert store.get_trigger("t").event_type == "MODEL_PRODUCTION"
+    migrations.downgrade(empty_uri, "0003")
+    with db.get_engine(empty_uri).connect() as connection:
+        stages = connection.scalars(select(orm.SqlModelVersion.stage).order_by("version"))
+        assert list(stages) == ["deployed", "validated"]
+
+
 def test_server_store_at_wrong_revision_is_refused(postgres_url: str) -> None:
     store = MetaStore(postgres_url)
     with pytest.raises(MetaStoreError, match=r"at revision none.*run `aiflow db upgrade`"):
@@ -126,3 +157,80 @@ def test_alembic_cli_for_developers(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
     assert migrations.is_at_head(uri)
+
+
+def _migrated_by_a_newer_aiflow(uri: str, revision: str = "0099_from_a_newer_aiflow") -> None:
+    """A store at a revision this code does not ship, as a newer aiflow would leave it."""
+    migrations.upgrade(uri)
+    with db.get_engine(uri).begin() as connection:
+        connection.exec_driver_sql(
+            f"UPDATE {migrations.VERSION_TABLE} SET version_num = '{revision}'"
+        )
+
+
+NEWER = (
+    r"at revision 0099_from_a_newer_aiflow, which this aiflow \(.*schema \w+\) does not know: "
+    r"a newer aiflow migrated it.*upgrade aiflow.*`aiflow db downgrade \w+`"
+)
+
+
+def test_store_migrated_by_a_newer_aiflow_says_so(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'meta.db'}"
+    _migrated_by_a_newer_aiflow(uri)
+    for store in (MetaStore(uri), MetaStore(uri, auto_upgrade=False)):
+        with pytest.raises(MetaStoreError, match=NEWER):
+            store.list_models()
+        with pytest.raises(MetaStoreError, match=NEWER):
+            store.check_ready()
+    for change in (migrations.upgrade, migrations.downgrade):
+        with pytest.raises(MetaStoreError, match=NEWER):
+            change(uri)
+    assert migrations.current(uri) == "0099_from_a_newer_aiflow"  # left as it was
+
+    done = _aiflow_db("upgrade", "--uri", uri)
+    assert done.returncode == 1
+    assert "does not know: a newer aiflow migrated it" in done.stderr
+    assert "CommandError" not in done.stderr and "Traceback" not in done.stderr
+    current = _aiflow_db("current", "--uri", uri)
+    assert current.returncode == 0 and "newer than this aiflow" in current.stdout
+
+
+def _aiflow_db(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "aiflow", "db", *args],
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_downgrade_without_a_terminal_needs_yes(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'meta.db'}"
+    migrations.upgrade(uri)
+    refused = _aiflow_db("downgrade", "base", "--uri", uri)  # CI: no terminal to ask on
+    assert refused.returncode != 0
+    assert "drops" in refused.stderr and "--yes" in refused.stderr, refused.stderr
+    assert migrations.is_at_head(uri)
+
+    done = _aiflow_db("downgrade", "base", "--uri", uri, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert migrations.current(uri) is None
+
+
+def test_downgrade_asks_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from aiflow.cli import db as db_cli
+
+    uri = f"sqlite:///{tmp_path / 'meta.db'}"
+    migrations.upgrade(uri)
+    monkeypatch.setattr(db_cli, "_interactive", lambda: True)
+    runner = CliRunner()
+    declined = runner.invoke(db_cli.app, ["downgrade", "--uri", uri], input="n\n")
+    assert declined.exit_code == 1 and "drops" in declined.output
+    assert migrations.is_at_head(uri)
+    accepted = runner.invoke(db_cli.app, ["downgrade", "--uri", uri], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert migrations.current(uri) not in (None, migrations.head())

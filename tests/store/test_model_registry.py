@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from aiflow.errors import InvalidInput, NotFound
-from aiflow.store.entities import ModelVersion
+from aiflow.schemas.entities import SERVING_ALIAS, STAGES, ModelVersion
 from aiflow.store.sql_store import JobCreate, MetaStore
 
 
@@ -146,6 +146,28 @@ def test_stages_change_with_an_event(store: MetaStore) -> None:
     assert [e.value for e in store.list_events(type="MODEL_VALIDATED")] == ["1"]
     with pytest.raises(InvalidInput, match="stage 'shiny'"):
         store.set_model_version_stage("clf", 1, "shiny")
+    # `deployed` is the serving alias only; the stage that shared its name is `production`
+    assert store.set_model_version_stage("clf", 1, "production").stage == "production"
+    assert [e.value for e in store.list_events(type="MODEL_PRODUCTION")] == ["1"]
+    assert "deployed" not in STAGES
+    with pytest.raises(InvalidInput, match="stage 'deployed'"):
+        store.set_model_version_stage("clf", 1, "deployed")
+
+
+def test_serving_version_and_pointer_follow_one_rule(store: MetaStore) -> None:
+    """The alias ``deployed`` picks the version, else the newest: both lookups agree."""
+    assert store.serving_pointer("clf") is None and store.serving_version("clf") is None
+    for _ in range(3):
+        register(store)
+    for target in (None, 1, 2):
+        if target is not None:
+            store.set_model_alias("clf", SERVING_ALIAS, target)
+        full, pointer = store.serving_version("clf"), store.serving_pointer("clf")
+        assert full is not None and pointer is not None
+        assert (full.id, full.version) == (pointer.id, pointer.version)
+        assert pointer.version == (target or 3)
+        assert pointer.deployed == (target is not None)
+        assert full.aliases == ([SERVING_ALIAS] if target else [])
 
 
 def test_metrics_keep_history_and_versions_show_the_newest(store: MetaStore) -> None:
@@ -165,6 +187,12 @@ def test_metrics_keep_history_and_versions_show_the_newest(store: MetaStore) -> 
     (by_execution,) = store.list_metrics(execution_id=execution_id)
     assert (by_execution.value, by_execution.job_id) == (0.4, job_id)
     assert len(store.list_metrics()) == 4
+    assert store.list_model_version_metrics("clf", 1) == history  # what the API lists
+    assert store.list_execution_metrics(execution_id) == [by_execution]
+    with pytest.raises(NotFound, match="version 3"):
+        store.list_model_version_metrics("clf", 3)
+    with pytest.raises(NotFound, match="execution 999"):
+        store.list_execution_metrics(999)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, "0.9", None, True])

@@ -12,8 +12,8 @@ from datetime import UTC
 import pytest
 
 from aiflow.errors import InvalidInput, MetaStoreError, NotFound
+from aiflow.schemas.entities import ExecutionStatus, JobStatus, WorkflowVersion
 from aiflow.store import db
-from aiflow.store.entities import ExecutionStatus, JobStatus, WorkflowVersion
 from aiflow.store.sql_store import ExampleCreate, JobCreate, MetaStore
 
 PLAN = {"nodes": [{"id": "read"}, {"id": "train"}]}

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from aiflow.errors import MetaStoreError
+from aiflow.schemas.entities import ExecutionStatus, JobStatus
 from aiflow.store import migrations
-from aiflow.store.entities import ExecutionStatus, JobStatus
 from aiflow.store.sql_store import JobCreate, MetaStore
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from aiflow.store import _tokens, db
-from aiflow.store._tokens import VerifiedTokens, hash_token, verified_tokens
-from aiflow.store.entities import ApiToken, Role
+from aiflow.schemas.entities import ApiToken, Role
+from aiflow.store import db, tokens
 from aiflow.store.orm import SqlApiToken, utcnow
 from aiflow.store.sql_store import MetaStore
+from aiflow.store.tokens import VerifiedTokens, hash_token, verified_tokens
 
 TTL = 5.0
 
@@ -27,7 +27,7 @@ class Clock:
 def clock(store: MetaStore, monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The store's token cache for ``TTL``, on a fake clock."""
     fake = Clock()
-    monkeypatch.setitem(_tokens._caches, (store.uri, TTL), VerifiedTokens(TTL, timer=fake))
+    monkeypatch.setitem(tokens._caches, (store.uri, TTL), VerifiedTokens(TTL, timer=fake))
     return fake
 
 

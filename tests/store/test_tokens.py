@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select, update
 
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
+from aiflow.schemas.entities import ApiToken, Role
 from aiflow.store import db
-from aiflow.store._tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
-from aiflow.store.entities import ApiToken, Role
 from aiflow.store.orm import SqlApiToken, utcnow
 from aiflow.store.sql_store import MetaStore
+from aiflow.store.tokens import LAST_USED_RESOLUTION, TOKEN_PREFIX, hash_token
 
 
 def stored_hash(store: MetaStore, name: str) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
-from aiflow.store.entities import (
+from aiflow.schemas.entities import (
     Execution,
     ExecutionStatus,
     FireOutcome,
@@ -16,7 +16,7 @@ from aiflow.store.entities import (
     TriggerKind,
     WorkflowVersion,
 )
-from aiflow.store.models import (
+from aiflow.schemas.inputs import (
     ExecutionStart,
     JobCreate,
     TriggerCreate,

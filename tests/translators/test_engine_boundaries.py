@@ -57,7 +57,7 @@ def test_explicit_flink_on_a_train_node_is_an_error_naming_it(tmp_path: Path) ->
     with af.workflow("bad") as wf:
         raw = af.read_example(example(tmp_path))
         af.train(raw, Majority(), model=af.Model("m"), engine="flink")
-    with pytest.raises(InvalidPlan, match=r"node 'train_m'.*flink.*no component for train"):
+    with pytest.raises(InvalidPlan, match=r"node 'train_m'.*flink.*no operator for train"):
         translator_for("batch").translate(wf.plan)
 
 

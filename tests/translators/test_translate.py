@@ -11,8 +11,8 @@ import aiflow as af
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import NodeKind
 from aiflow.translators import translator_for
-from aiflow.translators.base import Engine, register_component, register_engine
-from aiflow.translators.components.local import LocalComponent
+from aiflow.translators.engine import Engine, register_engine, register_operator
+from aiflow.translators.local.engine import LocalOperator
 from tests.dsl.wf_defs import Scale, build_ml, example
 
 
@@ -79,19 +79,16 @@ class OtherEngine(Engine):
         raise NotImplementedError
 
 
-@register_component(NodeKind.TRANSFORM, "other")
-class OtherTransform(LocalComponent):
+@register_operator(NodeKind.TRANSFORM, "other")
+class OtherTransform(LocalOperator):
     pass
 
 
 for kind in (NodeKind.READ_INTERMEDIATE, NodeKind.WRITE_INTERMEDIATE):
-    register_component(kind, "other")(type(f"Other{kind.value}", (LocalComponent,), {}))
+    register_operator(kind, "other")(type(f"Other{kind.value}", (LocalOperator,), {}))
 
 
 def test_engine_boundary_materializes_and_orders_jobs(tmp_path: Path) -> None:
-    import aiflow.translators.base as base
-
-    base._loaded.add("other")
     with af.workflow("mixed") as wf:
         raw = af.read_example(example(tmp_path))
         remote = af.transform(raw, Scale(), engine="other", name="remote")
@@ -107,10 +104,7 @@ def test_engine_boundary_materializes_and_orders_jobs(tmp_path: Path) -> None:
     ]
 
 
-def test_engine_without_component_or_unknown_engine_names_the_node(tmp_path: Path) -> None:
-    import aiflow.translators.base as base
-
-    base._loaded.add("other")
+def test_engine_without_operator_or_unknown_engine_names_the_node(tmp_path: Path) -> None:
     with af.workflow("bad_engine") as wf:
         af.write_example(
             af.read_example(example(tmp_path)), af.Example("o", batch_uri=tmp_path / "o.csv")
@@ -119,7 +113,7 @@ def test_engine_without_component_or_unknown_engine_names_the_node(tmp_path: Pat
         translator_for("batch").translate(wf.plan, engine="nope")
     with pytest.raises(
         InvalidPlan,
-        match=r"node 'read_points': engine 'other' has no component for read_example.*local",
+        match=r"node 'read_points': engine 'other' has no operator for read_example.*local",
     ):
         translator_for("batch").translate(wf.plan, engine="other")
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from aiflow.server.schemas import Page
+from aiflow.schemas.api import Page
 
 E = TypeVar("E")
 P = TypeVar("P", bound=BaseModel)

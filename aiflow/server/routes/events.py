@@ -18,15 +18,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
+from aiflow.schemas.api import EventPublic, Page
 from aiflow.server.deps import Store, Viewer
-from aiflow.server.schemas import (
-    DEFAULT_PAGE,
-    EventPublic,
-    FilterName,
-    Limit,
-    Page,
-    Seq,
-)
+from aiflow.server.params import DEFAULT_PAGE, FilterName, Limit, Seq
 
 router = APIRouter(prefix="/events", tags=["events"])
 

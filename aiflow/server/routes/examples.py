@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from aiflow.schemas.api import ExamplePublic, Page
 from aiflow.server.deps import Store, Viewer
+from aiflow.server.params import Name
 from aiflow.server.routes._paging import whole
-from aiflow.server.schemas import ExamplePublic, Name, Page
 
 router = APIRouter(prefix="/examples", tags=["examples"])
 

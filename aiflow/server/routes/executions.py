@@ -13,22 +13,11 @@ from fastapi import APIRouter, Query
 
 from aiflow.scheduler import submit
 from aiflow.scheduler.reconcile import request_stop
+from aiflow.schemas.api import ExecutionDetail, ExecutionPublic, JobPublic, MetricPublic, Page
+from aiflow.schemas.entities import ExecutionStatus
 from aiflow.server.deps import Editor, Store, Viewer
+from aiflow.server.params import DEFAULT_PAGE, Count, FilterName, Id, Limit, NumberCursor
 from aiflow.server.routes._paging import make_page, whole
-from aiflow.server.schemas import (
-    DEFAULT_PAGE,
-    Count,
-    ExecutionDetail,
-    ExecutionPublic,
-    FilterName,
-    Id,
-    JobPublic,
-    Limit,
-    MetricPublic,
-    NumberCursor,
-    Page,
-)
-from aiflow.store.entities import ExecutionStatus
 from aiflow.store.sql_store import MetaStore
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -46,6 +35,7 @@ def list_executions(
     workflow: FilterName = None,
     status: ExecutionStatus | None = None,
     mode: Literal["batch", "stream"] | None = None,
+    trigger: FilterName = None,
     order: Annotated[
         Literal["desc", "asc"], Query(description="by creation: newest first (desc) or oldest")
     ] = "desc",
@@ -53,16 +43,22 @@ def list_executions(
     limit: Limit = DEFAULT_PAGE,
     count: Count = False,
 ) -> Page[ExecutionPublic]:
-    """Executions in creation order, filtered by workflow name, status and mode."""
+    """Executions in creation order, filtered by workflow name, status, mode and the trigger
+    that started them."""
     rows = store.page_executions(
         workflow=workflow,
         status=status,
         mode=mode,
+        trigger=trigger,
         ascending=order == "asc",
         cursor=cursor,
         limit=limit + 1,
     )
-    total = store.count_executions(workflow=workflow, status=status, mode=mode) if count else None
+    total = (
+        store.count_executions(workflow=workflow, status=status, mode=mode, trigger=trigger)
+        if count
+        else None
+    )
     return make_page(rows, limit, ExecutionPublic, key=lambda e: e.id, total=total)
 
 
@@ -94,8 +90,7 @@ def rerun_execution(id: Id, store: Store, _: Editor) -> ExecutionDetail:
 @router.get("/{id}/metrics")
 def list_execution_metrics(id: Id, store: Store, _: Viewer) -> Page[MetricPublic]:
     """Every metric value the execution's jobs logged, in logging order."""
-    store.get_execution(id)  # NotFound rather than an empty list for a wrong id
-    return whole(store.list_metrics(execution_id=id), MetricPublic)
+    return whole(store.list_execution_metrics(id), MetricPublic)
 
 
 def execution_detail(store: MetaStore, id: int) -> ExecutionDetail:

@@ -2,14 +2,18 @@
 
 Logs are plain text (the bytes the job wrote, undecoded). Three ways to read one: whole, the
 last ``tail`` lines, or a byte range (``offset``, ``length``) for paging through a big log; the
-``X-Log-Size`` and ``X-Next-Offset`` headers say how far the file went and where the next range
+``X-Log-Size`` and ``X-Next-Offset`` headers say how far the log went and where the next range
 starts. ``follow=true`` keeps the response open and streams what the job writes until it ends.
-Only files under the server's logs directory are ever read (see ``_logs``).
+Whole and tail reads end with what the job's engine logged elsewhere (a Flink TaskManager's).
+
+Logs are read through the job's deployer (``aiflow.scheduler.logs``), never opened here: a
+Kubernetes or YARN job's log is served like a local one, and the deployer decides what may be
+read (the local one: only regular files under the logs directory). A deployer that cannot read
+byte ranges serves whole, tail and follow reads without the size headers.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -17,10 +21,12 @@ from fastapi.responses import StreamingResponse
 
 from aiflow.config import Settings
 from aiflow.errors import InvalidInput
+from aiflow.scheduler.logs import job_log_range, job_logs
+from aiflow.schemas.api import JobPublic, Page
 from aiflow.server.deps import Store, Viewer, get_app_settings
+from aiflow.server.params import Id
 from aiflow.server.routes import _logs
 from aiflow.server.routes._paging import whole
-from aiflow.server.schemas import Id, JobPublic, Page
 
 router = APIRouter(tags=["jobs"])
 
@@ -63,21 +69,14 @@ def get_job_logs(
         raise InvalidInput("use either tail or offset/length, not both")
     if follow and length is not None:
         raise InvalidInput("length limits a range; it cannot be combined with follow")
-    job = store.get_job(id)
-    if follow and not job.log_uri and not job.status.finished:
-        # Queued: nothing written yet. Following waits for the first attempt's log.
-        return StreamingResponse(_logs.follow(store, id, None, settings.logs_dir), media_type=_TEXT)
-    f = _logs.open_log(job, settings.logs_dir)
-    try:
-        size = os.fstat(f.fileno()).st_size
-        _logs.position(f, tail=tail, offset=offset)
-        start = f.tell()
-    except BaseException:
-        f.close()
-        raise
     if follow:
-        body = _logs.follow(store, id, f, settings.logs_dir)
-        return StreamingResponse(body, media_type=_TEXT, headers={"X-Log-Size": str(size)})
-    end = size if length is None else min(size, start + length)
-    headers = {"X-Log-Size": str(size), "X-Next-Offset": str(max(start, end))}
-    return StreamingResponse(_logs.read_range(f, end), media_type=_TEXT, headers=headers)
+        follower = _logs.Follower()
+        lines = job_logs(
+            store, id, follow=True, tail=tail, offset=offset, settings=settings, stop=follower.stop
+        )
+        return StreamingResponse(follower.stream(lines), media_type=_TEXT)
+    log = job_log_range(store, id, tail=tail, offset=offset, length=length, settings=settings)
+    headers = {}
+    if log.size is not None and log.next_offset is not None:
+        headers = {"X-Log-Size": str(log.size), "X-Next-Offset": str(log.next_offset)}
+    return StreamingResponse(log.chunks, media_type=_TEXT, headers=headers)

@@ -6,35 +6,43 @@ which only aiflow's own job runtime loads, from its own artifacts directory.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Annotated, Final
 
 import anyio
 from anyio.lowlevel import RunVar
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from aiflow.errors import NotFound
-from aiflow.server.deps import Editor, Store, Viewer
-from aiflow.server.routes._paging import make_page, whole
-from aiflow.server.schemas import (
-    DEFAULT_PAGE,
-    AliasName,
+from aiflow.schemas.api import (
     AliasUpdate,
-    Count,
-    Limit,
     MetricPublic,
     ModelPublic,
     ModelVersionPublic,
-    Name,
-    NameCursor,
-    NumberCursor,
     Page,
     ServingVersionPublic,
     StageUpdate,
+)
+from aiflow.schemas.entities import SERVING_ALIAS
+from aiflow.schemas.limits import ALIAS_LENGTH, NO_CONTROL
+from aiflow.server.deps import Editor, Store, Viewer
+from aiflow.server.params import (
+    DEFAULT_PAGE,
+    AliasName,
+    Count,
+    Limit,
+    Name,
+    NameCursor,
+    NumberCursor,
     VersionNumber,
 )
-from aiflow.store.sql_store import SERVING_ALIAS
+from aiflow.server.routes._paging import make_page, whole
 
 router = APIRouter(prefix="/models", tags=["models"])
+
+AliasQuery = Annotated[
+    str,
+    Query(min_length=1, max_length=ALIAS_LENGTH, pattern=NO_CONTROL, description="the alias"),
+]
 
 # Threads that may run serving lookups at once. The lookup is ~0.1 ms of work: a few threads
 # keep the CPU busy (and overlap PostgreSQL round trips), while the default pool's 40 threads
@@ -101,8 +109,7 @@ def list_model_version_metrics(
     name: Name, version: VersionNumber, store: Store, _: Viewer
 ) -> Page[MetricPublic]:
     """Every value logged for the version (all steps), in logging order."""
-    model_version = store.get_model_version(name, version)
-    return whole(store.list_metrics(model_version_id=model_version.id), MetricPublic)
+    return whole(store.list_model_version_metrics(name, version), MetricPublic)
 
 
 @router.get("/{name}/serving")
@@ -134,21 +141,25 @@ def delete_model_alias(name: Name, alias: AliasName, store: Store, _: Editor) ->
 
 
 @router.post("/{name}/versions/{version}/promote")
-def promote_model_version(
+def set_model_version_stage(
     name: Name, version: VersionNumber, body: StageUpdate, store: Store, _: Editor
 ) -> ModelVersionPublic:
-    """Set the version's lifecycle stage (generated, validated, deployed, deprecated). The
-    stage is a label; what is served follows the ``deployed`` alias."""
+    """Set the version's lifecycle stage (generated, validated, production, deprecated): a
+    label for people and event rules (``MODEL_<STAGE>``); what is served follows the
+    ``deployed`` alias."""
     return ModelVersionPublic.model_validate(
         store.set_model_version_stage(name, version, body.stage)
     )
 
 
 @router.post("/{name}/rollback")
-def rollback_model(name: Name, store: Store, _: Editor) -> ModelVersionPublic:
-    """Point the ``deployed`` alias back at the version it pointed at before its current one.
+def roll_back_alias(
+    name: Name, store: Store, _: Editor, alias: AliasQuery = SERVING_ALIAS
+) -> ModelVersionPublic:
+    """Point ``alias`` (default: ``deployed``, what is served) back at the version it pointed
+    at before its current one.
 
     The history is the alias's recorded moves (the ``MODEL_ALIAS_SET`` events), so rolling back
     twice undoes the first rollback. 422 if the alias is not set or never pointed anywhere
     else."""
-    return ModelVersionPublic.model_validate(store.roll_back_alias(name, SERVING_ALIAS))
+    return ModelVersionPublic.model_validate(store.roll_back_alias(name, alias))

@@ -8,12 +8,17 @@ and its content hash), and the server:
 2. checks the archive before unpacking anything (regular files only, no absolute or ``..``
    names, the snapshot size limit), then unpacks it in a private directory with the tarfile
    "data" filter and verifies the hash. Any failure is a 422 and records nothing;
-3. plans it in a subprocess (``python -m aiflow.server.planner``: importing the workflow runs
-   user code, which never runs in the server process), which records the workflow version and
-   a queued execution and stores the archive content-addressed (``snapshots/<hash>.tar.gz``,
-   through ``submit_workflow`` like a local run): the same code uploaded twice is one file and,
+3. plans it in a subprocess (``python -m aiflow.server.planner``): importing the workflow runs
+   user code, which never runs in the server process, and never with the server's credentials:
+   the planner gets none of the server's ``AIFLOW*`` variables (no secret key, no meta store
+   URL) and answers with the logical plan only;
+4. records it here, like a local run (``submit_workflow``: aiflow's translator makes the jobs,
+   the archive is stored content-addressed as ``snapshots/<hash>.tar.gz``, the workflow
+   version and a queued execution are recorded): the same code uploaded twice is one file and,
    with an unchanged plan, one workflow version;
-4. starts a detached driver for it, so the execution outlives the server process.
+5. starts a detached driver for it, so the execution outlives the server process. Its jobs
+   reach the meta store through the job API with a token each, never with the store's URL
+   (the driver inherits ``AIFLOW_JOB_API`` from the server, see ``aiflow.scheduler.launch``).
 
 Example data is not part of a snapshot: a remotely submitted workflow must name its data by an
 absolute path the server can read or by a remote URI (s3://...). Relative paths would resolve
@@ -22,8 +27,10 @@ inside the unpacked upload, which holds no data, and are refused by the planner.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -41,16 +48,17 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from aiflow.client import error_from_code
 from aiflow.config import Settings
-from aiflow.errors import AiflowError, InvalidInput, UserCodeError
+from aiflow.errors import InvalidInput, UserCodeError, error_for
 from aiflow.plan import snapshot
 from aiflow.scheduler.launch import spawn_driver
+from aiflow.scheduler.submit import submit_workflow
+from aiflow.schemas.api import ExecutionCreate, ExecutionDetail
 from aiflow.server.deps import Editor, Store, get_app_settings
-from aiflow.server.planner import PlanRequest, PlanResult
+from aiflow.server.planner import PlannedWorkflow, PlanRequest, PlanResult, not_the_upload
 from aiflow.server.routes.executions import execution_detail
-from aiflow.server.schemas import ExecutionCreate, ExecutionDetail
 from aiflow.store.sql_store import MetaStore
+from aiflow.translators.job_store import NO_DIRECT_STORE
 
 router = APIRouter(tags=["executions"])
 
@@ -142,9 +150,9 @@ async def _read_form(request: Request, limit: int) -> tuple[ExecutionCreate, Upl
 def _submit(
     store: MetaStore, settings: Settings, form: ExecutionCreate, upload: UploadFile, limit: int
 ) -> int:
-    """Verify and plan the snapshot, start its driver; return the execution id. Everything
-    happens in a private directory that is deleted at the end: a refused submission leaves
-    nothing behind, an accepted one leaves what ``submit_workflow`` recorded and stored."""
+    """Verify, plan and record the snapshot, start its driver; return the execution id.
+    Everything happens in a private directory that is deleted at the end: a refused submission
+    leaves nothing behind, an accepted one leaves what ``submit_workflow`` recorded and stored."""
     incoming = settings.snapshots_dir / ".incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="upload-", dir=incoming))
@@ -167,7 +175,19 @@ def _submit(
             ) from None
         except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
             raise InvalidInput(f"the snapshot archive cannot be unpacked: {exc}") from None
-        execution_id = _plan(store, settings, form, source_dir)
+        planned = _plan(form, source_dir, work / "planner-home")
+        entry = source_dir / form.entrypoint
+        # Again, now that user code has run: what is recorded must be what was uploaded.
+        if snapshot.collect(entry).hash != form.source_hash:
+            raise InvalidInput(not_the_upload(form.workflow))
+        execution, _ = submit_workflow(
+            planned.to_workflow(entry),
+            mode=form.mode,
+            engine=form.engine,
+            deployer=form.deployer,
+            store=store,
+        )
+        execution_id = execution.id
     finally:
         shutil.rmtree(work, ignore_errors=True)
     spawn_driver(execution_id, store_uri=store.uri)
@@ -207,37 +227,53 @@ def _check_archive(archive: Path) -> set[str]:
     return names
 
 
-def _plan(store: MetaStore, settings: Settings, form: ExecutionCreate, source_dir: Path) -> int:
-    """Run the planner subprocess and return the execution it created, or raise its error."""
-    plan_request = PlanRequest(source_dir=str(source_dir), **form.model_dump())
-    env = {
-        **os.environ,
-        "AIFLOW_HOME": str(settings.home),
-        "AIFLOW__METASTORE__URI": store.uri,  # in the environment: `ps` shows command lines
+def _plan(form: ExecutionCreate, source_dir: Path, home: Path) -> PlannedWorkflow:
+    """Run the planner subprocess and return its plan, or raise its error.
+
+    Its environment has none of the server's ``AIFLOW*`` variables: no secret key, no meta
+    store URL (``MetaStore()`` in user code fails naming why), and an empty ``AIFLOW_HOME`` of
+    its own, so its settings do not come from the server's config file either. It runs in a
+    session of its own, so a timeout ends everything it started."""
+    plan_request = PlanRequest(
+        source_dir=str(source_dir),
+        source_hash=form.source_hash,
+        entrypoint=form.entrypoint,
+        workflow=form.workflow,
+    )
+    home.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW")}
+    env |= {
+        "AIFLOW_HOME": str(home),
+        "AIFLOW__METASTORE__URI": NO_DIRECT_STORE,
         "PYTHONUNBUFFERED": "1",
     }
+    process = subprocess.Popen(
+        [sys.executable, "-P", "-m", "aiflow.server.planner"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "aiflow.server.planner"],
-            input=plan_request.model_dump_json(),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=PLAN_TIMEOUT,
-        )
+        stdout, stderr = process.communicate(plan_request.model_dump_json(), PLAN_TIMEOUT)
     except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # not reaped yet: the group is still its
+        process.communicate()
         raise UserCodeError(
             f"importing {form.entrypoint} to plan workflow '{form.workflow}' took longer than "
             f"{PLAN_TIMEOUT:.0f} s (does it do work at import time?)"
         ) from None
     try:
-        result = PlanResult.model_validate_json(done.stdout.strip().splitlines()[-1])
+        result = PlanResult.model_validate_json(stdout.strip().splitlines()[-1])
     except (IndexError, ValidationError):
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise RuntimeError(  # the planner died without answering: a server-side failure
-            f"planning workflow '{form.workflow}' failed (exit code {done.returncode}): {tail}"
+            f"planning workflow '{form.workflow}' failed (exit code {process.returncode}): {tail}"
         ) from None
-    if result.execution_id is None:
+    if result.workflow is None:
         message = result.error or "planning failed"
-        raise error_from_code(result.error_code or "", message) or AiflowError(message)
-    return result.execution_id
+        raise error_for(result.error_code, message)
+    return result.workflow

@@ -10,14 +10,11 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
 
+from aiflow.schemas.api import Page, TokenCreate, TokenCreated, TokenPublic
+from aiflow.schemas.limits import NAME_LENGTH, TOKEN_NAME_PATTERN
 from aiflow.server.deps import Admin, Store
 from aiflow.server.routes._paging import whole
-from aiflow.server.schemas import Page
-from aiflow.store._tokens import TOKEN_NAME_PATTERN
-from aiflow.store.entities import ApiToken, Role
-from aiflow.store.orm import NAME_LENGTH
 
 log = logging.getLogger("aiflow.server")
 
@@ -32,26 +29,6 @@ TokenName = Annotated[
         description="token name",
     ),
 ]
-
-
-class TokenPublic(ApiToken):
-    """An API token's record; the secret is never stored, so never shown again."""
-
-
-class TokenCreated(TokenPublic):
-    token: str = Field(description="the secret (`aif_...`): shown in this answer only")
-
-
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(
-        min_length=1,
-        max_length=NAME_LENGTH,
-        pattern=TOKEN_NAME_PATTERN,
-        description="unique for good (revoked tokens keep their name): letters, digits, . _ -",
-    )
-    role: Role = Field(default=Role.VIEWER, description="viewer reads; editor also runs; admin")
 
 
 @router.get("")

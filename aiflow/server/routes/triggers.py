@@ -5,7 +5,8 @@ code on the server host, like submitting does). The scheduler service fires them
 runs, the missed-fire policy and why each fire happens once are in
 ``aiflow/scheduler/triggers.py`` and docs/scheduling.md. A trigger's fires, skips and failures
 are events keyed ``trigger/<name>`` (``GET /events?key=trigger/<name>``); the executions it
-started carry its id and are listed by ``GET /triggers/{name}/executions``.
+started carry its id and are listed by ``GET /triggers/{name}/executions`` (or
+``GET /executions?trigger=<name>``).
 """
 
 from __future__ import annotations
@@ -15,21 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from aiflow.scheduler import triggers
+from aiflow.schemas.api import ExecutionPublic, Page, TriggerPublic
+from aiflow.schemas.inputs import TriggerCreate, TriggerUpdate
+from aiflow.schemas.limits import TRIGGER_NAME_LENGTH, TRIGGER_NAME_PATTERN
 from aiflow.server.deps import Editor, Store, Viewer
+from aiflow.server.params import DEFAULT_PAGE, Count, FilterName, Limit, NameCursor, NumberCursor
 from aiflow.server.routes._paging import make_page
-from aiflow.server.schemas import (
-    DEFAULT_PAGE,
-    Count,
-    ExecutionPublic,
-    FilterName,
-    Limit,
-    NameCursor,
-    NumberCursor,
-    Page,
-)
-from aiflow.store.entities import Trigger
-from aiflow.store.models import TRIGGER_NAME_PATTERN, TriggerCreate, TriggerUpdate
-from aiflow.store.orm import TRIGGER_NAME_LENGTH
 
 router = APIRouter(prefix="/triggers", tags=["triggers"])
 
@@ -43,11 +35,6 @@ TriggerName = Annotated[
     ),
 ]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no trigger has this name"}}
-
-
-class TriggerPublic(Trigger):
-    """A schedule or event rule, with where it stands: ``next_fire_at`` (periodic) or
-    ``event_cursor`` (the seq of the last event an event rule dealt with)."""
 
 
 @router.get("")

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from aiflow.schemas.api import Page, WorkflowGraph, WorkflowPublic, WorkflowVersionPublic
 from aiflow.server.deps import Store, Viewer
-from aiflow.server.routes._paging import make_page
-from aiflow.server.schemas import (
+from aiflow.server.params import (
     DEFAULT_PAGE,
     Count,
     Limit,
     Name,
     NameCursor,
     NumberCursor,
-    Page,
     VersionNumber,
-    WorkflowGraph,
-    WorkflowPublic,
-    WorkflowVersionPublic,
 )
+from aiflow.server.routes._paging import make_page
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -64,4 +61,4 @@ def get_workflow_graph(
 ) -> WorkflowGraph:
     """The version's logical plan as nodes and edges: ``data`` edges carry records, ``model``
     edges a trained model, ``control`` edges only order nodes (``af.run_after``)."""
-    return WorkflowGraph.of(store.get_workflow_version_by_number(name, version))
+    return store.get_workflow_graph(name, version)

@@ -1,0 +1,384 @@
+"""Flink-engine sources and sinks: examples (files) and materialized intermediates.
+
+Example files are read as raw lines (with each line's file path) and parsed by a Python
+function that applies the example's schema by the local engine's rules, so both engines accept
+and reject the same records. Bad records follow the example's ``on_error`` policy: ``fail``
+stops the job naming the file and record; ``skip`` and ``dead_letter`` route them, with the
+error, to a dead-letter directory (the execution's, or the example's ``dead_letter_uri``) and
+count them in the job result — never dropped unseen.
+
+A batch output example is staged by Flink as json lines and written by the driver with the
+local engine's writer, so a file has the same name, header and formatting on both engines.
+
+Intermediates are json lines in both directions, typed by the plan's schema or, for outputs
+no node declares, by the schema their writer recorded beside them (``io.write_schema``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from aiflow.errors import InvalidPlan
+from aiflow.plan.model import ExampleSpec, NodeKind
+from aiflow.translators import io
+from aiflow.translators.engine import register_operator
+from aiflow.translators.flink import kafka_io
+from aiflow.translators.flink.engine import (
+    ENGINE,
+    FlinkOperator,
+    file_url,
+    quote,
+    row_type,
+    sql_columns,
+)
+from aiflow.translators.flink.settings import flink_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SAMPLE_ROWS = 100
+_SUPPORTED_FORMATS = ("csv", "json")
+
+
+class _ExampleNode(FlinkOperator):
+    @property
+    def example(self) -> ExampleSpec:
+        assert self.node.example is not None
+        return self.node.example
+
+    def uri(self) -> str:
+        ex = self.example
+        uri = ex.stream_uri if self.ctx.mode == "stream" and ex.stream_uri else ex.batch_uri
+        if uri is None:
+            raise InvalidPlan(f"example '{ex.name}' has no {self.ctx.mode} uri", self.node.id)
+        return self.ctx.resolve_uri(uri)
+
+    def columns(self) -> dict[str, str]:
+        if not self.example.columns:
+            raise InvalidPlan(
+                f"the flink engine needs the schema of example '{self.example.name}' "
+                "(af.Example(..., schema={...}))",
+                self.node.id,
+            )
+        return self.example.columns
+
+    def monitor(self) -> str:
+        """Stream sources watch their directory for new files."""
+        if self.ctx.mode != "stream":
+            return ""
+        props = self.node.props("stream")
+        interval = float(props.get("poll_interval", self.ctx.settings.stream.poll_interval))
+        return f", 'source.monitor-interval' = '{max(round(interval * 1000), 100)} ms'"
+
+
+@register_operator(NodeKind.READ_EXAMPLE, ENGINE)
+class ReadExample(_ExampleNode):
+    properties = frozenset({"limit", "poll_interval"})
+
+    def build(self, inputs: list[str]) -> None:
+        from pyflink.table.udf import udf
+
+        from aiflow.translators.flink.udfs import ERROR, LINE, STATUS, ParseFunction
+
+        node, job, columns = self.node.id, self.job, self.columns()
+        fmt = self.example.format
+        if fmt not in _SUPPORTED_FORMATS:
+            raise InvalidPlan(
+                f"the flink engine reads {', '.join(_SUPPORTED_FORMATS)} examples, not {fmt}",
+                node,
+            )
+        lines, uri = f"{node}__lines", self.uri()
+        if kafka_io.is_kafka(uri):
+            query = kafka_io.create_source(self, f"{node}__source", uri)
+            job.t_env.create_temporary_view(quote(lines), job.t_env.sql_query(query))
+        else:
+            job.t_env.execute_sql(
+                f"CREATE TEMPORARY TABLE {quote(lines)} (`line` STRING, "
+                "`path` STRING NOT NULL METADATA FROM 'file.path') WITH ("
+                f"'connector' = 'filesystem', 'path' = '{file_url(uri)}', "
+                f"'format' = 'raw'{self.monitor()})"
+            )
+        policy = str(self.example.options.get("on_error", "fail"))
+        parsed_type = {**columns, STATUS: "int", ERROR: "string", LINE: "bigint"}
+        parse = f"{node}__parse"
+        job.t_env.create_temporary_function(
+            quote(parse),
+            udf(
+                ParseFunction(node, fmt, columns, policy),
+                result_type=row_type(parsed_type, node),
+                func_type="pandas",
+            ),
+        )
+        fields = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in parsed_type)
+        parsed = job.t_env.sql_query(
+            f"SELECT `line`, `path`, {fields} FROM "
+            f"(SELECT `line`, `path`, {quote(parse)}(`line`, `path`) AS r FROM {quote(lines)})"
+        )
+        job.t_env.create_temporary_view(quote(f"{node}__parsed"), parsed)
+        good = job.rows_where(f"{node}__parsed", columns, f"s.{quote(STATUS)} = 0")
+        limit = self.node.props(self.ctx.mode).get("limit")
+        if limit is not None and self.bounded():
+            # After parsing: the limit counts records that fit, as on the local engine. The
+            # barrier above keeps Flink from pushing it into the source, where it would count
+            # lines (the header and bad records too).
+            good = good.limit(int(limit))
+        job.output(node, good, columns)
+        if policy != "fail":
+            self._dead_letters(quote(node + "__parsed"))
+
+    def bounded(self) -> bool:
+        """Whether this read is of the example's batch view (a limit applies to it only)."""
+        return self.ctx.mode == "batch" or not self.example.stream_uri
+
+    def _dead_letters(self, parsed: str) -> None:
+        from aiflow.translators.flink.udfs import ERROR, LINE, STATUS
+
+        node, job = self.node.id, self.job
+        sink = f"{node}__dead_letter"
+        chosen = self.example.options.get("dead_letter_uri")
+        # the fields of io.BadRecord.entry, as the local engine writes them
+        fields = {"path": "string", "line": "bigint", "record": "string", "error": "string"}
+        if kafka_io.is_kafka(chosen):
+            target = str(chosen)
+            kafka_io.create_sink(self, sink, fields, target, "json")
+        else:
+            target = self.ctx.dead_letter_dir(self.node)
+            _json_sink(self, sink, fields, target)
+        job.insert(
+            sink,
+            job.t_env.sql_query(
+                f"SELECT `path`, {quote(LINE)} AS `line`, `line` AS `record`, "
+                f"{quote(ERROR)} AS `error` FROM {parsed} WHERE {quote(STATUS)} = 2"
+            ),
+            files=not kafka_io.is_kafka(target),
+        )
+
+        if not kafka_io.is_kafka(target):
+
+            def count() -> None:
+                n = _count_lines(target)
+                self.ctx.result.dead_letters[node] = {"count": n, "uri": target}
+
+            job.finalizers.append(count)
+
+    def sample(self) -> pd.DataFrame | None:
+        """The first rows of the example's batch view (in stream mode too: it holds the same
+        records), read by the local engine's reader."""
+        ex = self.example
+        for uri in (ex.batch_uri, ex.stream_uri):
+            if not uri or ("://" in uri and not uri.startswith("file://")):
+                continue
+            try:
+                files = io.list_data_files(self.ctx.resolve_uri(uri))
+            except Exception:
+                continue
+            for file in files:
+                if ex.columns and ex.options.get("on_error", "fail") != "fail":
+                    # bad records go to the dead letters, not into the sample
+                    frame = io.read_example_lenient(file, ex.format, ex.columns)[0]
+                    frame = frame.head(SAMPLE_ROWS)
+                else:
+                    frame = io.read_example_file(file, ex.format, ex.columns, rows=SAMPLE_ROWS)
+                if len(frame):
+                    return frame
+        return None
+
+
+@register_operator(NodeKind.READ_INTERMEDIATE, ENGINE)
+class ReadIntermediate(_ExampleNode):
+    """Reads what an upstream job materialized, typed by the plan's schema or else by the one
+    the writer recorded beside the data (a transformer without ``output_schema``)."""
+
+    _recorded: dict[str, str] | None = None
+
+    def columns(self) -> dict[str, str]:
+        if self.example.columns:
+            return self.example.columns
+        if self._recorded is None:
+            self._recorded = self._recorded_schema()
+        return self._recorded
+
+    def _recorded_schema(self) -> dict[str, str]:
+        """The writer's ``_schema.json``. A stream job waits for it: the upstream job records
+        it with its first records, and nothing can be read before those exist anyway."""
+        from aiflow.translators.flink.engine import Stopped
+
+        directory = self.uri()
+        while True:
+            columns = io.read_schema(directory)
+            if columns:
+                return columns
+            if self.ctx.mode != "stream":
+                producer = self.example.name.removeprefix("intermediate:").rsplit(".", 1)[0]
+                raise InvalidPlan(
+                    f"the output of node '{producer}' has no recorded schema in {directory} "
+                    "(written by an older aiflow?); run the workflow again, or declare the "
+                    "node's output_schema",
+                    self.node.id,
+                )
+            if self.ctx.stop.wait(self.ctx.settings.stream.poll_interval):
+                raise Stopped
+
+    def build(self, inputs: list[str]) -> None:
+        node, columns = self.node.id, self.columns()
+        self.job.t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE {quote(node + '__files')} ({sql_columns(columns, node)}) "
+            f"WITH ('connector' = 'filesystem', 'path' = '{file_url(self.uri())}', "
+            f"'format' = 'json'{self.monitor()})"
+        )
+        self.job.output(node, self.job.t_env.from_path(quote(node + "__files")), columns)
+
+    def sample(self) -> pd.DataFrame | None:
+        """The upstream job's first records. A stream job waits for them: its output cannot
+        start before they exist anyway, and only they tell an undeclared output's types."""
+        from aiflow.translators.flink.engine import Stopped
+
+        directory = self.uri()
+        while True:
+            files = io.list_data_files(directory) if os.path.isdir(directory) else []
+            for file in files:
+                frame = io.read_example_file(
+                    file, self.example.format, self.columns(), rows=SAMPLE_ROWS
+                )
+                if len(frame):
+                    return frame
+            if self.ctx.mode != "stream":
+                return None
+            if self.ctx.stop.wait(self.ctx.settings.stream.poll_interval):
+                raise Stopped
+
+
+@register_operator(NodeKind.WRITE_INTERMEDIATE, ENGINE)
+class WriteIntermediate(_ExampleNode):
+    """Json lines for the next job, and their schema beside them (``_schema.json``). A batch
+    job records it after Flink is done (an overwriting sink owns the directory while it
+    runs); a stream job before it starts, so readers find it with the first part."""
+
+    def build(self, inputs: list[str]) -> None:
+        node, job = self.node.id, self.job
+        columns, directory = job.columns[inputs[0]], self.uri()
+        _json_sink(self, node, columns, directory)
+        job.insert(node, job.tables[inputs[0]])
+        if self.ctx.mode == "stream":
+            io.write_schema(directory, columns)
+        else:
+            job.finalizers.append(lambda: io.write_schema(directory, columns))
+
+
+@register_operator(NodeKind.WRITE_EXAMPLE, ENGINE)
+class WriteExample(_ExampleNode):
+    """Flink stages the records as json lines; the driver writes the example's files from
+    them with the local engine's writer, so names, header and formatting match on both
+    engines. Batch: one file after the job. Stream: Flink commits a staged part on each
+    checkpoint and the driver turns it into ``<stream dir>/<part name><ext>`` while the job
+    runs — staged parts never change and the output is named after them, so a part turned
+    twice (after a restart) is rewritten, not duplicated: exactly-once on both sides."""
+
+    def build(self, inputs: list[str]) -> None:
+        node, job = self.node.id, self.job
+        columns = job.columns[inputs[0]]
+        if self.example.format not in (*_SUPPORTED_FORMATS, "parquet"):
+            raise InvalidPlan(f"cannot write format {self.example.format}", node)
+        uri = self.example.stream_uri if self.ctx.mode == "stream" else self.example.batch_uri
+        if kafka_io.is_kafka(uri):
+            assert uri is not None
+            kafka_io.create_sink(self, node, columns, uri, self.example.format)
+            job.insert(node, job.tables[inputs[0]], files=False)
+            self.ctx.result.outputs[node] = uri
+            return
+        if self.ctx.mode == "stream":
+            staging = str(job.state_dir / "staging" / node)
+        else:
+            staging = str(self.ctx.execution_dir / "flink" / self.ctx.spec.name / node)
+        _json_sink(self, node, columns, staging)
+        job.insert(node, job.tables[inputs[0]])
+        if self.ctx.mode == "stream":
+            job.tickers.append(_Committer(self, staging, columns))
+        else:
+            job.finalizers.append(lambda: self._write_batch(staging, columns))
+
+    def finish(self, frame: pd.DataFrame, where: str) -> pd.DataFrame:
+        if self.example.columns:
+            return io.apply_schema(frame, self.example.columns, f"node '{self.node.id}' {where}")
+        return frame
+
+    def _write_batch(self, staging: str, columns: dict[str, str]) -> None:
+        example = self.example
+        frame = (
+            io.read_example_uri(staging, "json", columns)
+            if os.path.isdir(staging)
+            else io.empty_frame(columns)
+        )
+        target = io.batch_target(
+            self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
+        )
+        io.write_frame(self.finish(frame, "output"), target, example.format)
+        self.ctx.result.outputs[self.node.id] = target
+        self.ctx.result.count(self.node.id, "in", len(frame))
+
+
+class _Committer:
+    """Turns committed staged parts of a stream sink into the example's part files."""
+
+    def __init__(self, writer: WriteExample, staging: str, columns: dict[str, str]) -> None:
+        example, ctx = writer.example, writer.ctx
+        self.writer, self.staging, self.columns = writer, staging, columns
+        self.target = io.stream_dir(
+            example.stream_uri and ctx.resolve_uri(example.stream_uri),
+            example.batch_uri and ctx.resolve_uri(example.batch_uri),
+        )
+        self.ext = io.EXTENSIONS[example.format]
+        self.done: set[str] = set()
+
+    def __call__(self) -> None:
+        if not os.path.isdir(self.staging):
+            return
+        ctx, node, fmt = self.writer.ctx, self.writer.node.id, self.writer.example.format
+        fresh = [f for f in io.list_data_files(self.staging) if f not in self.done]
+        for file in sorted(fresh, key=lambda f: (os.stat(f).st_mtime, f)):
+            out = f"{self.target}/{os.path.basename(file)}{self.ext}"
+            self.done.add(file)
+            if os.path.exists(out):
+                continue  # turned before a restart (writes are atomic: it is whole)
+            frame = io.read_example_file(file, "json", self.columns)
+            if frame.empty:
+                continue
+            io.write_frame(self.writer.finish(frame, "output"), out, fmt)
+            ctx.result.count(node, "in", len(frame))
+            ctx.result.outputs[node] = self.target
+        if fresh:
+            ctx.result.batches += len(fresh)
+            ctx.publish()
+
+
+def _json_sink(operator: FlinkOperator, name: str, columns: dict[str, str], path: str) -> None:
+    operator.job.t_env.execute_sql(
+        f"CREATE TEMPORARY TABLE {quote(name)} ({sql_columns(columns, operator.node.id)}) "
+        f"WITH ('connector' = 'filesystem', 'path' = '{file_url(path)}', 'format' = 'json'"
+        f"{_rolling(operator)})"
+    )
+
+
+def _rolling(operator: FlinkOperator) -> str:
+    """A stream sink commits a part file on the first checkpoint after the file is rolled;
+    row formats roll by size or age only (default: 30 minutes), so roll them at the
+    checkpoint interval: records become visible within about two intervals."""
+    if operator.ctx.mode != "stream":
+        return ""
+    ms = max(round(flink_settings(operator.ctx.settings).checkpoint_interval * 1000), 100)
+    return (
+        f", 'sink.rolling-policy.rollover-interval' = '{ms} ms'"
+        f", 'sink.rolling-policy.inactivity-interval' = '{ms} ms'"
+        f", 'sink.rolling-policy.check-interval' = '{min(ms, 1000)} ms'"
+    )
+
+
+def _count_lines(directory: str) -> int:
+    if not os.path.isdir(directory):
+        return 0
+    total = 0
+    for file in io.list_data_files(directory):
+        with open(file, "rb") as f:
+            total += sum(1 for line in f if line.strip())
+    return total

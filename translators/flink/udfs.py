@@ -1,0 +1,417 @@
+"""Python functions that run inside Flink's Python workers: record parsing, transform, predict.
+
+They are pandas UDFs: Flink hands one ``pd.Series`` per argument for a batch of rows and takes
+back one DataFrame with the result ROW's fields. Everything here is pickled into the Flink job
+and rebuilt in a worker — in the job process itself on the embedded mini-cluster, in a separate
+interpreter on a session cluster — so each function carries only plain data (refs, paths, and
+how to ask for the serving version: the job's API client or, without a server, the meta store
+URI; see ``JobContext.serving_lookup``) and builds user objects in ``open``, once per task,
+never per record.
+
+Errors cross the JVM as text. A function that fails raises ``FlinkUdfError`` whose message
+carries the aiflow error (class code, node, message) behind a marker; the engine finds it in
+Flink's exception and re-raises the same ``AiflowError`` the local engine would, naming the
+node, instead of 20 kB of Java stack.
+
+Not here: building tables and jobs (``flink.py``, ``flink_io.py``, ``flink_ml.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import fsspec
+import pandas as pd
+from pyflink.table.udf import FunctionContext, ScalarFunction
+
+from aiflow.errors import AiflowError, InvalidInput, UserCodeError
+from aiflow.translators import io
+
+if TYPE_CHECKING:
+    from aiflow.translators.job_store import ServingLookup
+
+ERROR_MARKER = "AIFLOW_ERROR:"
+_MARKED = re.compile(re.escape(ERROR_MARKER) + r"([A-Za-z0-9+/=]+)")
+STATUS, ERROR, RECORD, PATH = "__af_status", "__af_error", "__af_record", "__af_path"
+LINE = "__af_line"  # a bad record's line in its file (null for Kafka messages)
+OK, SKIP, BAD = 0, 1, 2  # parse status: a record, a header/blank line, a bad record
+
+
+class FlinkUdfError(RuntimeError):
+    """What a worker raises: an aiflow error packed so the driver can unpack it from Flink's
+    exception text (the JVM keeps only the string)."""
+
+    @classmethod
+    def wrap(cls, exc: BaseException, node: str) -> FlinkUdfError:
+        if isinstance(exc, AiflowError):
+            code, message = exc.code, exc.message
+        else:
+            code, message = UserCodeError.code, f"{type(exc).__name__}: {exc}"
+        payload = json.dumps({"code": code, "node": node, "message": message})
+        packed = base64.b64encode(payload.encode()).decode()
+        return cls(f"{ERROR_MARKER}{packed} ({message})")
+
+
+def unpack_error(text: str) -> AiflowError | None:
+    """The aiflow error a worker packed into Flink's exception text, if there is one."""
+    found = _MARKED.findall(text)
+    if not found:
+        return None
+    data = json.loads(base64.b64decode(found[-1]))
+    node, message = data.get("node"), str(data["message"])
+    prefix = f"node '{node}': "
+    if message.startswith(prefix):
+        message = message[len(prefix) :]
+    if data["code"] == InvalidInput.code:
+        return InvalidInput(f"{prefix}{message}" if node else message)
+    return UserCodeError(message, node)
+
+
+# ---- dtypes Flink's Arrow bridge accepts for each aiflow column type -----------------------
+
+# (dense dtype, dtype with nulls). PyFlink's Arrow bridge passes a null mask, which pandas'
+# extension arrays (Int32, boolean, string) refuse, so nullable ints and bools travel as objects.
+_PANDAS_TYPES = {
+    "double": ("float64", "float64"),
+    "float": ("float32", "float32"),
+    "int": ("int32", "object"),
+    "bigint": ("int64", "object"),
+    "bool": ("bool", "object"),
+}
+
+
+def to_flink_frame(frame: pd.DataFrame, columns: dict[str, str], where: str) -> pd.DataFrame:
+    """``frame`` restricted to ``columns`` in order, values converted with the same rules as
+    the local engine (``io.apply_schema``), dtypes narrowed to the ROW's Arrow types."""
+    typed = io.apply_schema(frame, columns, where)
+    out = {}
+    for name, type_name in columns.items():
+        series = typed[name]
+        dense, nullable = _PANDAS_TYPES.get(type_name, (None, None))
+        if dense is not None and not series.isna().any():
+            series = series.astype(dense)  # type: ignore[call-overload]
+        elif nullable == "object" or type_name == "string":
+            series = _objects(series)
+        out[name] = series
+    return pd.DataFrame(out, index=frame.index)
+
+
+# ---- user code, once per worker process ---------------------------------------------------
+
+_code_cache: dict[tuple[str | None, str | None], Any] = {}
+
+
+def _user_code(root: str | None, entrypoint: str | None) -> Any:
+    """One ``UserCode`` per snapshot per process: on the mini-cluster workers share the job
+    process, which has loaded the workflow file already; loading it again would re-run it."""
+    from aiflow.translators.usercode import WORKFLOW_MODULE, UserCode
+
+    key = (root, entrypoint)
+    if key not in _code_cache:
+        module = sys.modules.get(WORKFLOW_MODULE)
+        loaded = getattr(module, "__file__", None)
+        if root and entrypoint and loaded and Path(loaded) == Path(root) / entrypoint:
+            _code_cache[key] = UserCode(None, None)  # resolve against the loaded module
+        else:
+            _code_cache[key] = UserCode(Path(root) if root else None, entrypoint)
+    return _code_cache[key]
+
+
+class _NodeFunction(ScalarFunction):
+    def __init__(self, node: str, in_columns: list[str]) -> None:
+        self.node = node
+        self.in_columns = in_columns
+
+    def frame(self, args: tuple[pd.Series, ...]) -> pd.DataFrame:
+        return pd.concat(args, axis=1, keys=self.in_columns)
+
+    def eval(self, *args: pd.Series) -> pd.DataFrame:
+        try:
+            return self.apply(self.frame(args))
+        except FlinkUdfError:
+            raise
+        except Exception as exc:
+            raise FlinkUdfError.wrap(exc, self.node) from exc
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+class UserFunction(_NodeFunction):
+    """Base of transform and predict: a user object rebuilt from the snapshot in ``open``."""
+
+    def __init__(
+        self,
+        node: str,
+        in_columns: list[str],
+        out_columns: dict[str, str],
+        component: dict[str, Any],
+        code: tuple[str | None, str | None],
+    ) -> None:
+        super().__init__(node, in_columns)
+        self.out_columns = out_columns
+        self.component = component
+        self.code = code
+        self.user: Any = None
+
+    def open(self, function_context: FunctionContext) -> None:
+        from aiflow.plan.model import ComponentRef
+
+        try:
+            ref = ComponentRef.model_validate(self.component)
+            self.user = _user_code(*self.code).instantiate(ref, self.node)
+        except Exception as exc:
+            raise FlinkUdfError.wrap(exc, self.node) from exc
+
+    def checked(self, out: object, rows: int, method: str) -> pd.DataFrame:
+        if not isinstance(out, pd.DataFrame):
+            raise UserCodeError(
+                f"{method} returned {type(out).__name__}, expected a pandas DataFrame", self.node
+            )
+        if len(out) != rows:
+            raise UserCodeError(
+                f"{method} returned {len(out)} rows for {rows} input rows; on the flink engine "
+                "a node keeps one output row per input row (run it with engine='local')",
+                self.node,
+            )
+        missing = [c for c in self.out_columns if c not in out.columns]
+        if missing:
+            raise UserCodeError(
+                f"{method} output lacks column(s) {missing} (got {list(out.columns)})", self.node
+            )
+        return to_flink_frame(out, self.out_columns, f"node '{self.node}' {method} output")
+
+
+class TransformFunction(UserFunction):
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.checked(self.user.transform(frame), len(frame), "transform()")
+
+
+class PredictFunction(UserFunction):
+    """Loads the model in ``open`` and, in stream mode, re-checks the serving version every
+    ``refresh`` seconds, so a newly deployed version takes over without restarting the job;
+    every row records the version that made it (``model_version``)."""
+
+    def __init__(
+        self,
+        node: str,
+        in_columns: list[str],
+        out_columns: dict[str, str],
+        component: dict[str, Any],
+        code: tuple[str | None, str | None],
+        *,
+        model: str,
+        pinned: tuple[int, int, str] | None,  # (version id, version, artifact uri)
+        store: ServingLookup,  # picklable: a job API client, or the store's URI
+        refresh: float,
+    ) -> None:
+        super().__init__(node, in_columns, out_columns, component, code)
+        self.model_name = model
+        self.pinned = pinned
+        self.store = store
+        self.refresh = refresh
+        self._model: tuple[int, int, Any] | None = None
+        self._checked_at = 0.0
+
+    def open(self, function_context: FunctionContext) -> None:
+        super().open(function_context)
+        self._current()
+
+    def _current(self) -> tuple[int, Any]:
+        from aiflow.store.artifacts import load_model
+
+        now = time.monotonic()
+        if self._model is not None and (self.pinned or now - self._checked_at < self.refresh):
+            return self._model[1], self._model[2]
+        choice = self.pinned
+        if choice is None:
+            version = self.store.serving_version(self.model_name)
+            if version is None:
+                raise UserCodeError(f"model '{self.model_name}' has no versions yet", self.node)
+            choice = (version.id, version.version, version.artifact_uri)
+        self._checked_at = now
+        if self._model is None or self._model[0] != choice[0]:
+            self._model = (choice[0], choice[1], load_model(choice[2]))
+        return self._model[1], self._model[2]
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        version, model = self._current()
+        out = self.user.predict(frame, model)
+        if isinstance(out, pd.DataFrame):
+            out = out.copy()
+            out["model_version"] = version
+        return self.checked(out, len(frame), "predict()")
+
+
+class ParseFunction(_NodeFunction):
+    """Lines of a csv or json-lines file (with the file's path) -> typed records, by the same
+    conversion rules as the local engine. A header or blank line gets status SKIP; a record
+    that does not fit the schema gets status BAD and its error (policy ``fail`` raises
+    instead), so the job can route it to a dead-letter sink: nothing is dropped unseen."""
+
+    def __init__(self, node: str, fmt: str, columns: dict[str, str], on_error: str) -> None:
+        super().__init__(node, ["line", "path"])
+        self.fmt = fmt
+        self.columns = columns
+        self.on_error = on_error
+        self.lines: LineFinder | None = None
+
+    def open(self, function_context: FunctionContext) -> None:
+        self.lines = LineFinder()
+
+    def close(self) -> None:
+        if self.lines is not None:
+            self.lines.close()
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        names = list(self.columns)
+        fields: list[list[str | None] | None] = []
+        status: list[int] = []
+        errors: list[str | None] = []
+        for line, path in zip(frame["line"], frame["path"], strict=True):
+            parsed, state, error = self._split(str(line), str(path), names)
+            fields.append(parsed)
+            status.append(state)
+            errors.append(error)
+        raw = pd.DataFrame(
+            [f if f is not None else [None] * len(names) for f in fields],
+            columns=names,
+            index=frame.index,
+            dtype=object,
+        )
+        ok = pd.Series([s == OK for s in status], index=frame.index)
+        typed, bad = self._convert(raw, ok, frame["path"])
+        for position, message in bad.items():
+            status[position] = BAD
+            errors[position] = message
+        numbers: list[int | None] = [None] * len(status)
+        finder = self.lines if self.lines is not None else LineFinder()
+        for position, state in enumerate(status):
+            if state != BAD:
+                continue
+            path = str(frame["path"].iloc[position])
+            numbers[position] = finder.number(path, str(frame["line"].iloc[position]))
+            if self.on_error == "fail":
+                at = f"line {numbers[position]}: " if numbers[position] is not None else ""
+                raise InvalidInput(f"{path}: {at}{errors[position]}")
+        typed[STATUS] = pd.Series(status, index=frame.index, dtype="int32")
+        typed[ERROR] = pd.Series(errors, index=frame.index, dtype=object)
+        typed[LINE] = pd.Series(numbers, index=frame.index, dtype=object)
+        return typed
+
+    def _split(
+        self, line: str, path: str, names: list[str]
+    ) -> tuple[list[str | None] | None, int, str | None]:
+        if not line.strip():
+            return None, SKIP, None
+        if self.fmt == "json":
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                return None, BAD, f"record {line[:200]!r} is not JSON: {exc}"
+            if not isinstance(record, dict):
+                return None, BAD, f"record {line[:200]!r} is not a JSON object"
+            missing = [n for n in names if n not in record]
+            if missing:
+                return None, BAD, f"record {line[:200]!r} lacks field(s) {missing}"
+            return [_text(record[n]) for n in names], OK, None
+        values = next(csv.reader([line]))
+        if values == names:
+            return None, SKIP, None
+        if sorted(values) == sorted(names):
+            raise InvalidInput(
+                f"{path}: header {values} lists the schema's columns in another order; the "
+                f"flink engine reads csv columns by position: {names}"
+            )
+        if len(values) != len(names):
+            found = f"{len(values)} field{'s' * (len(values) != 1)}"
+            return None, BAD, f"record {line[:200]!r} has {found}, the schema has {len(names)}"
+        return [v if v != "" else None for v in values], OK, None
+
+    def _convert(
+        self, raw: pd.DataFrame, ok: pd.Series, paths: pd.Series
+    ) -> tuple[pd.DataFrame, dict[int, str]]:
+        """Typed rows (nulls where a row is not a good record) and the bad ones' errors, by
+        the local engine's lenient conversion."""
+        good = raw[ok]
+        converted, bad_in_good = io.apply_schema_lenient(good, self.columns)
+        positions = [i for i, flag in enumerate(ok) if flag]
+        bad = {}
+        for index, message in bad_in_good.items():
+            position = positions[index]
+            values = ",".join("" if v is None else str(v) for v in raw.iloc[position])
+            bad[position] = f"record {values!r}: {message}"
+        typed = to_flink_frame(converted, self.columns, "record").reindex(raw.index)
+        for column, type_name in self.columns.items():
+            _, nullable = _PANDAS_TYPES.get(type_name, (None, None))
+            series = typed[column]
+            if (nullable == "object" and series.isna().any()) or type_name == "string":
+                typed[column] = _objects(series)
+        return typed, bad
+
+
+class LineFinder:
+    """The line number of a bad record in its file. Flink's file source hands over lines
+    without their positions, so the file is scanned for the line — only when a record is bad,
+    from where the last search in that file stopped (records arrive in file order), so a file
+    is read about once however many bad records it holds. Kafka messages have no lines."""
+
+    KEEP = 4  # files kept open: a stream job moves on to new files
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[Any, int]] = {}  # path -> (text file, lines read)
+
+    def number(self, path: str, line: str) -> int | None:
+        if "://" in path and not path.startswith("file:"):
+            return None
+        wanted = line.rstrip("\r\n")
+        for restart in (False, True):
+            file, read = self._cursor(path, restart)
+            if file is None:
+                return None
+            for text in file:
+                read += 1
+                if text.rstrip("\r\n") == wanted:
+                    self._open[path] = (file, read)
+                    return read
+        return None
+
+    def _cursor(self, path: str, restart: bool) -> tuple[Any, int]:
+        if path in self._open and not restart:
+            return self._open[path]
+        if path in self._open:
+            self._open.pop(path)[0].close()
+        while len(self._open) >= self.KEEP:
+            self._open.pop(next(iter(self._open)))[0].close()
+        try:
+            file = fsspec.open(path, "rt", encoding="utf-8-sig", errors="replace").open()
+        except OSError:
+            return None, 0
+        self._open[path] = (file, 0)
+        return file, 0
+
+    def close(self) -> None:
+        for file, _ in self._open.values():
+            file.close()
+        self._open.clear()
+
+
+def _objects(series: pd.Series) -> pd.Series:
+    """Python values with None for nulls (what the Arrow bridge converts with a mask)."""
+    values = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in series]
+    return pd.Series(values, index=series.index, dtype=object)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

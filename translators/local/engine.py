@@ -1,0 +1,158 @@
+"""The ``local`` engine: a job's fused chain runs in its own Python process over pandas batches.
+
+Batch mode is one pass over bounded inputs. Stream mode is AI Flow's stream executor: open all
+operators, then for each micro-batch of the job's one streaming source run the chain and only
+then *commit* the micro-batch (mark its file consumed). Outputs are written under names derived
+from the micro-batch, atomically, so a crash between write and commit replays the batch into the
+same files: each output record exists exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiflow.errors import AiflowError, UserCodeError
+from aiflow.translators.engine import Engine, Operator, operator_for, register_engine
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from aiflow.plan.model import DataEdge
+    from aiflow.translators.context import JobContext
+    from aiflow.translators.physical import JobSpec
+
+ENGINE = "local"
+
+
+class Interrupted(Exception):
+    """A stop was requested while an operator waited; the micro-batch stays uncommitted."""
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    id: str | None  # the micro-batch's name (from its input file); None for a batch run
+    index: int
+
+
+@dataclass
+class MicroBatch:
+    id: str
+    frame: pd.DataFrame
+    commit: Callable[[], None]
+
+
+class LocalOperator(Operator):
+    """A node on the local engine: ``open`` once, ``process`` per (micro-)batch, ``close``."""
+
+    def open(self) -> None:
+        """Load what every batch needs (user objects, bounded inputs)."""
+
+    def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources; called even when the job fails."""
+
+
+class LocalSource(LocalOperator):
+    """A node that produces records instead of consuming them."""
+
+    @property
+    def streaming(self) -> bool:
+        return False
+
+    def read_all(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def micro_batches(self) -> Iterator[MicroBatch]:
+        raise NotImplementedError
+
+
+@register_engine
+class LocalEngine(Engine):
+    name = ENGINE
+    intermediate_formats = ("parquet", "json")
+
+    def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
+        operators: dict[str, LocalOperator] = {}
+        for node in spec.nodes:
+            cls = operator_for(node.kind, ENGINE)
+            assert cls is not None and issubclass(cls, LocalOperator), node.kind
+            operators[node.id] = cls(node, ctx)
+        try:
+            for operator in operators.values():
+                operator.open()
+            drivers = [c for c in operators.values() if isinstance(c, LocalSource) and c.streaming]
+            if not drivers:
+                self._run_pass(spec, operators, {}, BatchInfo(id=None, index=0))
+                ctx.result.batches = 1
+            else:
+                driver = drivers[0]
+                for index, micro in enumerate(driver.micro_batches()):
+                    overrides = {driver.node.id: micro.frame}
+                    try:
+                        self._run_pass(spec, operators, overrides, BatchInfo(micro.id, index))
+                    except Interrupted:
+                        break
+                    micro.commit()
+                    ctx.result.batches += 1
+                    ctx.publish()
+        finally:
+            for operator in operators.values():
+                operator.close()
+        return ctx.result.to_dict()
+
+    _inputs: dict[str, list[DataEdge]] | None = None
+
+    def _inputs_of(self, spec: JobSpec) -> dict[str, list[DataEdge]]:
+        """Data inputs per node, in port order, computed once per job."""
+        if self._inputs is None:
+            inputs: dict[str, list[DataEdge]] = {n.id: [] for n in spec.nodes}
+            for edge in sorted(spec.edges, key=lambda e: e.target_port):
+                if edge.kind == "data":
+                    inputs[edge.target].append(edge)
+            self._inputs = inputs
+        return self._inputs
+
+    def _run_pass(
+        self,
+        spec: JobSpec,
+        operators: dict[str, LocalOperator],
+        overrides: dict[str, pd.DataFrame],
+        batch: BatchInfo,
+    ) -> None:
+        values: dict[str, pd.DataFrame | None] = {}
+        inputs_of = self._inputs_of(spec)
+        for node in spec.nodes:
+            operator = operators[node.id]
+            if isinstance(operator, LocalSource):
+                frame = overrides.get(node.id)
+                values[node.id] = frame if frame is not None else operator.read_all()
+                operator.ctx.result.count(node.id, "out", len(values[node.id]))  # type: ignore[arg-type]
+                continue
+            inputs = []
+            for edge in inputs_of[node.id]:
+                value = values.get(edge.source.node)
+                if value is None:
+                    raise UserCodeError(
+                        f"input from '{edge.source.node}' produced no records (it returned None)",
+                        node.id,
+                    )
+                inputs.append(value)
+            for frame in inputs:
+                operator.ctx.result.count(node.id, "in", len(frame))
+            try:
+                out = operator.process(inputs, batch)
+            except (AiflowError, Interrupted):
+                raise
+            except Exception as exc:
+                raise UserCodeError(f"{type(exc).__name__}: {exc}", node.id) from exc
+            if out is not None:
+                operator.ctx.result.count(node.id, "out", len(out))
+            values[node.id] = out
+
+
+# Importing the operator modules registers them for this engine.
+from aiflow.translators.local import io, ml  # noqa: E402, F401
