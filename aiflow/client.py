@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
-from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -32,6 +31,7 @@ from aiflow.errors import AiflowError, ApiError, InvalidInput, InvalidPlan, NotF
 from aiflow.schemas.api import Page, WorkflowGraph, WorkflowVersionPublic
 from aiflow.schemas.entities import (
     SERVING_ALIAS,
+    ApiToken,
     Event,
     ExampleMeta,
     Execution,
@@ -44,7 +44,7 @@ from aiflow.schemas.entities import (
     Trigger,
     Workflow,
 )
-from aiflow.schemas.limits import DEFAULT_PAGE, MAX_PAGE
+from aiflow.schemas.limits import DEFAULT_PAGE, MAX_PAGE, NameKind, check_name
 
 if TYPE_CHECKING:
     from aiflow.schemas.inputs import TriggerCreate, TriggerUpdate
@@ -116,7 +116,7 @@ class Client:
         return _all(lambda cursor: self.page_workflows(cursor=cursor, limit=MAX_PAGE))
 
     def get_workflow(self, name: str) -> Workflow:
-        return Workflow.model_validate(self._get(f"/workflows/{_q(name)}"))
+        return Workflow.model_validate(self._get(f"/workflows/{_name('workflow', name)}"))
 
     def page_workflow_versions(
         self,
@@ -129,7 +129,7 @@ class Client:
         """Versions newest first, without their plans (``get_workflow_graph`` draws one)."""
         return self._page(
             WorkflowVersionPublic,
-            f"/workflows/{_q(name)}/versions",
+            f"/workflows/{_name('workflow', name)}/versions",
             cursor=cursor,
             limit=limit,
             count=count,
@@ -140,7 +140,7 @@ class Client:
 
     def get_workflow_graph(self, name: str, version: int) -> WorkflowGraph:
         return WorkflowGraph.model_validate(
-            self._get(f"/workflows/{_q(name)}/versions/{version}/graph")
+            self._get(f"/workflows/{_name('workflow', name)}/versions/{version}/graph")
         )
 
     # -- executions ---------------------------------------------------------------------------
@@ -153,7 +153,12 @@ class Client:
         engine: str | None = None,
         deployer: str | None = None,
     ) -> Execution:
-        """Upload ``wf``'s source snapshot and start an execution of it on the server."""
+        """Upload ``wf``'s source snapshot and start an execution of it on the server.
+
+        The snapshot holds code, not data: the server resolves the examples' relative paths
+        against ``base_dir``, the file's directory here, as a local run does, and refuses a
+        location it cannot read or write (its host must see the same files: same host, shared
+        mount, or remote URIs)."""
         from aiflow.plan import snapshot
 
         if wf.source_file is None:
@@ -169,6 +174,7 @@ class Client:
             mode=mode,
             engine=engine,
             deployer=deployer,
+            base_dir=str(snap.root),
         )
         archive = {"snapshot": (f"{snap.hash}.tar.gz", snap.archive(), "application/gzip")}
         response = self._http.post(
@@ -314,7 +320,7 @@ class Client:
         return _all(lambda cursor: self.page_models(cursor=cursor, limit=MAX_PAGE))
 
     def get_model(self, name: str) -> Model:
-        return Model.model_validate(self._get(f"/models/{_q(name)}"))
+        return Model.model_validate(self._get(f"/models/{_name('model', name)}"))
 
     def page_model_versions(
         self,
@@ -325,23 +331,31 @@ class Client:
         count: bool = False,
     ) -> Page[ModelVersion]:
         return self._page(
-            ModelVersion, f"/models/{_q(name)}/versions", cursor=cursor, limit=limit, count=count
+            ModelVersion,
+            f"/models/{_name('model', name)}/versions",
+            cursor=cursor,
+            limit=limit,
+            count=count,
         )
 
     def list_model_versions(self, name: str) -> list[ModelVersion]:
         return _all(lambda c: self.page_model_versions(name, cursor=_int(c), limit=MAX_PAGE))
 
     def get_model_version(self, name: str, version: int) -> ModelVersion:
-        return ModelVersion.model_validate(self._get(f"/models/{_q(name)}/versions/{version}"))
+        return ModelVersion.model_validate(
+            self._get(f"/models/{_name('model', name)}/versions/{version}")
+        )
 
     def list_model_version_metrics(self, name: str, version: int) -> list[Metric]:
-        return self._list(Metric, f"/models/{_q(name)}/versions/{version}/metrics")
+        return self._list(Metric, f"/models/{_name('model', name)}/versions/{version}/metrics")
 
     def serving_pointer(self, name: str) -> ServingVersion | None:
         """The version to serve (the ``deployed`` alias, else the newest) with what loading
         it takes; ``None`` when the model does not exist or has no versions."""
         try:
-            return ServingVersion.model_validate(self._get(f"/models/{_q(name)}/serving"))
+            return ServingVersion.model_validate(
+                self._get(f"/models/{_name('model', name)}/serving")
+            )
         except NotFound:
             return None
 
@@ -352,23 +366,28 @@ class Client:
 
     def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         response = self._http.put(
-            f"/models/{_q(name)}/aliases/{_q(alias)}", json={"version": version}
+            f"/models/{_name('model', name)}/aliases/{_name('alias', alias)}",
+            json={"version": version},
         )
         return ModelVersion.model_validate(_checked(response).json())
 
     def delete_model_alias(self, name: str, alias: str) -> None:
-        _checked(self._http.delete(f"/models/{_q(name)}/aliases/{_q(alias)}"))
+        _checked(
+            self._http.delete(f"/models/{_name('model', name)}/aliases/{_name('alias', alias)}")
+        )
 
     def set_model_version_stage(self, name: str, version: int, stage: str) -> ModelVersion:
         """Label the version with a lifecycle stage (``STAGES``); serving is unchanged."""
         body = {"stage": stage}
         return ModelVersion.model_validate(
-            self._post(f"/models/{_q(name)}/versions/{version}/promote", body)
+            self._post(f"/models/{_name('model', name)}/versions/{version}/promote", body)
         )
 
     def roll_back_alias(self, name: str, alias: str = SERVING_ALIAS) -> ModelVersion:
         """Point ``alias`` (default ``deployed``) back at the version it pointed at before."""
-        response = self._http.post(f"/models/{_q(name)}/rollback", params={"alias": alias})
+        response = self._http.post(
+            f"/models/{_name('model', name)}/rollback", params={"alias": _name("alias", alias)}
+        )
         return ModelVersion.model_validate(_checked(response).json())
 
     # -- triggers -----------------------------------------------------------------------------
@@ -396,7 +415,7 @@ class Client:
         return _all(lambda c: self.page_triggers(workflow=workflow, cursor=c, limit=MAX_PAGE))
 
     def get_trigger(self, name: str) -> Trigger:
-        return Trigger.model_validate(self._get(f"/triggers/{_q(name)}"))
+        return Trigger.model_validate(self._get(f"/triggers/{_name('trigger', name)}"))
 
     def create_trigger(self, spec: TriggerCreate) -> Trigger:
         return Trigger.model_validate(self._post("/triggers", spec.model_dump(mode="json")))
@@ -404,19 +423,26 @@ class Client:
     def update_trigger(self, name: str, change: TriggerUpdate) -> Trigger:
         """Apply the fields ``change`` sets (``TriggerUpdate(enabled=False)`` disables)."""
         body = change.model_dump(mode="json", exclude_unset=True)
-        response = self._http.patch(f"/triggers/{_q(name)}", json=body)
+        response = self._http.patch(f"/triggers/{_name('trigger', name)}", json=body)
         return Trigger.model_validate(_checked(response).json())
 
     def delete_trigger(self, name: str) -> Trigger:
-        return Trigger.model_validate(_checked(self._http.delete(f"/triggers/{_q(name)}")).json())
+        return Trigger.model_validate(
+            _checked(self._http.delete(f"/triggers/{_name('trigger', name)}")).json()
+        )
 
     # -- examples and events ------------------------------------------------------------------
 
+    def page_examples(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE, count: bool = False
+    ) -> Page[ExampleMeta]:
+        return self._page(ExampleMeta, "/examples", cursor=cursor, limit=limit, count=count)
+
     def list_examples(self) -> list[ExampleMeta]:
-        return self._list(ExampleMeta, "/examples")
+        return _all(lambda cursor: self.page_examples(cursor=cursor, limit=MAX_PAGE))
 
     def get_example(self, name: str) -> ExampleMeta:
-        return ExampleMeta.model_validate(self._get(f"/examples/{_q(name)}"))
+        return ExampleMeta.model_validate(self._get(f"/examples/{_name('example', name)}"))
 
     def page_events(
         self,
@@ -461,6 +487,17 @@ class Client:
                     yield Event.model_validate_json("\n".join(data))
                     data = []
 
+    # -- API tokens (admins only) -------------------------------------------------------------
+
+    def page_tokens(
+        self, *, cursor: str | None = None, limit: int = DEFAULT_PAGE, count: bool = False
+    ) -> Page[ApiToken]:
+        """Tokens by name, revoked ones included; never their secrets."""
+        return self._page(ApiToken, "/tokens", cursor=cursor, limit=limit, count=count)
+
+    def list_tokens(self) -> list[ApiToken]:
+        return _all(lambda cursor: self.page_tokens(cursor=cursor, limit=MAX_PAGE))
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -503,9 +540,12 @@ def _params(**params: Any) -> dict[str, Any]:
     return out
 
 
-def _q(segment: str) -> str:
-    """A name as one URL path segment (a model may be called 'a/b' or 'x?y')."""
-    return quote(segment, safe="")
+def _name(kind: NameKind, value: str) -> str:
+    """``value`` as a URL path segment, once it passed the name rule (``check_name``): a
+    valid name is only unreserved characters and never ``.`` or ``..``, which URL
+    normalisation would turn into another path (``/models/m/aliases/..`` is ``/models/m``).
+    A bad name is the same ``InvalidInput`` the store raises, before any request."""
+    return check_name(kind, value)
 
 
 def _checked(response: httpx.Response) -> httpx.Response:

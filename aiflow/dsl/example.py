@@ -2,18 +2,24 @@
 
 Relative URIs are resolved against the directory of the file that constructs the Example, not
 the current directory: ``aiflow run examples/wine/workflow.py`` from anywhere reads the same
-data, and the plan records absolute locations a job on another host can be pointed at.
+data, and the plan records absolute locations a job on another host can be pointed at. A
+workflow submitted to a server resolves them the same way: against the directory it was
+submitted from, not the server's unpacked copy of its code (``paths_relative_to``).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aiflow.errors import InvalidInput, InvalidPlan
 from aiflow.plan.model import ExampleSpec
 from aiflow.plan.schema import normalize_columns
+from aiflow.schemas.limits import NameKind, check_name
 
 FORMATS = ("csv", "json", "parquet")
 ON_ERROR = ("fail", "skip", "dead_letter")
@@ -26,10 +32,41 @@ _FORMAT_ALIASES = {
 }
 
 
+# (unpacked, submitted_from) while the server's planner imports a submitted workflow.
+_relocation: tuple[Path, Path] | None = None
+
+
+@contextmanager
+def paths_relative_to(unpacked: Path, submitted_from: Path) -> Iterator[None]:
+    """Resolve relative paths written in files under ``unpacked`` as if those files were
+    under ``submitted_from``. The server's planner imports a submitted workflow from its
+    unpacked snapshot, which holds code only; its data is where the submitter's local run
+    would look for it, next to the file on the submitting host."""
+    global _relocation
+    previous, _relocation = _relocation, (unpacked.resolve(), submitted_from)
+    try:
+        yield
+    finally:
+        _relocation = previous
+
+
+def checked_name(kind: NameKind, name: object) -> str:
+    """``name`` if it follows the name rule of the meta store, the API and the CLI
+    (``aiflow.schemas.limits.check_name``), else ``InvalidPlan`` at the line that declares
+    it, before anything is written."""
+    try:
+        return check_name(kind, name)
+    except InvalidInput as exc:
+        raise InvalidPlan(exc.message) from None
+
+
 def _caller_dir(depth: int = 2) -> Path:
     frame = sys._getframe(depth)
     file = frame.f_globals.get("__file__")
-    return Path(file).resolve().parent if file else Path.cwd()
+    directory = Path(file).resolve().parent if file else Path.cwd()
+    if _relocation is not None and directory.is_relative_to(_relocation[0]):
+        return _relocation[1] / directory.relative_to(_relocation[0])
+    return directory
 
 
 def resolve_uri(uri: str | os.PathLike[str] | None, base: Path) -> str | None:
@@ -67,8 +104,7 @@ class Example:
         dead_letter_uri: str | os.PathLike[str] | None = None,
         **options: Any,
     ) -> None:
-        if not name or not isinstance(name, str):
-            raise ValueError("Example needs a non-empty name")
+        checked_name("example", name)
         if on_error not in ON_ERROR:
             raise ValueError(
                 f"example '{name}': on_error={on_error!r} (valid: {', '.join(ON_ERROR)})"
@@ -121,8 +157,7 @@ class Model:
     (alias ``deployed``, else the newest)."""
 
     def __init__(self, name: str, description: str | None = None) -> None:
-        if not name or not isinstance(name, str):
-            raise ValueError("Model needs a non-empty name")
+        checked_name("model", name)
         self.name = name
         self.description = description
 

@@ -42,8 +42,10 @@ def run(
     Same as ``aiflow run FILE --mode MODE``.
 
     With ``server`` (``http://host:port``) the workflow is submitted to that aiflow server
-    instead (its code is uploaded as a source snapshot; its data must be reachable from the
-    server: absolute paths or remote URIs), with ``token`` or else ``$AIFLOW__CLIENT__TOKEN``.
+    instead, with ``token`` or else ``$AIFLOW__CLIENT__TOKEN``. Its code is uploaded as a
+    source snapshot; its data stays where it is: relative paths resolve against the workflow
+    file as here, and the server must reach them (same host, shared mount) or they are remote
+    URIs; the server refuses, before running anything, a location it cannot use.
     """
     if _suppressed:
         return None

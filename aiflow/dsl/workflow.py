@@ -26,7 +26,7 @@ from aiflow.dsl.components import (
     UserComponent,
     to_json_value,
 )
-from aiflow.dsl.example import Example, Model
+from aiflow.dsl.example import Example, Model, checked_name
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import (
     Channel,
@@ -81,8 +81,7 @@ class Workflow:
     """A workflow under construction; ``plan`` is its logical plan."""
 
     def __init__(self, name: str, engine: str = "local", source_file: Path | None = None) -> None:
-        if not _NAME_RE.match(name):
-            raise InvalidPlan(f"workflow name {name!r} may only use letters, digits, '_', '.', '-'")
+        checked_name("workflow", name)
         self.name = name
         self.engine = engine
         self.source_file = source_file

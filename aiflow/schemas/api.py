@@ -35,7 +35,13 @@ from aiflow.schemas.entities import (
     Workflow,
     WorkflowVersion,
 )
-from aiflow.schemas.limits import INT32_MAX, NAME_LENGTH, PLAIN_NAME, TOKEN_NAME_PATTERN
+from aiflow.schemas.limits import (
+    INT32_MAX,
+    NAME_LENGTH,
+    NAME_PATTERN,
+    PLAIN_NAME,
+    TOKEN_NAME_PATTERN,
+)
 
 T = TypeVar("T")
 
@@ -157,11 +163,18 @@ class ExecutionCreate(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]+\.py$", description="the workflow file inside the snapshot"
     )
     workflow: str = Field(
-        pattern=rf"^[A-Za-z0-9_.-]{{1,{NAME_LENGTH}}}$", description="workflow name"
+        min_length=1, max_length=NAME_LENGTH, pattern=NAME_PATTERN, description="workflow name"
     )
     mode: Literal["batch", "stream"] = "batch"
     engine: str | None = Field(default=None, pattern=PLAIN_NAME)
     deployer: str | None = Field(default=None, pattern=PLAIN_NAME)
+    base_dir: str | None = Field(
+        default=None,
+        max_length=4096,
+        pattern=r"^/[^\x00]*$",
+        description="the snapshot's directory on the submitting host: relative example paths "
+        "resolve against it, as in a local run (without it they are refused)",
+    )
 
 
 class ExecutionPublic(Execution):

@@ -19,10 +19,12 @@ from aiflow.schemas.limits import (
     CRON_LENGTH,
     INT32_MAX,
     NAME_LENGTH,
+    NAME_PATTERN,
     NO_CONTROL,
     PLAIN_NAME,
     TRIGGER_NAME_LENGTH,
     TRIGGER_NAME_PATTERN,
+    name_rule,
 )
 from aiflow.schemas.schedules import check_cron
 
@@ -36,7 +38,9 @@ class _Input(BaseModel):
 class ExampleCreate(_Input):
     """An example (dataset) to register or update, matched by ``name``."""
 
-    name: str = Field(min_length=1, max_length=NAME_LENGTH)
+    name: str = Field(
+        min_length=1, max_length=NAME_LENGTH, pattern=NAME_PATTERN, description=name_rule("example")
+    )
     columns: dict[str, str]  # column -> type
     format: str = Field(min_length=1, max_length=32)
     batch_uri: str | None = None
@@ -93,7 +97,9 @@ class TriggerCreate(_Input):
         pattern=TRIGGER_NAME_PATTERN,
         description="unique: letters, digits, . _ - (it names the trigger in URLs and events)",
     )
-    workflow: str = Field(min_length=1, max_length=NAME_LENGTH, pattern=NO_CONTROL)
+    workflow: str = Field(
+        min_length=1, max_length=NAME_LENGTH, pattern=NAME_PATTERN, description="a workflow name"
+    )
     version: int | None = Field(
         default=None, ge=1, le=INT32_MAX, description="pin this version (default: the newest)"
     )

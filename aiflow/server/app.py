@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Final, Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -37,6 +37,7 @@ from aiflow.errors import InvalidInput
 from aiflow.server import problems
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.metrics import Metrics, ObserveRequests
+from aiflow.server.params import reject_unknown_query
 from aiflow.server.routes import api_router
 from aiflow.store.sql_store import MetaStore
 
@@ -91,7 +92,8 @@ def create_app(*, store: MetaStore | None = None, settings: Settings | None = No
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            problems.document_problems(FastAPI.openapi(app))  # caches it in openapi_schema
+            document = FastAPI.openapi(app)  # caches it in openapi_schema
+            problems.document_problems(_document_unknown_query(document))
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -136,6 +138,17 @@ def openapi_document() -> dict[str, Any]:
     return create_app(store=MetaStore("sqlite://"), settings=settings).openapi()
 
 
+def _document_unknown_query(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation answers 422 to a query parameter it does not declare
+    (``reject_unknown_query``); FastAPI documents 422 only for operations with parameters."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            operation.setdefault("responses", {}).setdefault(
+                "422", {"description": "a query parameter this operation does not take"}
+            )
+    return document
+
+
 def _operation_id(route: APIRoute) -> str:
     # The function name: generated clients get `list_executions`, not
     # `list_executions_api_v1_executions_get`. Uniqueness is checked by tests/server.
@@ -157,7 +170,13 @@ class Readiness(BaseModel):
     version: str  # aiflow's
 
 
-@_ops.get("/health")
+async def _known_query_only(request: Request) -> None:
+    reject_unknown_query(request)  # a coroutine: no thread hand-off for a liveness probe
+
+
+# The one route without a token: the unknown-query check that authentication runs on every
+# other route (aiflow.server.params) is declared here.
+@_ops.get("/health", dependencies=[Depends(_known_query_only)])
 async def health() -> Health:
     """Liveness: the process answers. No token, no database."""
     return Health()

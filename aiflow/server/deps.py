@@ -33,6 +33,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aiflow.config import Settings
 from aiflow.schemas.entities import Role
+from aiflow.server.params import reject_unknown_query
 from aiflow.server.problems import Forbidden, Unauthorized
 from aiflow.store.sql_store import MetaStore
 
@@ -111,6 +112,7 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
                 f"{role.value} or higher"
             )
         request.state.principal = principal
+        reject_unknown_query(request)  # once the caller is known: see its docstring
         return principal
 
     dependency.__name__ = dependency.__qualname__ = f"require_{role.value}"

@@ -16,6 +16,10 @@ with none of its ``AIFLOW*`` variables (no secret key, no meta store URL, a priv
 it like ``aiflow run`` does, translating the plan with aiflow's own code). Otherwise any editor's
 workflow could write into the store at import time -- an admin API token, say.
 
+Relative example paths resolve against the snapshot's directory on the submitting host
+(``base_dir``), as the submitter's local run would resolve them, not against the unpacked
+upload, which holds code only.
+
 The planner checks that the workflow is defined in the uploaded entrypoint and that the
 entrypoint's directory snapshots to the uploaded hash (an archive with files a snapshot never
 contains, say a hidden directory, is refused, not silently trimmed); the server checks the hash
@@ -48,6 +52,7 @@ class PlanRequest(BaseModel):
     source_hash: str
     entrypoint: str
     workflow: str
+    base_dir: str | None = None  # the snapshot's directory on the submitting host
 
 
 class PlannedWorkflow(BaseModel):
@@ -97,7 +102,13 @@ def plan(request: PlanRequest) -> PlannedWorkflow:
     entry = (root / request.entrypoint).resolve()
     if not entry.is_relative_to(root) or not entry.is_file():
         raise InvalidInput(f"entrypoint '{request.entrypoint}' is not a file of the snapshot")
-    wf = _load(entry, request.workflow)
+    if request.base_dir is None:
+        wf = _load(entry, request.workflow)
+    else:
+        from aiflow.dsl.example import paths_relative_to
+
+        with paths_relative_to(root, Path(request.base_dir)):
+            wf = _load(entry, request.workflow)
     _check_locations(wf, root)
     if wf.source_file is None or snapshot.collect(wf.source_file).hash != request.source_hash:
         raise InvalidInput(not_the_upload(wf.name))
@@ -133,20 +144,23 @@ def _load(entry: Path, name: str) -> Workflow:
 def _check_locations(wf: Workflow, root: Path) -> None:
     """Refuse examples whose data would be looked for inside the snapshot directory.
 
-    The DSL resolves a relative path against the workflow file's directory, which here is the
-    unpacked upload: code only, no data, and deleted once planned. Such a run could only fail
-    later, in a job, or write its outputs into a directory that no longer exists."""
+    With the submitter's ``base_dir`` the DSL resolves relative paths against it, as the local
+    run would. Without it (a client that does not send it) they resolve against the unpacked
+    upload: code only, no data, and deleted once planned. Such a run could only fail later, in
+    a job, or write its outputs into a directory that no longer exists. Whether the server
+    can use the locations the plan names is checked by the server (``server.locations``)."""
     for node in wf.plan.nodes:
         example = node.example
         if example is None:
             continue
-        for uri in (example.batch_uri, example.stream_uri):
+        for uri in (example.batch_uri, example.stream_uri, example.options.get("dead_letter_uri")):
             if uri and "://" not in uri and Path(uri).is_relative_to(root):
                 relative = Path(uri).relative_to(root)
                 raise InvalidInput(
-                    f"example '{example.name}' uses the relative path '{relative}': a workflow "
-                    "submitted to a server runs from its source snapshot, which holds code, "
-                    "not data. Use an absolute path the server can read or a remote URI "
+                    f"example '{example.name}' uses the relative path '{relative}' and the "
+                    "submission has no base_dir to resolve it against (the server's copy of "
+                    "the workflow holds code, not data). Submit with aiflow's client, which "
+                    "sends it, or use an absolute path the server can read or a remote URI "
                     "(s3://...)",
                 )
 

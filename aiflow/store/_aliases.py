@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.schemas.entities import SERVING_ALIAS, ModelVersion, ServingVersion
-from aiflow.schemas.limits import ALIAS_LENGTH
+from aiflow.schemas.limits import check_name
 from aiflow.store._base import StoreBase, add_event, rowcount, upsert
 from aiflow.store._registry import (
     model_row,
@@ -41,8 +41,11 @@ MODEL_NAME_PARAM: Final = "model_name"
 
 class AliasStore(StoreBase):
     def set_model_alias(self, model_name: str, alias: str, version: int) -> ModelVersion:
-        """Point ``alias`` at ``version``, moving it off the version that had it."""
-        _check_alias(alias)
+        """Point ``alias`` at ``version``, moving it off the version that had it.
+
+        Only this checks the alias against the name rule: deleting or looking up takes any
+        text, so an alias stored before the rule existed can still be removed."""
+        check_name("alias", alias)
         with self._write() as session:
             model = model_row(session, model_name)
             return point_alias(session, model, alias, version_row(session, model, version))
@@ -197,14 +200,6 @@ def serving_statement() -> Select[tuple[object, ...]]:
         .select_from(model.join(version, version.c.id == func.coalesce(deployed_id, newest_id)))
         .where(model.c.name == bindparam(MODEL_NAME_PARAM))
     )
-
-
-def _check_alias(alias: str) -> None:
-    # An all-digit alias would be ambiguous wherever "model:3" means version 3.
-    if not alias or len(alias) > ALIAS_LENGTH or alias.isdigit():
-        raise InvalidInput(
-            f"alias {alias!r} must be 1 to {ALIAS_LENGTH} characters and not a number"
-        )
 
 
 def _previous_target(session: Session, model_name: str, alias: str, current: int) -> int | None:

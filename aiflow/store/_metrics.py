@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.schemas.entities import Metric
 from aiflow.store._base import StoreBase
-from aiflow.store._registry import check_name, check_run_refs, model_row, version_row
+from aiflow.store._registry import check_length, check_run_refs, model_row, version_row
 from aiflow.store._runs import execution_entity
 from aiflow.store.orm import SqlMetric, SqlModelVersion, utcnow
 
@@ -39,7 +39,7 @@ class MetricStore(StoreBase):
             raise InvalidInput("metrics need a model_version_id, execution_id or job_id")
         rows: list[dict[str, Any]] = []
         for name, value in metrics.items():
-            check_name(name, "metric name")
+            check_length(name, "metric name")
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise InvalidInput(f"metric '{name}': {value!r} is not a number")
             if not math.isfinite(value):

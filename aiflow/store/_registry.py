@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.schemas.entities import STAGES, Model, ModelVersion
-from aiflow.schemas.limits import NAME_LENGTH
+from aiflow.schemas.limits import NAME_LENGTH, check_name
 from aiflow.store._base import (
     StoreBase,
     add_event,
@@ -40,7 +40,7 @@ class ModelStore(StoreBase):
 
     def create_model(self, name: str, description: str | None = None) -> Model:
         """Get or create model ``name``; a given ``description`` replaces the stored one."""
-        check_name(name, "model name")
+        check_name("model", name)
         with self._write() as session:
             values = {"name": name, "description": description, "created_at": utcnow()}
             insert_ignore(session, SqlModel, values, ["name"])
@@ -92,7 +92,7 @@ class ModelStore(StoreBase):
         Versions are 1, 2, ... without gaps even with concurrent trainers (``next_version``,
         under a lock on the model row).
         """
-        check_name(model_name, "model name")
+        check_name("model", model_name)
         _check_stage(stage)
 
         def work(session: Session) -> ModelVersion:
@@ -190,7 +190,9 @@ class ModelStore(StoreBase):
             return entity
 
 
-def check_name(name: str, what: str) -> None:
+def check_length(name: str, what: str) -> None:
+    """For names that are labels rather than identifiers (metric names): any text that fits
+    the column. Names of things (models, aliases, ...) follow ``limits.check_name``."""
     if not name or len(name) > NAME_LENGTH:
         raise InvalidInput(f"{what} {name!r} must be 1 to {NAME_LENGTH} characters")
 

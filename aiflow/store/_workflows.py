@@ -19,6 +19,7 @@ from aiflow.errors import NotFound
 from aiflow.schemas.api import WorkflowGraph
 from aiflow.schemas.entities import ExampleMeta, Workflow, WorkflowVersion
 from aiflow.schemas.inputs import ExampleCreate
+from aiflow.schemas.limits import check_name
 from aiflow.store._base import (
     StoreBase,
     check_limit,
@@ -47,6 +48,7 @@ class WorkflowStore(StoreBase):
         repeated ``aiflow run`` calls do not mint versions. Otherwise it is the next version
         (``next_version``, under a lock on the workflow row).
         """
+        check_name("workflow", name)  # example names: ExampleCreate checks the same rule
         reject_duplicates([example.name for example in examples], "example")
 
         def work(session: Session) -> WorkflowVersion:
@@ -178,6 +180,19 @@ class WorkflowStore(StoreBase):
         with self._read() as session:
             rows = session.scalars(select(SqlExample).order_by(SqlExample.name))
             return [row.to_entity() for row in rows]
+
+    def page_examples(self, *, cursor: str | None = None, limit: int = 50) -> list[ExampleMeta]:
+        """Examples by name, those after ``cursor`` (a name)."""
+        check_limit(limit)
+        stmt = select(SqlExample).order_by(SqlExample.name).limit(limit)
+        if cursor is not None:
+            stmt = stmt.where(SqlExample.name > cursor)
+        with self._read() as session:
+            return [row.to_entity() for row in session.scalars(stmt)]
+
+    def count_examples(self) -> int:
+        with self._read() as session:
+            return count_rows(session, select(SqlExample.id))
 
     def get_example(self, name: str) -> ExampleMeta:
         with self._read() as session:

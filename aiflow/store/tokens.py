@@ -24,7 +24,6 @@ revoke`` on the store) is seen within ``cache_seconds``.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import threading
 import time
@@ -39,8 +38,8 @@ from sqlalchemy.exc import IntegrityError
 
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
 from aiflow.schemas.entities import ApiToken, Role
-from aiflow.schemas.limits import NAME_LENGTH, TOKEN_NAME_PATTERN
-from aiflow.store._base import StoreBase
+from aiflow.schemas.limits import check_name
+from aiflow.store._base import StoreBase, check_limit, count_rows
 from aiflow.store.orm import SqlApiToken, utcnow
 
 TOKEN_PREFIX: Final = "aif_"
@@ -51,8 +50,6 @@ LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
 # Verified tokens one process remembers per store; more (distinct active tokens used within
 # cache_seconds) only means more re-verification queries, never a wrong answer.
 TOKEN_CACHE_SIZE: Final = 1024
-
-_NAME_RE: Final = re.compile(TOKEN_NAME_PATTERN)
 
 
 def hash_token(plaintext: str) -> str:
@@ -67,11 +64,7 @@ class TokenStore(StoreBase):
         Names are unique for good, revoked tokens included, so a name in an audit trail always
         means one token: rotate by creating ``ci-2`` and revoking ``ci``.
         """
-        if not (1 <= len(name) <= NAME_LENGTH) or not _NAME_RE.match(name):
-            raise InvalidInput(
-                f"token name {name!r} is invalid: use 1 to {NAME_LENGTH} letters, digits, "
-                "'.', '_' or '-', starting with a letter or digit"
-            )
+        check_name("token", name)
         role = _role(role)
         plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
         row = SqlApiToken(name=name, role=role, token_hash=hash_token(plaintext))
@@ -159,6 +152,19 @@ class TokenStore(StoreBase):
         with self._read() as session:
             rows = session.scalars(select(SqlApiToken).order_by(SqlApiToken.name))
             return [row.to_entity() for row in rows]
+
+    def page_tokens(self, *, cursor: str | None = None, limit: int = 50) -> list[ApiToken]:
+        """Tokens by name, revoked ones included, those after ``cursor`` (a name)."""
+        check_limit(limit)
+        stmt = select(SqlApiToken).order_by(SqlApiToken.name).limit(limit)
+        if cursor is not None:
+            stmt = stmt.where(SqlApiToken.name > cursor)
+        with self._read() as session:
+            return [row.to_entity() for row in session.scalars(stmt)]
+
+    def count_tokens(self) -> int:
+        with self._read() as session:
+            return count_rows(session, select(SqlApiToken.id))
 
     def revoke_token(self, name: str) -> ApiToken:
         """Revoke a token for good; revoking it again changes nothing (keeps the first time).

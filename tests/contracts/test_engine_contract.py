@@ -20,6 +20,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,28 +38,19 @@ pytestmark = pytest.mark.slow
 
 HEADER = "x,label,name"
 GOOD = ["1.5,0,a", "2.5,1,b", "-0.5,0,c", "4.0,1,d"]  # mean of x: 1.875
-FEATURES = (  # read -> transform -> write: x2 = 2x
-    "x,label,name,x2\n1.5,0,a,3.0\n2.5,1,b,5.0\n-0.5,0,c,-1.0\n4.0,1,d,8.0\n"
-)
-EXPECTED = (  # ... -> predict: prediction = x > mean, by model version 1
+EXPECTED = (  # x2 = 2x (transform); prediction = x > mean, by model version 1 (predict)
     "x,label,name,x2,prediction,model_version\n"
     "1.5,0,a,3.0,0,1\n"
     "2.5,1,b,5.0,1,1\n"
     "-0.5,0,c,-1.0,0,1\n"
     "4.0,1,d,8.0,1,1\n"
 )
-BAD_VALUES = {3: "oops,1,e", 6: "3.0,x,f"}  # line number (header: 1) -> record that does not fit
-WRONG_FIELD_COUNT = {4: "5.0,1,g,extra", 6: "6.0,1"}
+# line number (header: 1) -> a record that does not fit: bad values, a field too many or too few
+BAD = {3: "oops,1,e", 5: "5.0,1,g,extra", 7: "3.0,x,f", 8: "6.0,1"}
 STREAM_TIMEOUT = 240.0  # s; a Flink stream job starts a JVM and commits on checkpoints
 
-DECLARED_PREDICTOR = (
-    "defect (not in issue 8): the local engine checks a Predictor's declared output_schema "
-    "for model_version, which the engine adds after predict() returns"
-)
-# (test, engine) -> why the case fails today.
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("test_declared_predictor_output", "local"): DECLARED_PREDICTOR,
-}
+# (test, engine) -> why the case fails today; empty: every engine passes every case.
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 
 def known_defect(request: pytest.FixtureRequest, engine: str) -> None:
@@ -135,7 +127,7 @@ def job_log(job: Job, deployer: str) -> str:
     return "\n".join(get_deployer(deployer).logs(job.handle))
 
 
-def kept(directory: Path) -> list[dict[str, str]]:
+def kept(directory: Path) -> list[dict[str, Any]]:
     """The records kept by a skip / dead_letter policy (json lines), in no particular order."""
     files = [f for f in sorted(directory.rglob("*")) if f.is_file() and f.name[0] not in "._"]
     return [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
@@ -144,42 +136,39 @@ def kept(directory: Path) -> list[dict[str, str]]:
 # -- batch ----------------------------------------------------------------------------------------
 
 
-def test_batch_chain_gives_the_expected_rows(engine: str, root: Path) -> None:
-    """read -> transform -> predict -> write on the shared sample."""
-    (root / "in.csv").write_text(csv_lines(GOOD, {}))
-    wf = sample.scoring(root, f"chain_{engine}", sample.AboveMean())
+@pytest.mark.parametrize("policy", ["skip", "dead_letter"])
+def test_batch_chain_gives_the_expected_rows_and_keeps_bad_records(
+    engine: str, root: Path, policy: str
+) -> None:
+    """read -> transform -> predict -> write on the sample with bad records among the good:
+    the output has the expected rows; every record that does not fit (a bad value, a field
+    too many or too few) is kept where the policy says with its file, line and error, counted
+    in the job's result, and never reaches user code — nor the sample an engine may run the
+    undeclared predictor on to learn its output types."""
+    (root / "in.csv").write_text(csv_lines(GOOD, BAD))
+    bad_uri = str(root / "bad") if policy == "dead_letter" else None
+    tag = f"{policy}_{engine}"
+    wf = sample.scoring(root, tag, sample.AboveMean(), on_error=policy, dead_letter_uri=bad_uri)
 
     execution = af.run(wf, engine=engine, progress=False)
 
     assert execution is not None and execution.status == ExecutionStatus.SUCCEEDED
     assert (root / "out.csv").read_text() == EXPECTED
-
-
-@pytest.mark.parametrize("policy", ["skip", "dead_letter"])
-def test_bad_records_are_kept_by_policy(engine: str, root: Path, policy: str) -> None:
-    """Records that do not fit the schema are kept where the policy says, with the file and
-    the error, counted in the job's result, and never reach user code or the output."""
-    (root / "in.csv").write_text(csv_lines(GOOD, BAD_VALUES))
-    bad_uri = str(root / "bad") if policy == "dead_letter" else None
-    wf = sample.scoring(root, f"{policy}_{engine}", on_error=policy, dead_letter_uri=bad_uri)
-
-    execution = af.run(wf, engine=engine, progress=False)
-
-    assert execution is not None and execution.status == ExecutionStatus.SUCCEEDED
-    assert (root / "out.csv").read_text() == FEATURES
     where = {
         "skip": get_settings().home / "executions" / str(execution.id) / "dead_letter",
         "dead_letter": root / "bad" / f"execution={execution.id}",
     }[policy]
-    bad = kept(where)
-    assert sorted(r["record"] for r in bad) == sorted(BAD_VALUES.values())
-    assert all(r["path"].endswith("in.csv") for r in bad), bad
-    assert any("'oops' is not a double" in r["error"] for r in bad), bad
-    assert dead_letter_count(MetaStore(), execution, f"read_points_{policy}_{engine}") == 2
+    kept_records = kept(where)
+    assert {r["record"]: r["line"] for r in kept_records} == {v: k for k, v in BAD.items()}
+    assert all(r["path"].endswith("in.csv") for r in kept_records), kept_records
+    assert any("'oops' is not a double" in r["error"] for r in kept_records), kept_records
+    assert dead_letter_count(MetaStore(), execution, f"read_points_{tag}") == len(BAD)
 
 
 def test_fail_policy_fails_naming_file_and_record(engine: str, root: Path) -> None:
-    (root / "in.csv").write_text(csv_lines(GOOD, BAD_VALUES))
+    """Under ``fail`` (the default) a record that does not fit fails the job, naming the file
+    and the record; here a field too few, which must never become a silent null."""
+    (root / "in.csv").write_text(csv_lines(GOOD, {4: "6.0,1"}))
     wf = sample.scoring(root, f"fail_{engine}")
 
     with pytest.raises(AiflowError, match="failed"):
@@ -189,7 +178,7 @@ def test_fail_policy_fails_naming_file_and_record(engine: str, root: Path) -> No
     execution = only_execution(store, wf.name)
     assert execution.status == ExecutionStatus.FAILED
     log = job_log(failed_job(store, execution), execution.deployer)
-    assert str(root / "in.csv") in log and "'oops' is not a double" in log
+    assert str(root / "in.csv") in log and "6.0,1" in log
     assert not (root / "out.csv").exists()
 
 
@@ -236,57 +225,7 @@ def test_stream_chain_gives_the_batch_rows(engine: str, root: Path) -> None:
     assert by_name == sorted(records(EXPECTED), key=lambda row: row["name"])
 
 
-# -- cases an engine failed when the suite was written (issue 8 defects 2 and 4, and two more) ----
-
-
-def test_wrong_field_count_is_a_bad_record(
-    engine: str, root: Path, request: pytest.FixtureRequest
-) -> None:
-    """An extra or a missing field is a record that does not fit: kept by ``dead_letter``,
-    never a failed job or a silent null."""
-    known_defect(request, engine)
-    (root / "in.csv").write_text(csv_lines(GOOD, WRONG_FIELD_COUNT))
-    bad_uri = str(root / "bad")
-    wf = sample.scoring(root, f"fields_{engine}", on_error="dead_letter", dead_letter_uri=bad_uri)
-
-    execution = af.run(wf, engine=engine, progress=False)
-
-    assert execution is not None
-    assert (root / "out.csv").read_text() == FEATURES
-    bad = kept(root / "bad")
-    assert sorted(r["record"] for r in bad) == sorted(WRONG_FIELD_COUNT.values())
-
-
-def test_missing_field_fails_under_fail_policy(
-    engine: str, root: Path, request: pytest.FixtureRequest
-) -> None:
-    known_defect(request, engine)
-    (root / "in.csv").write_text(csv_lines(GOOD, {3: "6.0,1"}))
-    wf = sample.scoring(root, f"missing_{engine}")
-
-    with pytest.raises(AiflowError, match="failed"):
-        af.run(wf, engine=engine, progress=False)
-
-    store = MetaStore()
-    execution = only_execution(store, wf.name)
-    log = job_log(failed_job(store, execution), execution.deployer)
-    assert "6.0,1" in log, "the error names the record"
-    assert not (root / "out.csv").exists()
-
-
-def test_undeclared_types_are_inferred_past_bad_records(
-    engine: str, root: Path, request: pytest.FixtureRequest
-) -> None:
-    """A predictor without ``output_schema`` after a source with bad records under ``skip``:
-    whatever an engine does to learn the output's types honours the policy too."""
-    known_defect(request, engine)
-    (root / "in.csv").write_text(csv_lines(GOOD, BAD_VALUES))
-    wf = sample.scoring(root, f"infer_{engine}", sample.AboveMean(), on_error="skip")
-
-    execution = af.run(wf, engine=engine, progress=False)
-
-    assert execution is not None and execution.status == ExecutionStatus.SUCCEEDED
-    assert (root / "out.csv").read_text() == EXPECTED
+# -- cases an engine failed when the suite was written ---------------------------------------------
 
 
 def test_declared_predictor_output(engine: str, root: Path, request: pytest.FixtureRequest) -> None:
@@ -302,12 +241,10 @@ def test_declared_predictor_output(engine: str, root: Path, request: pytest.Fixt
     assert (root / "out.csv").read_text() == EXPECTED
 
 
-def test_undeclared_schema_crosses_job_boundaries(
-    engine: str, root: Path, request: pytest.FixtureRequest
-) -> None:
+def test_undeclared_schema_crosses_job_boundaries(engine: str, root: Path) -> None:
     """A transformer without ``output_schema`` feeds a job boundary (training is its own job)
-    and the next job reads its materialized output: the engine learns the types itself."""
-    known_defect(request, engine)
+    and the next job reads its materialized output: the engine learns the types itself
+    (issue 8 defect 2)."""
     (root / "in.csv").write_text(csv_lines(GOOD, {}))
     wf = sample.across_jobs(root, f"boundary_{engine}")
 

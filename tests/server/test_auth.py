@@ -32,7 +32,7 @@ def stored_hash(api: ApiServer, name: str) -> str:
 
 
 def token_named(http: HttpFactory, name: str) -> dict[str, Any]:
-    listed = http("admin").get(TOKENS)
+    listed = http("admin").get(TOKENS, params={"limit": 500})  # a shared server: one page
     assert listed.status_code == 200, listed.text
     return next(t for t in listed.json()["data"] if t["name"] == name)
 
@@ -131,7 +131,7 @@ def test_token_lifecycle_through_the_api(api: ApiServer, http: HttpFactory) -> N
     assert body["last_used_at"] is None and body["revoked_at"] is None
 
     assert stored_hash(api, name) == hash_token(secret) != secret
-    listed = http("admin").get(TOKENS).text
+    listed = http("admin").get(TOKENS, params={"limit": 500}).text
     assert secret not in listed and hash_token(secret) not in listed and "token_hash" not in listed
 
     # the new token works with its role, and its use is recorded

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tarfile
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from aiflow.client import Client
-from aiflow.errors import InvalidInput, UserCodeError
+from aiflow.errors import UserCodeError
 from aiflow.plan import snapshot
 from aiflow.schemas.entities import ExecutionStatus
 from aiflow.store.sql_store import MetaStore
@@ -169,12 +170,15 @@ def test_oversized_upload_is_413(api: Any, http: Http) -> None:
 
 @pytest.mark.slow
 def test_workflows_the_server_cannot_run_are_refused_before_recording(
-    api: Any, client: Client, tmp_path: Path
+    api: Any, client: Client, http: Http, tmp_path: Path
 ) -> None:
     before = recorded(api)
-    relative = load(seed.wine_copy(tmp_path / "relative", absolute=False))
-    with pytest.raises(InvalidInput, match=r"relative path 'data/wine\.csv'.*absolute path"):
-        client.submit(relative)
+    # Relative paths resolve against the submitter's base_dir (tests/server/test_submit_paths.py);
+    # an upload without one cannot resolve them anywhere but in the code-only snapshot.
+    relative = snapshot.collect(seed.wine_copy(tmp_path / "relative", absolute=False))
+    refused = upload(http("editor"), relative.archive(), relative.hash)
+    assert refused.status_code == 422, refused.text
+    assert re.search(r"relative path 'data/wine\.csv'.*absolute path", refused.json()["detail"])
 
     broken = tmp_path / "broken"
     broken.mkdir()

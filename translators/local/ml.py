@@ -32,7 +32,9 @@ class UserComponentNode(LocalOperator):
         assert self.node.component is not None
         self.user = self.ctx.code.instantiate(self.node.component, self.node.id)
 
-    def expect_frame(self, value: object, method: str) -> pd.DataFrame:
+    def expect_frame(self, value: object, method: str, added: tuple[str, ...] = ()) -> pd.DataFrame:
+        """``value`` as the node's output; ``added``: declared columns the operator adds
+        itself after the user's code (predict's ``model_version``), not expected from it."""
         import pandas as pd
 
         if not isinstance(value, pd.DataFrame):
@@ -42,7 +44,7 @@ class UserComponentNode(LocalOperator):
             )
         declared = self.node.output_columns
         if declared:
-            missing = [c for c in declared if c not in value.columns]
+            missing = [c for c in declared if c not in value.columns and c not in added]
             if missing:
                 raise UserCodeError(
                     f"{method} output lacks declared column(s) {missing} "
@@ -164,7 +166,9 @@ class Predict(ModelConsumer):
 
     def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
         version, model = self.wait_for_model()
-        out = self.expect_frame(self.user.predict(inputs[0], model), "predict()")
+        out = self.expect_frame(
+            self.user.predict(inputs[0], model), "predict()", added=("model_version",)
+        )
         if len(out) != len(inputs[0]):
             raise UserCodeError(
                 f"predict() returned {len(out)} rows for {len(inputs[0])} input rows; "

@@ -6,17 +6,24 @@ from fastapi import APIRouter
 
 from aiflow.schemas.api import ExamplePublic, Page
 from aiflow.server.deps import Store, Viewer
-from aiflow.server.params import Name
-from aiflow.server.routes._paging import whole
+from aiflow.server.params import DEFAULT_PAGE, Count, Limit, Name, NameCursor
+from aiflow.server.routes._paging import make_page
 
 router = APIRouter(prefix="/examples", tags=["examples"])
 
 
 @router.get("")
-def list_examples(store: Store, _: Viewer) -> Page[ExamplePublic]:
-    """Every registered example, by name, in one page (examples are declared in workflow code,
-    so there are as many as a team writes by hand)."""
-    return whole(store.list_examples(), ExamplePublic)
+def list_examples(
+    store: Store,
+    _: Viewer,
+    cursor: NameCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[ExamplePublic]:
+    """Registered examples by name."""
+    rows = store.page_examples(cursor=cursor, limit=limit + 1)
+    total = store.count_examples() if count else None
+    return make_page(rows, limit, ExamplePublic, key=lambda e: e.name, total=total)
 
 
 @router.get("/{name}")

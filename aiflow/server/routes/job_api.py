@@ -34,6 +34,7 @@ from aiflow.errors import Forbidden, Unauthorized
 from aiflow.plan.model import NodeKind
 from aiflow.schemas.entities import Execution, Job, ModelVersion
 from aiflow.server.deps import Store, get_store
+from aiflow.server.params import reject_unknown_query
 from aiflow.store.job_tokens import JobGrant
 from aiflow.store.sql_store import MetaStore
 from aiflow.translators.physical import JobSpec
@@ -108,6 +109,7 @@ async def _grant(
     if grant is None:
         raise Unauthorized("the job token is invalid, expired, or its job attempt has ended")
     request.state.job_grant = grant
+    reject_unknown_query(request)  # once the caller is known (aiflow.server.params)
     return grant
 
 

@@ -6,11 +6,11 @@ which only aiflow's own job runtime loads, from its own artifacts directory.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Final
 
 import anyio
 from anyio.lowlevel import RunVar
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from aiflow.errors import NotFound
 from aiflow.schemas.api import (
@@ -23,11 +23,11 @@ from aiflow.schemas.api import (
     StageUpdate,
 )
 from aiflow.schemas.entities import SERVING_ALIAS
-from aiflow.schemas.limits import ALIAS_LENGTH, NO_CONTROL
 from aiflow.server.deps import Editor, Store, Viewer
 from aiflow.server.params import (
     DEFAULT_PAGE,
     AliasName,
+    AliasQuery,
     Count,
     Limit,
     Name,
@@ -38,11 +38,6 @@ from aiflow.server.params import (
 from aiflow.server.routes._paging import make_page, whole
 
 router = APIRouter(prefix="/models", tags=["models"])
-
-AliasQuery = Annotated[
-    str,
-    Query(min_length=1, max_length=ALIAS_LENGTH, pattern=NO_CONTROL, description="the alias"),
-]
 
 # Threads that may run serving lookups at once. The lookup is ~0.1 ms of work: a few threads
 # keep the CPU busy (and overlap PostgreSQL round trips), while the default pool's 40 threads

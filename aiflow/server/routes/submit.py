@@ -12,17 +12,21 @@ and its content hash), and the server:
    user code, which never runs in the server process, and never with the server's credentials:
    the planner gets none of the server's ``AIFLOW*`` variables (no secret key, no meta store
    URL) and answers with the logical plan only;
-4. records it here, like a local run (``submit_workflow``: aiflow's translator makes the jobs,
+4. checks the locations the plan's examples name (``aiflow.server.locations``): ones the
+   server cannot read or write, and its own files, are refused (422, nothing recorded);
+5. records it here, like a local run (``submit_workflow``: aiflow's translator makes the jobs,
    the archive is stored content-addressed as ``snapshots/<hash>.tar.gz``, the workflow
    version and a queued execution are recorded): the same code uploaded twice is one file and,
    with an unchanged plan, one workflow version;
-5. starts a detached driver for it, so the execution outlives the server process. Its jobs
+6. starts a detached driver for it, so the execution outlives the server process. Its jobs
    reach the meta store through the job API with a token each, never with the store's URL
    (the driver inherits ``AIFLOW_JOB_API`` from the server, see ``aiflow.scheduler.launch``).
 
-Example data is not part of a snapshot: a remotely submitted workflow must name its data by an
-absolute path the server can read or by a remote URI (s3://...). Relative paths would resolve
-inside the unpacked upload, which holds no data, and are refused by the planner.
+Example data is not part of a snapshot: a remotely submitted workflow names data the server's
+host can reach, by a path (same host, shared mount) or a remote URI (s3://...). Relative paths
+resolve against the snapshot's directory on the submitting host (the ``base_dir`` field), as a
+local run resolves them; without ``base_dir`` they would resolve inside the unpacked upload,
+which holds no data, and the planner refuses them.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from aiflow.scheduler.launch import spawn_driver
 from aiflow.scheduler.submit import submit_workflow
 from aiflow.schemas.api import ExecutionCreate, ExecutionDetail
 from aiflow.server.deps import Editor, Store, get_app_settings
+from aiflow.server.locations import check_locations
 from aiflow.server.planner import PlannedWorkflow, PlanRequest, PlanResult, not_the_upload
 from aiflow.server.routes.executions import execution_detail
 from aiflow.store.sql_store import MetaStore
@@ -180,6 +185,7 @@ def _submit(
         # Again, now that user code has run: what is recorded must be what was uploaded.
         if snapshot.collect(entry).hash != form.source_hash:
             raise InvalidInput(not_the_upload(form.workflow))
+        check_locations(planned.plan, form.mode, settings, store.uri)
         execution, _ = submit_workflow(
             planned.to_workflow(entry),
             mode=form.mode,
@@ -239,6 +245,7 @@ def _plan(form: ExecutionCreate, source_dir: Path, home: Path) -> PlannedWorkflo
         source_hash=form.source_hash,
         entrypoint=form.entrypoint,
         workflow=form.workflow,
+        base_dir=form.base_dir,
     )
     home.mkdir(mode=0o700)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW")}

@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from aiflow.schemas.api import Page, TokenCreate, TokenCreated, TokenPublic
-from aiflow.schemas.limits import NAME_LENGTH, TOKEN_NAME_PATTERN
+from aiflow.schemas.limits import NAME_LENGTH, NAME_PATTERN, name_rule
 from aiflow.server.deps import Admin, Store
-from aiflow.server.routes._paging import whole
+from aiflow.server.params import DEFAULT_PAGE, Count, Limit, NameCursor
+from aiflow.server.routes._paging import make_page
 
 log = logging.getLogger("aiflow.server")
 
@@ -25,16 +26,24 @@ TokenName = Annotated[
     Path(
         min_length=1,
         max_length=NAME_LENGTH,
-        pattern=TOKEN_NAME_PATTERN,
-        description="token name",
+        pattern=NAME_PATTERN,
+        description=f"token name: {name_rule('token')}",
     ),
 ]
 
 
 @router.get("")
-def list_tokens(store: Store, _: Admin) -> Page[TokenPublic]:
-    """Every token by name, revoked ones included, with when each was last used."""
-    return whole(store.list_tokens(), TokenPublic)
+def list_tokens(
+    store: Store,
+    _: Admin,
+    cursor: NameCursor = None,
+    limit: Limit = DEFAULT_PAGE,
+    count: Count = False,
+) -> Page[TokenPublic]:
+    """Tokens by name, revoked ones included, with when each was last used."""
+    rows = store.page_tokens(cursor=cursor, limit=limit + 1)
+    total = store.count_tokens() if count else None
+    return make_page(rows, limit, TokenPublic, key=lambda t: t.name, total=total)
 
 
 @router.post(
