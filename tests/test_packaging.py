@@ -50,5 +50,5 @@ def test_wheel_contains_every_package_and_migration(tmp_path: Path) -> None:
     )
     assert any(n.startswith("aiflow/metastore_migrations/versions/0001") for n in names)
     assert "aiflow/metastore_migrations/env.py" in names
-    assert "aiflow/translators/components/local.py" in names
+    assert "aiflow/translators/local/engine.py" in names
     assert not any(n.startswith(("translators/", "deployers/", "tests/")) for n in names)
