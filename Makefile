@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make demo   set up, then run the wine example end to end (batch, Flink batch, a stream run)
+#   make demo   set up, then run the wine example end to end (batch, Flink batch, a stream run),
+#               then the online-learning loop live (validate -> push -> hot swap)
 #   make test   set up, then lint, type-check and run the whole test suite
 .PHONY: demo test lint bench clean
 
@@ -7,6 +8,7 @@ demo:
 	scripts/setup.sh examples,flink
 	scripts/ensure_java.sh
 	.venv/bin/python examples/wine/demo.py
+	.venv/bin/python examples/online_learning/demo.py
 
 test:
 	scripts/setup.sh dev
@@ -31,6 +33,8 @@ bench:
 	.venv/bin/python benchmarks/submit_latency.py
 	.venv/bin/python benchmarks/flink_submit.py
 	.venv/bin/python benchmarks/flink_throughput.py
+	.venv/bin/python benchmarks/serving_throughput.py
+	.venv/bin/python benchmarks/hot_swap.py
 
 clean:
 	rm -rf .venv build dist *.egg-info

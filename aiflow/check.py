@@ -9,6 +9,11 @@ as one execution, stream by starting it, dropping the sample into the watched di
 stopping it once every record came out. Predict nodes serve the model's serving version on every
 path, so all four use the same model. Outputs are compared to the first path's, per column.
 
+One more path, ``serve/request``, is the online prediction service (``aiflow serve --workflow
+FILE``): each sample record is sent as an instance of a V1 ``:predict`` request to the service
+app in this process, through the workflow's chain in front of the predict node, and the
+``prediction`` and ``model_version`` it answers are compared with the first path's output.
+
 Training and evaluation are left out on purpose: online training legitimately differs from
 offline training (that is what it is for); the promise under test is that the same record gets
 the same features and the same prediction wherever it runs.
@@ -21,7 +26,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiflow.errors import InvalidPlan
 
@@ -35,6 +40,8 @@ if TYPE_CHECKING:
     from aiflow.store.sql_store import MetaStore
 
 _CHAIN_KINDS = ("read_example", "transform", "predict", "write_example")
+SERVE_PATH = ("serve", "request")  # aiflow serve --workflow: request/response
+_SERVED_COLUMNS = ("prediction", "model_version")
 
 
 @dataclass
@@ -78,6 +85,8 @@ def check_workflow(
 
     store = store or MetaStore()
     paths = paths or default_paths()
+    if not any(n.kind.value == "predict" for n in _chain_nodes(wf)):
+        paths = tuple(p for p in paths if p != SERVE_PATH)  # nothing to serve
     scratch = Path(tempfile.mkdtemp(prefix=f"aiflow-check-{wf.name}-"))
     check_name = f"{wf.name}.check-{time.strftime('%Y%m%d%H%M%S')}"
     try:
@@ -89,7 +98,10 @@ def check_workflow(
             out_dir = scratch / f"{engine}-{mode}"
             check = _check_workflow(wf, check_name, samples, out_dir)
             try:
-                produced = _run_path(check, engine, mode, samples, out_dir, timeout, store)
+                if (engine, mode) == SERVE_PATH:
+                    produced = _serve_path(wf, samples, outputs[0] if outputs else {}, store)
+                else:
+                    produced = _run_path(check, engine, mode, samples, out_dir, timeout, store)
             except Exception as exc:  # one path failing must not hide the others' results
                 result.problems.append(f"run failed: {exc}")
                 produced = {}
@@ -101,16 +113,88 @@ def check_workflow(
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-        for engine in {engine for engine, _ in paths}:
+        for engine in {engine for engine, _ in paths if (engine, _) != SERVE_PATH}:
             load_engine(engine).forget_workflow(check_name, get_settings())
 
 
 def default_paths() -> tuple[tuple[str, str], ...]:
-    """Every (engine, mode) that the installed engines run, ``local`` first: the reference."""
+    """Every (engine, mode) that the installed engines run, ``local`` first: the reference;
+    then the prediction service."""
     from aiflow.translators.engine import available_engines, load_engine
 
     engines = sorted(available_engines(), key=lambda name: (name != "local", name))
-    return tuple((name, mode) for name in engines for mode in load_engine(name).modes)
+    paths = tuple((name, mode) for name in engines for mode in load_engine(name).modes)
+    return (*paths, SERVE_PATH)
+
+
+def _serve_path(
+    wf: Workflow,
+    samples: dict[str, Path],
+    reference: dict[str, pd.DataFrame],
+    store: MetaStore,
+) -> dict[str, pd.DataFrame]:
+    """What the service answers for the sample records, as the reference's outputs with the
+    served ``prediction`` and ``model_version``: only those two come from the service."""
+    from aiflow.serving.app import create_app
+    from aiflow.serving.chain import load_chain
+    from aiflow.translators import io
+
+    if wf.source_file is None:
+        raise InvalidPlan(f"workflow '{wf.name}' has no source file to serve from")
+    if not reference:
+        raise RuntimeError("the reference path produced nothing to compare with")
+    plan = wf.plan
+    produced: dict[str, pd.DataFrame] = {}
+    for write in (n for n in _chain_nodes(wf) if n.kind.value == "write_example"):
+        predict, source = _predict_upstream(plan, write.id)
+        if predict is None or write.id not in reference:
+            continue  # an output without a prediction is not served
+        assert predict.model is not None and source.example is not None
+        example = source.example
+        records = io.read_example_file(str(samples[source.id]), example.format, example.columns)
+        instances = _json_records(records)
+        chain = load_chain(wf.source_file, predict.model, predict.id)
+        app = create_app(store, predict.model, chain=chain, dev=True)
+        app.holder.sync()  # load the version to serve (no watcher: nothing moves meanwhile)
+        body = _request(app, f"/v1/models/{predict.model}:predict", {"instances": instances})
+        served = reference[write.id].copy()
+        served["prediction"] = body["predictions"]
+        served["model_version"] = body["model_version"]
+        produced[write.id] = served
+    return produced
+
+
+def _request(app: Any, path: str, payload: dict[str, Any]) -> Any:
+    """One POST to the service app in this process, through its ASGI interface."""
+    import anyio
+    import httpx
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.post(path, json=payload)
+
+    response = anyio.run(post)
+    if response.status_code != 200:
+        raise RuntimeError(f"the service answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _predict_upstream(plan: Any, node_id: str) -> tuple[Node | None, Node]:
+    """The predict node on ``node_id``'s data path (if any) and the read it starts from."""
+    predict = None
+    node = plan.node(node_id)
+    while node.kind.value != "read_example":
+        if node.kind.value == "predict" and predict is None:
+            predict = node
+        node = plan.node(next(e.source.node for e in plan.inputs_of(node.id) if e.kind == "data"))
+    return predict, node
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The records as JSON values, exactly (what a client would send): missing as null."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return plain.to_dict("records")  # type: ignore[return-value]
 
 
 # ---- the check workflow --------------------------------------------------------------------

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from aiflow.client_models import ModelCenterMixin
 from aiflow.errors import AiflowError, ApiError, InvalidInput, InvalidPlan, NotFound, error_for
 from aiflow.schemas.api import Page, WorkflowGraph, WorkflowVersionPublic
 from aiflow.schemas.entities import (
-    SERVING_ALIAS,
     ApiToken,
     Event,
     ExampleMeta,
@@ -68,7 +68,7 @@ class Submittable(Protocol):
     def source_file(self) -> Path | None: ...
 
 
-class Client:
+class Client(ModelCenterMixin):
     """A connection to an aiflow server at ``url`` (``http://host:port``).
 
     ``token`` is an API token (default: ``$AIFLOW__CLIENT__TOKEN``); ``timeout`` bounds each
@@ -77,7 +77,8 @@ class Client:
 
     Method names are ``MetaStore``'s for the same operation: ``get_*`` one thing, ``list_*``
     a whole collection (read page by page), ``page_*`` one page of the API with its cursor
-    (``Page.next_cursor``; the store's ``page_*`` return the rows only).
+    (``Page.next_cursor``; the store's ``page_*`` return the rows only). Changing model versions
+    and reading their history and lineage are ``ModelCenterMixin``'s (``aiflow.client_models``).
     """
 
     def __init__(
@@ -364,31 +365,7 @@ class Client:
         pointer = self.serving_pointer(name)
         return None if pointer is None else self.get_model_version(name, pointer.version)
 
-    def set_model_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        response = self._http.put(
-            f"/models/{_name('model', name)}/aliases/{_name('alias', alias)}",
-            json={"version": version},
-        )
-        return ModelVersion.model_validate(_checked(response).json())
-
-    def delete_model_alias(self, name: str, alias: str) -> None:
-        _checked(
-            self._http.delete(f"/models/{_name('model', name)}/aliases/{_name('alias', alias)}")
-        )
-
-    def set_model_version_stage(self, name: str, version: int, stage: str) -> ModelVersion:
-        """Label the version with a lifecycle stage (``STAGES``); serving is unchanged."""
-        body = {"stage": stage}
-        return ModelVersion.model_validate(
-            self._post(f"/models/{_name('model', name)}/versions/{version}/promote", body)
-        )
-
-    def roll_back_alias(self, name: str, alias: str = SERVING_ALIAS) -> ModelVersion:
-        """Point ``alias`` (default ``deployed``) back at the version it pointed at before."""
-        response = self._http.post(
-            f"/models/{_name('model', name)}/rollback", params={"alias": _name("alias", alias)}
-        )
-        return ModelVersion.model_validate(_checked(response).json())
+    # (aliases, promotion, rollback, stages, tags, history, lineage: ``ModelCenterMixin``)
 
     # -- triggers -----------------------------------------------------------------------------
 
@@ -471,6 +448,13 @@ class Client:
 
         return _all(fetch, limit=limit)
 
+    def send_event(self, key: str, value: str = "", event_type: str = "user") -> Event:
+        """Append a user event (``af.send_event`` from outside a job): the rules of
+        ``af.action_on_event`` with this key and type fire on it. The platform's own types
+        (``MODEL_*``, ``JOB_*``, ...) are refused with ``InvalidInput``."""
+        body = {"key": key, "type": event_type, "value": value}
+        return Event.model_validate(self._post("/events", body))
+
     def stream_events(
         self, *, after_seq: int = 0, key: str | None = None, type: str | None = None
     ) -> Iterator[Event]:
@@ -505,6 +489,17 @@ class Client:
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return _checked(self._http.post(path, json=body)).json()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        response = _checked(self._http.request(method, path, json=body, params=params))
+        return response.json() if response.content else None
 
     def _page(self, item: type[M], path: str, **params: Any) -> Page[M]:
         return Page[item].model_validate(self._get(path, _params(**params)))  # type: ignore[valid-type]

@@ -101,6 +101,27 @@ class DeploymentError(AiflowError):
     title = "Deployment failed"
 
 
+class ArtifactCorrupt(AiflowError):
+    """A model artifact that cannot be loaded as registered: its file is missing, unreadable or
+    not a pickle, or its sha256 differs from the registered one. ``uri``, ``expected`` and
+    ``found`` (digests) are set where known."""
+
+    code = "artifact_corrupt"
+    status = 409
+    title = "Model artifact corrupt"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        uri: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.uri, self.expected, self.found = uri, expected, found
+
+
 class MetaStoreError(AiflowError):
     """The meta store is unreachable or at the wrong schema revision."""
 

@@ -36,6 +36,9 @@ class JobResult:
     # node -> {"count": records that did not fit the schema, "uri": where they were kept}
     dead_letters: dict[str, dict[str, Any]] = field(default_factory=dict)
     engine: dict[str, Any] = field(default_factory=dict)  # engine-specific: the Flink job id
+    # validate nodes' decisions (version, outcome, metric, baseline, reason) and pushes made
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[dict[str, Any]] = field(default_factory=list)
     # Why the attempt failed, when it did: {"type", "message", "node", "attempt"[, "code"]}
     # (see ``fail``); the driver makes it the job's error instead of "exited with code 1".
     failure: dict[str, Any] | None = None
@@ -81,8 +84,13 @@ class JobResult:
         }
         if self.failure is not None:  # only then: a successful job's result keeps its shape
             result["failure"] = self.failure
+        if self.decisions or self.pushes:  # only for jobs with lifecycle nodes
+            result["decisions"] = self.decisions[-_KEPT_DECISIONS:]
+            result["pushes"] = self.pushes[-_KEPT_DECISIONS:]
         return result
 
+
+_KEPT_DECISIONS = 100  # a stream job publishes its newest ones (the history has them all)
 
 # "ValueError: bad row" -> ("ValueError", "bad row"): a Python exception's name as engines
 # prefix the messages of the user exceptions they wrap.

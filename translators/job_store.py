@@ -37,7 +37,7 @@ from aiflow.errors import MetaStoreError, error_for
 if TYPE_CHECKING:
     import httpx
 
-    from aiflow.schemas.entities import Execution, Job, ModelVersion
+    from aiflow.schemas.entities import Event, Execution, Job, ModelVersion
 
 JOB_API_ENV: Final = "AIFLOW_JOB_API"  # the server's URL, as its jobs reach it
 JOB_TOKEN_ENV: Final = "AIFLOW_JOB_TOKEN"  # the attempt's job token (afj_...)
@@ -79,6 +79,10 @@ class ServingLookup(Protocol):
 
     def serving_version(self, model_name: str) -> ModelVersion | None: ...
 
+    def mark_model_version_failed(
+        self, model_name: str, version: int, *, reason: str, actor: str | None = None
+    ) -> ModelVersion: ...
+
 
 class JobAccess(ServingLookup, Protocol):
     """Every meta store operation a job performs; ``MetaStore`` and ``JobApiClient`` satisfy
@@ -103,6 +107,40 @@ class JobAccess(ServingLookup, Protocol):
         execution_id: int | None = None,
         job_id: int | None = None,
         node_id: str | None = None,
+        parent_version: int | None = None,
+        checksum: str | None = None,
+        lineage: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion: ...
+
+    def get_model_version(self, model_name: str, version: int) -> ModelVersion: ...
+
+    def get_model_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None: ...
+
+    def page_model_versions(
+        self, name: str, *, cursor: int | None = None, limit: int = 50
+    ) -> list[ModelVersion]: ...
+
+    def set_model_version_stage(
+        self,
+        model_name: str,
+        version: int,
+        stage: str,
+        *,
+        reason: str | None = None,
+        metrics: dict[str, float] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion: ...
+
+    def promote_model_version(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        alias: str = "deployed",
+        reason: str | None = None,
+        metrics: dict[str, float] | None = None,
+        actor: str | None = None,
     ) -> ModelVersion: ...
 
     def log_metrics(
@@ -116,6 +154,8 @@ class JobAccess(ServingLookup, Protocol):
     ) -> None: ...
 
     def consumed_files(self, consumer: str) -> set[str]: ...
+
+    def emit_event(self, key: str, type: str, value: str = "") -> Event: ...
 
     def mark_consumed(self, consumer: str, file: str) -> None: ...
 
@@ -131,6 +171,14 @@ class StoreAt:
         from aiflow.store.sql_store import MetaStore
 
         return MetaStore(self.uri).serving_version(model_name)
+
+    def mark_model_version_failed(
+        self, model_name: str, version: int, *, reason: str, actor: str | None = None
+    ) -> ModelVersion:
+        from aiflow.store.sql_store import MetaStore
+
+        store = MetaStore(self.uri)
+        return store.mark_model_version_failed(model_name, version, reason=reason, actor=actor)
 
 
 class JobApiClient:
@@ -220,18 +268,73 @@ class JobApiClient:
         execution_id: int | None = None,
         job_id: int | None = None,
         node_id: str | None = None,
+        parent_version: int | None = None,
+        checksum: str | None = None,
+        lineage: dict[str, Any] | None = None,
+        actor: str | None = None,
     ) -> ModelVersion:
+        # ``actor`` is not sent: the server records the job its token belongs to
         body = {
             "artifact_uri": artifact_uri,
             "flavor": flavor,
             "execution_id": execution_id,
             "job_id": job_id,
             "node_id": node_id,
+            "parent_version": parent_version,
+            "checksum": checksum,
+            "lineage": lineage,
         }
         path = f"/models/{_segment(model_name)}/versions"
-        version = _version(self._call("POST", path, body=body, idempotent=False))
-        assert version is not None
-        return version
+        return _required(self._call("POST", path, body=body, idempotent=False))
+
+    def get_model_version(self, model_name: str, version: int) -> ModelVersion:
+        path = f"/models/{_segment(model_name)}/versions/{int(version)}"
+        return _required(self._call("GET", path))
+
+    def get_model_version_by_alias(self, model_name: str, alias: str) -> ModelVersion | None:
+        path = f"/models/{_segment(model_name)}/aliases/{_segment(alias)}"
+        return _version(self._call("GET", path))
+
+    def page_model_versions(
+        self, name: str, *, cursor: int | None = None, limit: int = 50
+    ) -> list[ModelVersion]:
+        params = {"cursor": cursor, "limit": limit}
+        found = self._call("GET", f"/models/{_segment(name)}/versions", params=params)
+        return [_required(item) for item in found]
+
+    def set_model_version_stage(
+        self,
+        model_name: str,
+        version: int,
+        stage: str,
+        *,
+        reason: str | None = None,
+        metrics: dict[str, float] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        path = f"/models/{_segment(model_name)}/versions/{int(version)}/stage"
+        body = {"stage": stage, "reason": reason, "metrics": metrics}
+        return _required(self._call("PUT", path, body=body))
+
+    def promote_model_version(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        alias: str = "deployed",
+        reason: str | None = None,
+        metrics: dict[str, float] | None = None,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        path = f"/models/{_segment(model_name)}/versions/{int(version)}/promote"
+        body = {"alias": alias, "reason": reason, "metrics": metrics}
+        return _required(self._call("POST", path, body=body))
+
+    def mark_model_version_failed(
+        self, model_name: str, version: int, *, reason: str, actor: str | None = None
+    ) -> ModelVersion:
+        path = f"/models/{_segment(model_name)}/versions/{int(version)}/failed"
+        return _required(self._call("POST", path, body={"reason": reason}))
 
     def log_metrics(
         self,
@@ -253,6 +356,12 @@ class JobApiClient:
 
     def consumed_files(self, consumer: str) -> set[str]:
         return set(self._call("GET", "/ledger", params={"consumer": consumer}))
+
+    def emit_event(self, key: str, type: str, value: str = "") -> Event:
+        from aiflow.schemas.entities import Event
+
+        body = {"key": key, "type": type, "value": value}
+        return Event.model_validate(self._call("POST", "/events", body=body, idempotent=False))
 
     def mark_consumed(self, consumer: str, file: str) -> None:
         self._call("POST", "/ledger", body={"consumer": consumer, "file": file})
@@ -321,6 +430,12 @@ def _version(data: Any) -> ModelVersion | None:
     from aiflow.schemas.entities import ModelVersion
 
     return None if data is None else ModelVersion.model_validate(data)
+
+
+def _required(data: Any) -> ModelVersion:
+    version = _version(data)
+    assert version is not None, "the job API answered null for a version it must return"
+    return version
 
 
 def _error(response: httpx.Response) -> Exception:

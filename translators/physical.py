@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aiflow.plan.model import DataEdge, Node
+from aiflow.plan.model import ActionRule, DataEdge, Node
 
 EXECUTION_DIR = "{execution_dir}"  # placeholder the runtime replaces with the execution's dir
 
@@ -31,6 +31,9 @@ class JobSpec(BaseModel):
     source_hash: str | None = None
     snapshot_uri: str | None = None
     entrypoint: str | None = None  # the workflow file inside the snapshot
+    # An event-driven job: it runs only when one of these fires, as an execution of its own
+    # (job-status rules name the upstream *job* in ``value``); never with the rest.
+    rules: list[ActionRule] = Field(default_factory=list)
 
     def inputs_of(self, node_id: str) -> list[DataEdge]:
         return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.target_port)

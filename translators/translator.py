@@ -19,13 +19,29 @@ from collections import defaultdict
 from typing import ClassVar
 
 from aiflow.errors import InvalidPlan
-from aiflow.plan.model import Channel, DataEdge, ExampleSpec, LogicalPlan, Node, NodeKind
+from aiflow.plan.model import (
+    Channel,
+    DataEdge,
+    ExampleSpec,
+    LogicalPlan,
+    Node,
+    NodeKind,
+)
 from aiflow.plan.validate import check_for_run, topological_order
 from aiflow.translators.engine import Operator, available_engines, load_engine, operator_for
 from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
+from aiflow.translators.rules import detach, job_rules, rule_owners
 
 SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
-_NAMING_PRIORITY = (NodeKind.TRAIN, NodeKind.WRITE_EXAMPLE, NodeKind.PREDICT, NodeKind.EVALUATE)
+_NAMING_PRIORITY = (
+    NodeKind.TRAIN,
+    NodeKind.WRITE_EXAMPLE,
+    NodeKind.PREDICT,
+    NodeKind.EVALUATE,
+    NodeKind.VALIDATE,
+)
+# Nodes that use a model version and, when the workflow pushes that model, serve what was pushed.
+_SERVING_KINDS = (NodeKind.PREDICT, NodeKind.EVALUATE)
 
 
 class Translator(ABC):
@@ -39,6 +55,7 @@ class Translator(ABC):
         # Resolved engines live beside the nodes: copying 10,000 frozen nodes to set a field
         # was a third of the translation time; a node's engine=None means "its job's engine".
         engine_of = {n.id: n.engine or _inherited(n.kind, default_engine) for n in plan.nodes}
+        _read_beside_consumers(plan, engine_of)
         self._check_engines(plan.nodes, engine_of)
         groups = _fuse(plan, engine_of, order)
         jobs = self._build_jobs(plan, nodes, engine_of, order, groups)
@@ -121,6 +138,14 @@ class Translator(ABC):
             up, down = job_of[control.upstream], job_of[control.downstream]
             if up != down:
                 deps[down].add(up)
+        for consumer, push in _after_push(plan):
+            # Serve what the workflow pushed: run after the push, use the serving version.
+            if job_of[consumer] != job_of[push]:
+                deps[job_of[consumer]].add(job_of[push])
+            model_sources[job_of[consumer]].pop(consumer, None)
+        rules = job_rules(plan, job_of, names)
+        for i in rules:
+            detach(i, rules[i][0].node, extra_nodes[i], deps, model_sources)
         _check_job_dag(groups, deps, names)
 
         position = {nid: i for i, nid in enumerate(order)}
@@ -141,12 +166,43 @@ class Translator(ABC):
                     edges=job_edges[i],
                     depends_on=sorted(names[d] for d in deps[i]),
                     model_sources=model_sources[i],
+                    rules=rules.get(i, []),
                     retries=max(n.retries for n in user_nodes),
                     retry_delay=max(n.retry_delay for n in user_nodes),
                     timeout=max((n.timeout for n in user_nodes if n.timeout), default=None),
                 )
             )
         return jobs
+
+
+def _after_push(plan: LogicalPlan) -> list[tuple[str, str]]:
+    """(predict or evaluate node, push node of its model): the model's consumers run after the
+    workflow's push of it and serve the pushed version (``deployed``), not simply the newest."""
+    pushes = {n.model: n.id for n in plan.nodes if n.kind is NodeKind.PUSH and n.model}
+    return [
+        (n.id, pushes[n.model])
+        for n in plan.nodes
+        if n.kind in _SERVING_KINDS and n.model in pushes
+    ]
+
+
+def _read_beside_consumers(plan: LogicalPlan, engine_of: dict[str, str]) -> None:
+    """An example read that did not name an engine runs on its consumers' engine when they all
+    share one that can read it: the records are read where they are used instead of being
+    materialized between two jobs (a hold-out read for a validate node on the local engine of
+    a Flink workflow, say)."""
+    consumers: dict[str, set[str]] = defaultdict(set)
+    for edge in plan.edges:
+        if edge.kind == "data":
+            consumers[edge.source.node].add(engine_of[edge.target])
+    for node in plan.nodes:
+        engines = consumers.get(node.id)
+        if node.kind is not NodeKind.READ_EXAMPLE or node.engine or not engines:
+            continue
+        if len(engines) == 1:
+            (engine,) = engines
+            if engine != engine_of[node.id] and _safe_has(node.kind, engine):
+                engine_of[node.id] = engine
 
 
 def _inherited(kind: NodeKind, engine: str) -> str:
@@ -223,6 +279,16 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
         phase[nid] = max(
             (phase[e.source.node] + (e.kind == "model") for e in incoming[nid]), default=0
         )
+    # A source read only by nodes of one later phase (a hold-out read by a validate node) joins
+    # their phase: it is read in their job instead of materialized for it.
+    reader_phases: dict[str, set[int]] = defaultdict(set)
+    for edge in plan.edges:
+        if edge.kind == "data":
+            reader_phases[edge.source.node].add(phase[edge.target])
+    for nid in order:
+        if not incoming[nid] and len(reader_phases.get(nid, ())) == 1:
+            phase[nid] = next(iter(reader_phases[nid]))
+    owner = rule_owners(plan, order)
     parent = {nid: nid for nid in order}
 
     def find(x: str) -> str:
@@ -231,8 +297,8 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
             x = parent[x]
         return x
 
-    def key(nid: str) -> tuple[int, str]:
-        return phase[nid], engine_of[nid]
+    def key(nid: str) -> tuple[int, str, str]:
+        return phase[nid], engine_of[nid], owner[nid]
 
     consumers: dict[Channel, list[str]] = defaultdict(list)
     for edge in plan.edges:
@@ -245,7 +311,7 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
     # Consumers of one output in the same phase and engine share a job, so the output is
     # materialized and read once (evaluate and predict on the same features, say).
     for readers in consumers.values():
-        first_of_key: dict[tuple[int, str], str] = {}
+        first_of_key: dict[tuple[int, str, str], str] = {}
         for reader in readers:
             first = first_of_key.setdefault(key(reader), reader)
             parent[find(reader)] = find(first)

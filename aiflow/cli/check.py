@@ -21,6 +21,11 @@ def check_command(
     ),
     modes: str = typer.Option("batch,stream", "--modes", help="Comma-separated modes."),
     tolerance: float = typer.Option(1e-9, "--tolerance", help="Largest float difference."),
+    serve: bool = typer.Option(
+        True,
+        "--serve/--no-serve",
+        help="Also send the sample to the prediction service (aiflow serve --workflow FILE).",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check that every engine and mode computes the same outputs from the same sample.
@@ -28,7 +33,7 @@ def check_command(
     Runs the workflow's read/transform/predict chains (not training) on each path, compares
     each output to the first path's, and exits 1 on any difference. JSON gives, per output
     column, [rows differing, largest float difference]."""
-    from aiflow.check import check_workflow
+    from aiflow.check import SERVE_PATH, check_workflow
     from aiflow.cli.run import load_workflow
     from aiflow.errors import InvalidInput
     from aiflow.translators.engine import available_engines
@@ -39,6 +44,8 @@ def check_command(
     for _, mode in paths:
         if mode not in ("batch", "stream"):
             raise InvalidInput(f"--modes: unknown mode {mode!r} (batch, stream)")
+    if serve:
+        paths = (*paths, SERVE_PATH)  # left out by check_workflow when nothing predicts
     wf = load_workflow(file, workflow)
     results = check_workflow(wf, rows=rows, paths=paths, tolerance=tolerance)
     if as_json:

@@ -18,10 +18,10 @@ import sys
 
 import typer
 
-from aiflow.cli import browse, check, credentials, db, model, run, server, trigger
+from aiflow.cli import browse, check, credentials, db, event, model, run, serve, server, trigger
 
 # Commands that act on this machine or its store; an engine's own group (`aiflow flink`) too.
-LOCAL_ONLY = {"db", "token", "server", "scheduler", "openapi"}
+LOCAL_ONLY = {"db", "token", "server", "scheduler", "openapi", "serve"}
 
 app = typer.Typer(
     name="aiflow",
@@ -37,12 +37,13 @@ app.add_typer(browse.workflow_app, name="workflow")
 app.add_typer(browse.execution_app, name="execution")
 app.add_typer(browse.job_app, name="job")
 app.add_typer(browse.example_app, name="example")
-app.add_typer(browse.event_app, name="event")
+app.add_typer(event.app, name="event")
 app.add_typer(model.app, name="model")
 app.add_typer(trigger.app, name="trigger")
 app.add_typer(browse.config_app, name="config")
 app.command("server")(server.server_command)
 app.command("scheduler")(server.scheduler_command)
+app.command("serve")(serve.serve_command)
 app.add_typer(server.token_app, name="token")
 app.command("openapi")(server.openapi_command)
 app.command("login")(credentials.login_command)

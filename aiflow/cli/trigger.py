@@ -146,6 +146,8 @@ def trigger_show(name: str, as_json: bool = JSON_OPTION) -> None:
             ("workflow", trigger.workflow_name),
             ("version", trigger.version or "newest"),
             ("fires", describe(trigger)),
+            ("runs", f"{trigger.action} job {trigger.job}" if trigger.job else "the workflow"),
+            ("origin", trigger.origin),
             ("mode", trigger.mode),
             ("engine", trigger.engine or "as last run"),
             ("deployer", trigger.deployer or "as last run"),

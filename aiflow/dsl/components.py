@@ -80,6 +80,16 @@ class Predictor(UserComponent):
         return out
 
 
+class Pusher(UserComponent):
+    """Ships a validated model version somewhere before ``af.push`` moves its alias (copy the
+    artifact to a serving store, call a deployment API). If ``push`` raises, the alias does not
+    move and the version is marked ``failed`` with the error as the reason."""
+
+    def push(self, version: Any) -> None:
+        """``version`` is the ``ModelVersion`` (name, number, artifact_uri, checksum, metrics)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement push(version)")
+
+
 def _capture_params(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     init = cls.__init__  # type: ignore[misc]
     if init is object.__init__:

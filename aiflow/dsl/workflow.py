@@ -29,6 +29,7 @@ from aiflow.dsl.components import (
 from aiflow.dsl.example import Example, Model, checked_name
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import (
+    ActionRule,
     Channel,
     ComponentRef,
     ControlEdge,
@@ -89,6 +90,7 @@ class Workflow:
         self._ids: set[str] = set()
         self.edges: list[DataEdge] = []
         self.control_edges: list[ControlEdge] = []
+        self.actions: list[ActionRule] = []  # af.action_on_* (aiflow.dsl.events)
         self.models: dict[str, Model] = {}
 
     @property
@@ -99,6 +101,7 @@ class Workflow:
             nodes=list(self.nodes),
             edges=list(self.edges),
             control_edges=list(self.control_edges),
+            actions=list(self.actions),
         )
 
     def validate(self) -> None:

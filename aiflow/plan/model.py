@@ -30,6 +30,8 @@ class NodeKind(StrEnum):
     TRAIN = "train"
     EVALUATE = "evaluate"
     PREDICT = "predict"
+    VALIDATE = "validate"  # evaluate a new model version on held-out data, decide if it is better
+    PUSH = "push"  # move an alias (default ``deployed``) onto the versions validate passed
     USER_OPERATION = "user_operation"
     # Physical only: inserted by translators where an edge crosses a job boundary.
     READ_INTERMEDIATE = "read_intermediate"
@@ -78,13 +80,32 @@ class ControlEdge(_Frozen):
     downstream: str
 
 
+class ActionRule(_Frozen):
+    """Start, restart or stop a node's job on each matching event of the meta store's event
+    log (AI Flow's control dependencies, for loops built from separate jobs). A node with rules
+    runs only when they fire, each fire as an execution of its own job, never with the rest
+    of the workflow.
+
+    ``event_type`` and ``key`` select events exactly, ``value`` is a shell-style pattern. A
+    ``job_status`` rule names the upstream *node* in a logical plan and its *job* in a physical
+    one (``value``): its events are the ``JOB_<STATUS>`` events of this workflow's executions.
+    """
+
+    node: str
+    on: Literal["model_version", "job_status", "event"]
+    event_type: str
+    key: str | None = None
+    value: str | None = None
+    action: Literal["start", "restart", "stop"] = "start"
+
+
 class Node(_Frozen):
     id: str
     kind: NodeKind
     engine: str | None = None  # None: the workflow's engine
     component: ComponentRef | None = None
     example: ExampleSpec | None = None
-    model: str | None = None  # model name, for train / evaluate / predict
+    model: str | None = None  # model name, for train / evaluate / predict / validate / push
     properties: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per mode, + "common"
     output_columns: dict[str, str] | None = None  # declared output schema, when known
     retries: int = 0
@@ -103,6 +124,7 @@ class LogicalPlan(_Frozen):
     nodes: list[Node]
     edges: list[DataEdge] = Field(default_factory=list)
     control_edges: list[ControlEdge] = Field(default_factory=list)
+    actions: list[ActionRule] = Field(default_factory=list)
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:
@@ -114,7 +136,10 @@ class LogicalPlan(_Frozen):
         return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.target_port)
 
     def canonical_json(self) -> str:
-        return canonical_json(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        if not data["actions"]:  # plans without rules hash as they did before rules existed
+            del data["actions"]
+        return canonical_json(data)
 
     def hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()

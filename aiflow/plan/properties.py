@@ -13,7 +13,7 @@ honours (``Operator.properties``) and the translators refuse the rest.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -46,16 +46,47 @@ class PredictStream(_Properties):
     ) = None
 
 
+class TrainStream(_Properties):
+    every_records: (
+        Annotated[int, Field(ge=1, description="register a version once a window holds N records")]
+        | None
+    ) = None
+    every_seconds: (
+        Annotated[float, Field(gt=0, description="register a version once a window is N s old")]
+        | None
+    ) = None
+
+
+class ValidateSettings(_Properties):
+    """Set by ``af.validate``'s arguments (recorded as common properties, so a stored plan
+    carries them and the same checks apply to it)."""
+
+    # required, checked where the node is made (af.validate) and by the operators: a subset of
+    # these may be given per mode, so the model itself cannot require it
+    metric: Annotated[str, Field(min_length=1, description="the metric to decide on")] | None = None
+    better_than: Literal["deployed"] | None = "deployed"
+    min_delta: Annotated[float, Field(ge=0)] = 0.0
+    mode: Literal["max", "min"] = "max"
+    threshold: float | None = None
+
+
+class PushSettings(_Properties):
+    alias: Annotated[str, Field(min_length=1, description="the alias the push moves")] = "deployed"
+
+
 # node kind -> mode -> the properties it takes in that mode; a kind or mode not listed takes none
 PROPERTIES: dict[NodeKind, dict[str, type[_Properties]]] = {
     NodeKind.READ_EXAMPLE: {"batch": ReadBatch, "stream": ReadStream},
     NodeKind.PREDICT: {"stream": PredictStream},
+    NodeKind.TRAIN: {"stream": TrainStream},
+    NodeKind.VALIDATE: {COMMON: ValidateSettings},
+    NodeKind.PUSH: {COMMON: PushSettings},
 }
 
 
 def valid_properties(kind: NodeKind, mode: str) -> list[str]:
     """The keys a node of ``kind`` takes in ``mode`` (``common``: in either mode)."""
-    modes = MODES if mode == COMMON else (mode,)
+    modes = (*MODES, COMMON) if mode == COMMON else (mode, COMMON)
     models = PROPERTIES.get(kind, {})
     return sorted({key for m in modes if m in models for key in models[m].model_fields})
 
@@ -78,7 +109,7 @@ def _check(node: Node, mode: str, values: dict[str, Any]) -> None:
             )
             raise InvalidPlan(f"unknown {which}property {key!r}; valid: {takes}", node.id)
     for model_mode, model in PROPERTIES.get(node.kind, {}).items():
-        if mode not in (COMMON, model_mode):
+        if model_mode != COMMON and mode not in (COMMON, model_mode):
             continue
         mine = {k: v for k, v in values.items() if k in model.model_fields}
         try:

@@ -50,6 +50,20 @@ def topological_order(plan: LogicalPlan) -> list[str]:
 
 def check_acyclic(plan: LogicalPlan) -> None:
     topological_order(plan)
+    check_actions(plan)
+
+
+def check_actions(plan: LogicalPlan) -> None:
+    """Each action rule names a node of the plan (and a job-status rule an upstream node)."""
+    ids = {n.id for n in plan.nodes}
+    for rule in plan.actions:
+        if rule.node not in ids:
+            raise InvalidPlan(f"an action rule names node '{rule.node}', which is not in the plan")
+        if rule.on == "job_status" and rule.value not in ids:
+            raise InvalidPlan(
+                f"its job-status rule names upstream node '{rule.value}', which is not in the plan",
+                rule.node,
+            )
 
 
 def check_mode(mode: str) -> None:

@@ -9,6 +9,10 @@ scheduler`` running beside a server) gives each job attempt a job token and the 
 instead of the meta store URL (``job_env``): the job runs user code, which must not be able to
 write anything into the store but its own results. A driver started by ``aiflow run`` gives its
 jobs the store URL, as the user's own code on the user's own store.
+
+A job of an execution an event rule started also gets that event, as JSON in
+``AIFLOW_EVENT`` (``af.current_event()``): a validation job started by a new model version
+knows which version to validate, whether or not it can reach the store.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from aiflow.config import Settings, get_settings
+from aiflow.dsl.events import EVENT_ENV
+from aiflow.errors import NotFound
 from aiflow.translators.job_store import JOB_API_ENV, job_api_environment, without_credentials
 
 if TYPE_CHECKING:
     from aiflow.deployers.base import Deployer, Handle
-    from aiflow.schemas.entities import Job
+    from aiflow.schemas.entities import Event, Job
     from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger("aiflow.scheduler")
@@ -52,7 +58,8 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
     """Environment a job attempt gets on top of the deployer's: enough to find the same home
     as the driver even when the driver was configured by a config file, not env, and the meta
     store: its URL, or, under a server, the job API's URL and a token for this attempt alone
-    (minted here, in the store, valid while the attempt runs; see ``aiflow.store.job_tokens``).
+    (minted here, in the store, valid while the attempt runs; see ``aiflow.store.job_tokens``);
+    and the event that started its execution, if a rule did (``EVENT_ENV``).
 
     The token travels in the environment: fine for a local child process (only the same OS
     user can read it); a Kubernetes deployer puts it in a Secret mounted into the pod rather
@@ -65,6 +72,9 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
         "AIFLOW_JOB_NAME": job.name,
         "AIFLOW_ATTEMPT": str(attempt),
     }
+    event = fired_by(store_uri, job.execution_id)
+    if event is not None:
+        env[EVENT_ENV] = event.model_dump_json()
     job_api = os.environ.get(JOB_API_ENV)
     if job_api:
         token = _store(store_uri).create_job_token(job.id, attempt)
@@ -72,9 +82,24 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
     return env | {"AIFLOW__METASTORE__URI": store_uri}
 
 
+def fired_by(store_uri: str, execution_id: int) -> Event | None:
+    """The event whose fire started execution ``execution_id``, or ``None`` (not started by an
+    event rule, or the event is no longer in the log: its job then runs without it)."""
+    store = _store(store_uri)
+    seq = store.get_execution(execution_id).trigger_event_seq
+    if seq is None:
+        return None
+    try:
+        return store.get_event(seq)
+    except NotFound:
+        log.warning("execution %s: the event %s that started it is gone", execution_id, seq)
+        return None
+
+
 @cache
 def _store(uri: str) -> MetaStore:
-    """One store object per URI for minting tokens: a new one would check the schema again."""
+    """One store object per URI (minting tokens, reading events): a new one would check the
+    schema again."""
     from aiflow.store.sql_store import MetaStore
 
     return MetaStore(uri)

@@ -2,7 +2,8 @@
 
 Each pass (``tick``) first fires the triggers that are due and the event rules that have new
 matching events (``aiflow.scheduler.triggers``), starting a driver for each execution a fire
-records. Submitting starts a driver at once (``spawn_driver``), so for submitted executions
+records (and, for the restart and stop rules of event-driven jobs, seeing their stops
+through). Submitting starts a driver at once (``spawn_driver``), so for submitted executions
 the service is the safety net, not the fast path: it starts drivers for executions left
 *queued* (their submitter died between recording the execution and starting its driver) and
 reconciles executions whose driver died.
@@ -38,7 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from aiflow.errors import AiflowError
 from aiflow.scheduler.launch import spawn_driver
-from aiflow.scheduler.reconcile import DeployerFor, reconcile
+from aiflow.scheduler.reconcile import DeployerFor, reconcile, request_stop
 from aiflow.scheduler.triggers import Fired, fire_due, fire_events
 from aiflow.schemas.entities import ExecutionStatus
 
@@ -134,11 +135,14 @@ class SchedulerService:
         return started
 
     def fire_triggers(self) -> list[int]:
-        """Fire what is due at ``clock()``; start a driver for each execution recorded."""
+        """Fire what is due at ``clock()``; start a driver for each execution recorded, and
+        see the stops a restart or stop rule recorded through."""
         now = self.clock()
         started = []
         for fired in [*fire_due(self.store, now), *fire_events(self.store, now)]:
             self.metrics.fired(fired)
+            for stopping in fired[0].stopped:
+                self._stop(stopping)
             execution_id = fired[0].execution_id
             if execution_id is not None:
                 self._start(execution_id)
@@ -160,6 +164,15 @@ class SchedulerService:
                 log.exception("scheduler pass failed unexpectedly")
             due = began + self.interval
             self.stopped.wait(max(0.0, due - time.monotonic()))
+
+    def _stop(self, execution_id: int) -> None:
+        """The fire recorded the stop (``stopping``), which a live driver acts on by itself;
+        this ends at once an execution that no driver will (none claimed it, or it died).
+        Never waits, and never fails the pass: the reconciliation catches what it misses."""
+        try:
+            request_stop(self.store, execution_id, self.deployer_for, wait=0.0)
+        except AiflowError as exc:
+            log.warning("execution %s: could not stop it: %s", execution_id, exc)
 
     def _start(self, execution_id: int) -> None:
         self.start_driver(execution_id, store_uri=self.store.uri)

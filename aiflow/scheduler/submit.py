@@ -7,6 +7,16 @@ writes themselves are two transactions (workflow version + examples; execution +
 Running an already recorded workflow version again (``rerun_execution``, and every trigger
 fire) copies the jobs of one of its executions (``rerun_jobs``): each job's spec names the
 source snapshot it runs, so nothing is re-planned and the code that runs is the code that ran.
+
+**Event-driven jobs** (those with rules, ``af.action_on_*``) are not part of the execution a
+submission records: each of their rules becomes a trigger (``set_workflow_rules``, named
+``<workflow>.<job>.<i>``, pinned to the submitted version, in its mode, engine and deployer)
+that runs the job alone on each matching event. The rules are written before the execution,
+so a rule on a job of this very execution (``af.action_on_job_status``) or on a model it
+trains sees its events. A workflow of event-driven jobs only records an execution without
+jobs, which succeeds at once: the submission is recorded like any other (``aiflow execution
+list``), and its rules are what runs. Submitting another version replaces the workflow's rules
+(``aiflow.store._rules``).
 """
 
 from __future__ import annotations
@@ -21,9 +31,9 @@ from aiflow.errors import ExecutionFailed, InvalidPlan
 if TYPE_CHECKING:
     from aiflow.dsl.workflow import Workflow
     from aiflow.schemas.entities import Execution, Job
-    from aiflow.schemas.inputs import JobCreate
+    from aiflow.schemas.inputs import JobCreate, RuleCreate
     from aiflow.store.sql_store import MetaStore
-    from aiflow.translators.physical import PhysicalPlan
+    from aiflow.translators.physical import JobSpec, PhysicalPlan
 
 
 class ExecutionProgress(Protocol):
@@ -52,12 +62,12 @@ def submit_workflow(
     deployer: str | None = None,
     store: MetaStore | None = None,
 ) -> tuple[Execution, PhysicalPlan]:
-    """Record ``wf`` (a new workflow version only if plan or code changed) and a queued
-    execution of it; nothing runs yet."""
+    """Record ``wf`` (a new workflow version only if plan or code changed), the triggers of
+    its event-driven jobs and a queued execution of the others; nothing runs yet."""
     from aiflow.deployers import get_deployer
     from aiflow.plan import snapshot
     from aiflow.plan.model import NodeKind
-    from aiflow.store.sql_store import ExampleCreate, JobCreate, MetaStore
+    from aiflow.store.sql_store import ExampleCreate, MetaStore
     from aiflow.translators import translator_for
 
     settings = get_settings()
@@ -87,6 +97,16 @@ def submit_workflow(
                 batch_uri=ex.batch_uri,
                 stream_uri=ex.stream_uri,
             )
+    located = {
+        "source_hash": snap.hash,
+        "snapshot_uri": snapshot_uri,
+        "entrypoint": snap.entrypoint,
+    }
+    jobs = [_job_create(job.model_copy(update=located)) for job in physical.jobs]
+    engine = engine or plan.engine
+    rules = _rules(wf.name, physical, jobs, mode=mode, engine=engine, deployer=deployer)
+    jobs = [job for job, spec in zip(jobs, physical.jobs, strict=True) if not spec.rules]
+
     store = store or MetaStore()
     version = store.register_workflow_version(
         wf.name,
@@ -98,26 +118,66 @@ def submit_workflow(
     )
     for model in wf.models.values():
         store.create_model(model.name, model.description)
-    jobs = [
-        JobCreate(
-            name=job.name,
-            engine=job.engine,
-            spec=job.model_copy(
-                update={
-                    "source_hash": snap.hash,
-                    "snapshot_uri": snapshot_uri,
-                    "entrypoint": snap.entrypoint,
-                }
-            ).model_dump(mode="json"),
-            depends_on=job.depends_on,
-            max_retries=job.retries,
-            retry_delay=job.retry_delay,
-            timeout=job.timeout,
-        )
-        for job in physical.jobs
-    ]
-    execution = store.create_execution(version.id, mode, engine or plan.engine, deployer, jobs)
+    store.set_workflow_rules(version.id, rules)  # before the execution: it may fire them
+    execution = store.create_execution(version.id, mode, engine, deployer, jobs)
     return execution, physical
+
+
+def _job_create(job: JobSpec) -> JobCreate:
+    from aiflow.schemas.inputs import JobCreate
+
+    return JobCreate(
+        name=job.name,
+        engine=job.engine,
+        spec=job.model_dump(mode="json"),
+        depends_on=job.depends_on,
+        max_retries=job.retries,
+        retry_delay=job.retry_delay,
+        timeout=job.timeout,
+    )
+
+
+def _rules(
+    workflow: str,
+    physical: PhysicalPlan,
+    jobs: list[JobCreate],
+    *,
+    mode: str,
+    engine: str,
+    deployer: str,
+) -> list[RuleCreate]:
+    """One trigger per rule of each event-driven job (see the module docstring); a rule the
+    store cannot hold (a key too long, say) is ``InvalidPlan`` naming its node."""
+    from pydantic import ValidationError
+
+    from aiflow.schemas.entities import rule_trigger_name
+    from aiflow.schemas.inputs import RuleCreate
+
+    rules = []
+    for spec, job in zip(physical.jobs, jobs, strict=True):
+        for i, rule in enumerate(spec.rules):
+            try:
+                rules.append(
+                    RuleCreate(
+                        name=rule_trigger_name(workflow, spec.name, i),
+                        event_type=rule.event_type,
+                        event_key=rule.key,
+                        event_value=rule.value,
+                        action=rule.action,
+                        job=job,
+                        mode=mode,
+                        engine=engine,
+                        deployer=deployer,
+                    )
+                )
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                    for e in exc.errors(include_url=False)
+                )
+                why = f"its {rule.on} rule cannot be kept: {problems}"
+                raise InvalidPlan(why, rule.node) from None
+    return rules
 
 
 def run_workflow(
@@ -182,11 +242,19 @@ def rerun_jobs(store: MetaStore, execution_id: int) -> list[JobCreate]:
 
 def rerun_execution(store: MetaStore, execution_id: int) -> Execution:
     """Record a new execution of the same workflow version, mode, engine and deployer, with
-    the same jobs, and start a detached driver for it."""
+    the same jobs (and the same event, if one started it: a rerun validation validates the
+    same version), and start a detached driver for it."""
     from aiflow.scheduler.launch import spawn_driver
 
     old = store.get_execution(execution_id)
     jobs = rerun_jobs(store, execution_id)
-    new = store.create_execution(old.workflow_version_id, old.mode, old.engine, old.deployer, jobs)
+    new = store.create_execution(
+        old.workflow_version_id,
+        old.mode,
+        old.engine,
+        old.deployer,
+        jobs,
+        trigger_event_seq=old.trigger_event_seq,
+    )
     spawn_driver(new.id, store_uri=store.uri)
     return new

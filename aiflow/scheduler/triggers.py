@@ -15,7 +15,15 @@ no backfill storm after a weekend of downtime.
 type (and key) in SQL and by the shell-style value pattern here. Each matching event fires
 once: the fire moves the cursor to that event's seq in the transaction that records the
 execution, so a restarted or second scheduler never fires it again. A rule never fires on its
-own ``trigger/<name>`` events, which would loop.
+own ``trigger/<name>`` events, which would loop. The execution records the event's seq, and
+its jobs receive the event (``af.current_event()``).
+
+**A workflow's rules** (``af.action_on_*``; ``origin`` ``workflow``) are event rules too,
+made when the workflow is submitted (``submit_workflow``). A fire runs the rule's one job of
+the pinned version, built by the store from the trigger row (``aiflow.store._rules``), so
+nothing is read or prepared here; ``restart`` and ``stop`` rules first stop that job's
+unfinished executions. A job-status rule (``af.action_on_job_status``) only counts the
+upstream job's events in executions of its own workflow (``_in_workflow``).
 
 **Exactly once.** Every fire is a compare-and-set of the trigger's position in the store
 (``TriggerStore.fire_trigger``); a scheduler that loses the race gets ``None`` and moves on.
@@ -30,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.scheduler.submit import rerun_jobs
+from aiflow.schemas.entities import WORKFLOW_ORIGIN
 from aiflow.schemas.inputs import ExecutionStart, TriggerFire
 from aiflow.schemas.schedules import next_fire
 
@@ -89,12 +98,13 @@ def fire_events(store: MetaStore, now: datetime) -> list[Fired]:
 def _follow(store: MetaStore, rule: Trigger, now: datetime) -> list[Fired]:
     fired: list[Fired] = []
     cursor = rule.event_cursor or 0
+    workflows: dict[str, str | None] = {}  # execution/<id> -> its workflow, for this pass
     for _ in range(EVENT_PAGES):
         events = store.list_events(
             after_seq=cursor, key=rule.event_key, type=rule.event_type, limit=EVENT_BATCH
         )
         for event in events:
-            if not matches(rule, event):
+            if not matches(rule, event) or not _in_workflow(store, rule, event, workflows):
                 continue
             value = event.value if len(event.value) <= 100 else event.value[:100] + "..."
             reason = f"event {event.seq} {event.type} {event.key} {value!r}"
@@ -117,6 +127,35 @@ def matches(rule: Trigger, event: Event) -> bool:
     if event.key == rule.event_log_key:
         return False  # its own fire, skip or failure: firing on it would loop
     return rule.event_value is None or fnmatchcase(event.value, rule.event_value)
+
+
+def _job_status_rule(rule: Trigger) -> bool:
+    """Whether ``rule`` is a workflow's ``af.action_on_job_status`` rule: ``JOB_<STATUS>``
+    events, no key (they are keyed ``execution/<id>``), the upstream job as the value."""
+    return (
+        rule.origin == WORKFLOW_ORIGIN
+        and rule.event_key is None
+        and (rule.event_type or "").startswith("JOB_")
+    )
+
+
+def _in_workflow(
+    store: MetaStore, rule: Trigger, event: Event, workflows: dict[str, str | None]
+) -> bool:
+    """A job-status rule fires on its upstream job in executions of its own workflow only
+    (another workflow may have a job of the same name); other rules on any event."""
+    if not _job_status_rule(rule):
+        return True
+    if event.key not in workflows:
+        prefix, _, number = event.key.partition("/")
+        name = None
+        if prefix == "execution" and number.isdigit():
+            try:
+                name = store.get_execution(int(number)).workflow_name
+            except NotFound:  # its history was deleted: not one of ours any more
+                name = None
+        workflows[event.key] = name
+    return workflows[event.key] == rule.workflow_name
 
 
 def _fire(
@@ -143,7 +182,10 @@ def _fire(
 
 def _prepare(store: MetaStore, trigger: Trigger) -> tuple[ExecutionStart | None, str | None]:
     """What a fire of ``trigger`` starts, or why nothing can be started. (An unusable meta
-    store is not a reason: that raises, and the pass is retried.)"""
+    store is not a reason: that raises, and the pass is retried.) Nothing for a workflow's
+    rule: the store builds its execution from the trigger row."""
+    if trigger.job is not None:
+        return None, None
     try:
         number, template = store.run_to_repeat(trigger)
         jobs = rerun_jobs(store, template.id) if template is not None else []

@@ -15,11 +15,12 @@ Plain pydantic: the FastAPI declarations of path and query parameters (their bou
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Final, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aiflow.schemas.entities import (
+    RENAMED_STAGES,
     ApiToken,
     Event,
     ExampleMeta,
@@ -27,6 +28,9 @@ from aiflow.schemas.entities import (
     Job,
     Metric,
     Model,
+    ModelChange,
+    ModelComparison,
+    ModelLineage,
     ModelVersion,
     Role,
     ServingVersion,
@@ -36,9 +40,11 @@ from aiflow.schemas.entities import (
     WorkflowVersion,
 )
 from aiflow.schemas.limits import (
+    ALIAS_LENGTH,
     INT32_MAX,
     NAME_LENGTH,
     NAME_PATTERN,
+    NO_CONTROL,
     PLAIN_NAME,
     TOKEN_NAME_PATTERN,
 )
@@ -211,16 +217,113 @@ class ServingVersionPublic(ServingVersion):
     """What a model server needs to load the version to serve, and why it is that one."""
 
 
+class ModelChangePublic(ModelChange):
+    """One recorded change of a model version -- its stage, an alias it took or lost, a tag --
+    with who made it (``token:<name>`` through the API), why, and the version's metrics then."""
+
+
+class ModelLineagePublic(ModelLineage):
+    """Where a version came from: the execution, job and train node that produced it, the
+    versions it continued from (nearest first) and the data it was trained on."""
+
+
+class ModelComparisonPublic(ModelComparison):
+    """Two versions side by side: every metric either has (``[a, b]``, ``null`` where one
+    lacks it) and the lineage fields that differ."""
+
+
+REASON_LENGTH: Final = 1000  # a sentence or two, kept with the change in the model's history
+# The store's bounds of a tag (aiflow.store: TAG_KEY_LENGTH, TAG_VALUE_LENGTH), which it checks
+# again with its own message; declared here too so the API documents and refuses them first.
+TAG_KEY_LENGTH: Final = 64
+TAG_VALUE_LENGTH: Final = 1024
+
+
+Reason = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=REASON_LENGTH,
+        pattern=NO_CONTROL,
+        description="why: kept with the change in the model's history",
+    ),
+]
+
+
+def _renamed_stage(value: object) -> object:
+    """A stage's old name (``production``, ``deprecated``) refused with its new one, rather
+    than with the bare list of stages: older clients still send them."""
+    if isinstance(value, str) and value in RENAMED_STAGES:
+        raise ValueError(f"stage '{value}' is now called '{RENAMED_STAGES[value]}'")
+    return value
+
+
 class AliasUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, le=INT32_MAX)
+    reason: Reason = None
 
 
 class StageUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: Stage
+    reason: Reason = None
+
+    _renamed = field_validator("stage", mode="before")(_renamed_stage)
+
+
+class Promotion(BaseModel):
+    """The body of ``POST /models/{name}/versions/{version}/promote``: move ``alias`` (default
+    ``deployed``) onto the version. ``{"stage": ...}`` is the older form of that endpoint and
+    still sets the stage only (as ``PUT .../stage`` does); the two cannot be combined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=ALIAS_LENGTH,
+        pattern=NAME_PATTERN,
+        description="the alias to move onto the version (default: deployed, what is served)",
+    )
+    stage: Stage | None = Field(
+        default=None,
+        description="older form: set this stage instead of moving an alias (see PUT .../stage)",
+    )
+    reason: Reason = None
+
+    _renamed = field_validator("stage", mode="before")(_renamed_stage)
+
+    @model_validator(mode="after")
+    def _alias_or_stage(self) -> Self:
+        if self.alias is not None and self.stage is not None:
+            raise ValueError(
+                "give either 'alias' (promote the version) or 'stage' (set its stage), not both"
+            )
+        return self
+
+
+class TagUpdate(BaseModel):
+    """The body of ``PUT /models/{name}/versions/{version}/tags/{key}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(
+        min_length=1,
+        max_length=TAG_VALUE_LENGTH,
+        pattern=NO_CONTROL,
+        description="the tag's value: any text without control characters",
+    )
+
+
+class Rollback(BaseModel):
+    """The (optional) body of ``POST /models/{name}/rollback``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = None
 
 
 # -- triggers, events, tokens -----------------------------------------------------------------
@@ -233,6 +336,29 @@ class TriggerPublic(Trigger):
 
 class EventPublic(Event):
     """One entry of the store's change feed; ``seq`` grows strictly across the whole store."""
+
+
+EVENT_VALUE_LENGTH: Final = 65_536
+
+
+class EventCreate(BaseModel):
+    """A user event to append to the log (``POST /events``): rules of ``af.action_on_event``
+    with this key and type fire on it. The platform's own types (``MODEL_*``, ``JOB_*``,
+    ``TRIGGER_*``, ``EXECUTION_*``) are refused: rules deploy and restart things on them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(
+        min_length=1, max_length=NAME_LENGTH, pattern=NO_CONTROL, description="what it is about"
+    )
+    type: str = Field(
+        default="user",
+        min_length=1,
+        max_length=64,
+        pattern=NO_CONTROL,
+        description="its type (default 'user'); not one of the platform's own",
+    )
+    value: str = Field(default="", max_length=EVENT_VALUE_LENGTH, description="any text")
 
 
 class TokenPublic(ApiToken):

@@ -4,18 +4,24 @@ Callers (scheduler, runtime, CLI, the REST API and its client) depend on these, 
 SQLAlchemy, so that a session never leaks out of the store and lazy loading cannot cause N+1
 queries; the client validates the API's answers back into the same classes.
 
-Model lifecycle words: a version's ``stage`` is a label people set (``STAGES``); which version
-is *served* is decided by the alias ``deployed`` (``SERVING_ALIAS``) alone, else the newest
-version. No stage is called ``deployed``, so the word means one thing.
+Model lifecycle (``Stage``): ``generated`` -> ``validated`` | ``rejected`` -> ``deployed`` ->
+``retired``, and ``failed`` (its artifact failed to load or its push failed). The stage
+``deployed`` goes with the alias of the same name (``SERVING_ALIAS``): promoting a version moves
+the alias onto it and retires the one that had it, so "deployed" means one thing, what is served.
+A rejected or failed version is never served: it cannot take the alias, and one that had it
+hands it back. Without the alias the newest version neither rejected nor failed is served.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+
+from aiflow.schemas.limits import TRIGGER_NAME_LENGTH
 
 
 class ExecutionStatus(StrEnum):
@@ -128,6 +134,8 @@ class Execution(Entity):
     started_at: datetime | None
     ended_at: datetime | None
     trigger_id: int | None = None  # the trigger that started it; None: a person or a program
+    # The seq of the event that fired the rule that started it (its job gets that event).
+    trigger_event_seq: int | None = None
 
 
 class Job(Entity):
@@ -166,9 +174,13 @@ class Model(Entity):
     created_at: datetime
 
 
-Stage = Literal["generated", "validated", "production", "deprecated"]
+Stage = Literal["generated", "validated", "rejected", "deployed", "retired", "failed"]
 STAGES: Final[tuple[str, ...]] = get_args(Stage)
 SERVING_ALIAS: Final = "deployed"  # the version carrying this alias is the one served
+# Stages a version is never served in, not even as the newest one (and cannot be promoted from).
+UNSERVABLE_STAGES: Final[tuple[str, ...]] = ("rejected", "failed")
+# The stage values ``0006`` renamed; what older clients and stores may still send or hold.
+RENAMED_STAGES: Final[dict[str, str]] = {"production": "deployed", "deprecated": "retired"}
 
 
 class ModelVersion(Entity):
@@ -178,13 +190,67 @@ class ModelVersion(Entity):
     version: int
     artifact_uri: str
     flavor: str
-    stage: str  # one of STAGES: a label, not what is served (see SERVING_ALIAS)
+    stage: str  # one of STAGES; promotion onto the alias SERVING_ALIAS makes it "deployed"
     aliases: list[str]
     metrics: dict[str, float]  # newest value per metric name
     execution_id: int | None
     job_id: int | None
     node_id: str | None  # the train node that produced it
     created_at: datetime
+    parent_version: int | None = None  # the version it continued training from
+    checksum: str | None = None  # sha256 (hex) of the artifact's model.pkl, when recorded
+    lineage: dict[str, Any] = {}  # what it was trained on, recorded at registration
+    tags: dict[str, str] = {}
+
+
+ChangeKind = Literal["stage", "alias", "tag"]
+
+
+class ModelChange(Entity):
+    """One recorded change of a model version (the model's audit history): its stage, an alias
+    it took or lost, or a tag; ``field`` is ``"stage"``, the alias or the tag key.
+
+    An alias move is recorded once, on the version that took the alias (``from_value`` the
+    version that had it, ``None`` if none); an alias removed has ``to_value`` ``None``.
+    """
+
+    seq: int  # strictly increasing within the store: the order changes happened in
+    model_name: str
+    version: int
+    kind: ChangeKind
+    field: str
+    from_value: str | None
+    to_value: str | None
+    actor: str  # "token:<name>" through the API, the OS user locally, "aiflow" for jobs
+    reason: str | None
+    metrics: dict[str, float]  # what the change was decided on (e.g. validation metrics)
+    created_at: datetime
+
+
+class ModelLineage(Entity):
+    """Where a version came from: the run that trained it, the versions it continued from and
+    the data it saw (``data``: the lineage dict recorded at registration)."""
+
+    model_name: str
+    version: int
+    workflow: str | None  # None once the execution's history was deleted
+    workflow_version: int | None
+    execution_id: int | None
+    job_id: int | None
+    node_id: str | None
+    parent_version: int | None
+    ancestors: list[int]  # the parent chain, nearest first
+    data: dict[str, Any]
+
+
+class ModelComparison(Entity):
+    """Two versions side by side: each metric either has, as ``(a, b)`` (``None`` where one
+    lacks it), and the lineage fields whose values differ, as ``(a, b)``."""
+
+    model_name: str
+    versions: tuple[int, int]
+    metrics: dict[str, tuple[float | None, float | None]]
+    lineage_diff: dict[str, tuple[Any, Any]]
 
 
 class ServingVersion(Entity):
@@ -197,8 +263,9 @@ class ServingVersion(Entity):
     artifact_uri: str
     flavor: str
     stage: str
-    deployed: bool  # chosen by the ``deployed`` alias (else: the newest version)
+    deployed: bool  # chosen by the ``deployed`` alias (else: the newest servable version)
     created_at: datetime
+    checksum: str | None = None  # verify the artifact with it when loading (``load_model``)
 
 
 class Event(Entity):
@@ -209,6 +276,11 @@ class Event(Entity):
     created_at: datetime
 
 
+TriggerAction = Literal["start", "restart", "stop"]
+TriggerOrigin = Literal["user", "workflow"]
+WORKFLOW_ORIGIN: Final = "workflow"  # a workflow's rule, made when the workflow is submitted
+
+
 class TriggerKind(StrEnum):
     PERIODIC = "periodic"  # on a cron expression or every N seconds
     EVENT = "event"  # on each matching event of the store's event log
@@ -217,10 +289,11 @@ class TriggerKind(StrEnum):
 class Trigger(Entity):
     """What starts executions without anyone submitting: a schedule or an event rule.
 
-    It runs the workflow's newest version (or the pinned ``version``) as that version last
-    ran in ``mode``, ``engine`` (see ``aiflow/scheduler/triggers.py``). ``next_fire_at`` is
-    when a periodic trigger fires next; ``event_cursor`` is the seq of the last event an
-    event rule has dealt with.
+    A user's trigger runs the workflow's newest version (or the pinned ``version``) as that
+    version last ran in ``mode``, ``engine``; a workflow's rule (``origin`` ``workflow``) runs
+    its one event-driven ``job`` of the pinned version (see ``aiflow/scheduler/triggers.py``).
+    ``next_fire_at`` is when a periodic trigger fires next; ``event_cursor`` is the seq of the
+    last event an event rule has dealt with.
     """
 
     id: int
@@ -243,6 +316,12 @@ class Trigger(Entity):
     last_fired_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # ``workflow``: one rule of an event-driven job (``af.action_on_*``), made and replaced
+    # when its workflow is submitted, pinned to that version; each fire runs ``job`` alone.
+    # ``user``: made by a person (``aiflow trigger create``); a fire repeats a whole run.
+    origin: TriggerOrigin = "user"
+    job: str | None = None  # the event-driven job a workflow's rule runs (its name)
+    action: TriggerAction = "start"  # restart/stop: first stop that job's unfinished runs
 
     @property
     def event_log_key(self) -> str:
@@ -254,8 +333,19 @@ def trigger_event_key(name: str) -> str:
     return f"trigger/{name}"
 
 
+def rule_trigger_name(workflow: str, job: str, index: int) -> str:
+    """The trigger of rule ``index`` of a workflow's event-driven job: ``<workflow>.<job>.<i>``
+    (a valid trigger name, since workflow and job names are); one too long for a trigger
+    keeps its start and ends with a hash of the whole name."""
+    name = f"{workflow}.{job}.{index}"
+    if len(name) <= TRIGGER_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{name[: TRIGGER_NAME_LENGTH - 17]}.{digest}"
+
+
 class FireOutcome(StrEnum):
-    FIRED = "fired"  # an execution was started
+    FIRED = "fired"  # an execution was started (or, by a stop rule, executions stopped)
     SKIPPED = "skipped"  # max_active executions were still unfinished
     FAILED = "failed"  # nothing could be started (no workflow version or run to copy)
 
@@ -269,6 +359,7 @@ class Fire(Entity):
     reason: str
     seq: int  # of the recorded event
     created_at: datetime
+    stopped: list[int] = []  # executions a restart or stop rule asked to stop
 
 
 class Metric(Entity):

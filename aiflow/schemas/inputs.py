@@ -1,6 +1,6 @@
 """What callers hand to the meta store to create or change things (the entities are what comes
-back): examples, jobs, triggers and their fires. The REST API takes ``TriggerCreate`` and
-``TriggerUpdate`` as request bodies unchanged.
+back): examples, jobs, triggers, a workflow's rules and their fires. The REST API takes
+``TriggerCreate`` and ``TriggerUpdate`` as request bodies unchanged.
 
 Validated pydantic models rather than loose dicts: a malformed job or example is rejected at
 the boundary with a message naming the field, before a transaction starts.
@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal, TypedDict, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aiflow.errors import InvalidInput
-from aiflow.schemas.entities import TriggerKind
+from aiflow.schemas.entities import TriggerAction, TriggerKind
 from aiflow.schemas.limits import (
     CRON_LENGTH,
     INT32_MAX,
@@ -176,6 +176,38 @@ class TriggerUpdate(_Input):
         return self
 
 
+class RuleCreate(_Input):
+    """One rule of an event-driven job (``af.action_on_*``), as ``submit_workflow`` hands it to
+    ``set_workflow_rules``: a trigger named ``name`` that runs ``job`` alone, as an execution of
+    the submitted version in ``mode`` on ``engine`` and ``deployer``, on each event of
+    ``event_type`` (with ``event_key``, and a value matching ``event_value``). A job-status
+    rule has no key and the upstream job's name as its value: it only counts that job's
+    events in executions of the same workflow."""
+
+    name: str = Field(min_length=1, max_length=TRIGGER_NAME_LENGTH, pattern=TRIGGER_NAME_PATTERN)
+    event_type: str = Field(min_length=1, max_length=64, pattern=NO_CONTROL)
+    event_key: str | None = Field(
+        default=None, min_length=1, max_length=NAME_LENGTH, pattern=NO_CONTROL
+    )
+    event_value: str | None = Field(
+        default=None, min_length=1, max_length=NAME_LENGTH, pattern=NO_CONTROL
+    )
+    action: TriggerAction = "start"
+    job: JobCreate
+    mode: Literal["batch", "stream"]
+    engine: str = Field(min_length=1, max_length=64)
+    deployer: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _alone(self) -> RuleCreate:
+        if self.job.depends_on:
+            raise ValueError(
+                f"job '{self.job.name}' is event-driven and runs alone, but depends on "
+                f"{self.job.depends_on}"
+            )
+        return self
+
+
 class ExecutionStart(_Input):
     """What a fire records: a queued execution of a stored workflow version with these jobs."""
 
@@ -193,6 +225,8 @@ class TriggerFire(_Input):
     ``next_fire_at``; an event fire moves the cursor from ``after_seq`` to ``event_seq``.
     ``start`` is ``None`` when nothing could be started: ``error`` says why, and the fire is
     recorded as failed (the position still moves, so a broken trigger does not retry in a loop).
+    A workflow's rule ignores ``start``: the store builds its execution from the trigger row,
+    in the fire's transaction (see ``TriggerStore.fire_trigger``).
     """
 
     trigger_id: int

@@ -84,6 +84,7 @@ class PlannedWorkflow(BaseModel):
         wf.nodes = list(self.plan.nodes)
         wf.edges = list(self.plan.edges)
         wf.control_edges = list(self.plan.control_edges)
+        wf.actions = list(self.plan.actions)  # the event-driven jobs' rules (af.action_on_*)
         wf.models = {name: Model(name, description) for name, description in self.models.items()}
         return wf
 

@@ -1,5 +1,6 @@
 """Plumbing shared by the parts of ``MetaStore``: transactions, schema check, dialect SQL, and
-the rules more than one part follows (version numbering, counting, limits).
+the rules more than one part follows (version numbering, counting, limits, metric values, and
+how a change of a model version is recorded: ``Audit``, ``Changes``).
 
 ``MetaStore`` is assembled from one mixin per domain (see ``sql_store``) so that no module grows
 past a readable size; they all build on ``StoreBase``.
@@ -7,11 +8,14 @@ past a readable size; they all build on ``StoreBase``.
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final, TypeVar
 
@@ -22,14 +26,17 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from aiflow.config import get_settings
 from aiflow.errors import InvalidInput, MetaStoreError
+from aiflow.schemas.entities import ChangeKind
+from aiflow.schemas.limits import NAME_LENGTH
 from aiflow.store import db, migrations
-from aiflow.store.orm import Base, SqlEvent
+from aiflow.store.orm import ACTOR_LENGTH, Base, SqlEvent, SqlModel, SqlModelHistory, utcnow
 
 T = TypeVar("T")
 
 # Transaction-scoped PostgreSQL advisory lock taken before inserting an event (see add_event).
 _EVENT_LOCK_KEY: Final = 0x6169_666C_6F77  # "aiflow"
 _CONFLICT_RETRIES: Final = 10
+DEFAULT_ACTOR: Final = "aiflow"  # who changes a model version when the caller names no one
 
 
 class Unset(Enum):
@@ -256,3 +263,95 @@ def add_event(session: Session, key: str, type: str, value: str = "") -> SqlEven
     session.add(event)
     session.flush()
     return event
+
+
+def checked_metrics(metrics: Mapping[str, float] | None) -> dict[str, float]:
+    """Metric values as stored: finite numbers only. A NaN would poison "best version"
+    comparisons and is not valid JSON for the API, so it is refused, naming the metric."""
+    checked: dict[str, float] = {}
+    for name, value in (metrics or {}).items():
+        if not name or len(name) > NAME_LENGTH:
+            raise InvalidInput(f"metric name {name!r} must be 1 to {NAME_LENGTH} characters")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise InvalidInput(f"metric '{name}': {value!r} is not a number")
+        if not math.isfinite(value):
+            raise InvalidInput(f"metric '{name}': {value!r} is not a finite number")
+        checked[name] = float(value)
+    return checked
+
+
+# -- recording a change of a model version -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Who makes a change, why, and on which metrics: written on each history row it causes."""
+
+    actor: str = DEFAULT_ACTOR
+    reason: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        actor: str | None,
+        reason: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> Audit:
+        """Checked before any transaction starts; ``None`` actor: ``DEFAULT_ACTOR``."""
+        actor = DEFAULT_ACTOR if actor is None else actor
+        if not isinstance(actor, str) or not actor or len(actor) > ACTOR_LENGTH:
+            raise InvalidInput(f"actor {actor!r} must be 1 to {ACTOR_LENGTH} characters")
+        if reason is not None and not isinstance(reason, str):
+            raise InvalidInput(f"reason {reason!r} must be text")
+        return cls(actor, reason or None, checked_metrics(metrics))
+
+
+class Changes:
+    """The history rows and events of one change of a model, in the caller's transaction.
+
+    Rows are added as the change proceeds; ``finish`` emits the events, which must be the
+    transaction's last statements (``add_event``). Callers hold the lock on the model row
+    (``model_row(..., lock=True)``), so a model's rows are numbered in the order its changes
+    commit and an alias's rows chain (each ``from_value`` the previous ``to_value``).
+    """
+
+    def __init__(self, session: Session, model: SqlModel, audit: Audit) -> None:
+        self.session, self.model, self.audit = session, model, audit
+        self._events: list[tuple[str, str]] = []
+
+    def record(
+        self,
+        version: int,
+        kind: ChangeKind,
+        field: str,
+        from_value: str | None,
+        to_value: str | None,
+        *,
+        reason: str | None = None,
+    ) -> None:
+        """A history row with the audit's actor and metrics, and ``reason`` or the audit's."""
+        self.session.add(
+            SqlModelHistory(
+                model_id=self.model.id,
+                version=version,
+                kind=kind,
+                field=field,
+                from_value=from_value,
+                to_value=to_value,
+                actor=self.audit.actor,
+                reason=reason or self.audit.reason,
+                metrics=self.audit.metrics,
+                created_at=utcnow(),
+            )
+        )
+
+    def event(self, type: str, value: str) -> None:
+        """An event to emit at ``finish``, in the order given."""
+        self._events.append((type, value))
+
+    def finish(self) -> None:
+        self.session.flush()
+        for type, value in self._events:
+            add_event(self.session, self.model.name, type, value)
+        self._events.clear()

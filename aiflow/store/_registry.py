@@ -1,30 +1,42 @@
-"""The model registry: models, their versions and the versions' lifecycle stages.
+"""The model registry: models and their versions, and the row-level helpers every change of
+a version uses (``change_stage``, ``alias_holder``; its history rows and events: ``Changes``).
 
 A ``ModelVersion`` entity carries its aliases and newest metrics; they are loaded for any number
-of versions in a fixed number of queries (``version_entities``), never per version. Aliases and
-what to serve are in ``_aliases``, metric values in ``_metrics``.
+of versions in a fixed number of queries (``version_entities``), never per version. Stage and
+alias changes (promotion, rollback, failure) and what to serve are in ``_aliases``; the history,
+lineage, comparison and tags in ``_history``; metric values in ``_metrics``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
-from aiflow.schemas.entities import STAGES, Model, ModelVersion
+from aiflow.schemas.entities import (
+    RENAMED_STAGES,
+    STAGES,
+    Model,
+    ModelVersion,
+)
 from aiflow.schemas.limits import NAME_LENGTH, check_name
 from aiflow.store._base import (
+    Audit,
+    Changes,
     StoreBase,
-    add_event,
     check_limit,
     count_rows,
     insert_ignore,
     next_version,
 )
 from aiflow.store.orm import (
+    CHECKSUM_LENGTH,
     SqlExecution,
     SqlJob,
     SqlMetric,
@@ -33,6 +45,8 @@ from aiflow.store.orm import (
     SqlModelVersion,
     utcnow,
 )
+
+_CHECKSUM_RE: Final = re.compile(rf"[0-9a-f]{{{CHECKSUM_LENGTH}}}")
 
 
 class ModelStore(StoreBase):
@@ -85,21 +99,39 @@ class ModelStore(StoreBase):
         job_id: int | None = None,
         node_id: str | None = None,
         stage: str = "generated",
+        parent_version: int | None = None,
+        checksum: str | None = None,
+        lineage: Mapping[str, Any] | None = None,
+        actor: str | None = None,
     ) -> ModelVersion:
-        """Add the next version of ``model_name`` (creating the model on first use) and emit
-        ``MODEL_GENERATED`` in the same transaction.
+        """Add the next version of ``model_name`` (creating the model on first use), record its
+        stage (``None`` -> ``stage``) in the model's history and emit ``MODEL_GENERATED``, in
+        one transaction.
 
-        Versions are 1, 2, ... without gaps even with concurrent trainers (``next_version``,
-        under a lock on the model row).
+        ``parent_version`` is the version it continued training from (it must exist),
+        ``checksum`` the sha256 of its ``model.pkl`` (``artifacts.artifact_checksum``),
+        ``lineage`` what it was trained on (JSON). Versions are 1, 2, ... without gaps even
+        with concurrent trainers (``next_version``, under a lock on the model row). A new
+        version cannot start ``deployed``: promote it, which also moves the serving alias.
         """
         check_name("model", model_name)
-        _check_stage(stage)
+        check_stage(stage)
+        if stage == "deployed":
+            raise InvalidInput(
+                f"model '{model_name}': a new version cannot be registered at stage 'deployed'; "
+                "register it, then promote it (promote_model_version), which moves the alias too"
+            )
+        checksum = _checked_checksum(model_name, checksum)
+        lineage_json = _checked_lineage(model_name, lineage)
+        audit = Audit.of(actor)
 
         def work(session: Session) -> ModelVersion:
             check_run_refs(session, execution_id, job_id)
             values = {"name": model_name, "created_at": utcnow()}
             insert_ignore(session, SqlModel, values, ["name"])
             model = model_row(session, model_name, lock=True)
+            if parent_version is not None:
+                version_row(session, model, parent_version)  # NotFound naming it
             row = SqlModelVersion(
                 model_id=model.id,
                 version=next_version(
@@ -111,10 +143,16 @@ class ModelStore(StoreBase):
                 execution_id=execution_id,
                 job_id=job_id,
                 node_id=node_id,
+                parent_version=parent_version,
+                checksum=checksum,
+                lineage=lineage_json,
             )
             session.add(row)
             session.flush()
-            add_event(session, model_name, "MODEL_GENERATED", str(row.version))
+            changes = Changes(session, model, audit)
+            changes.record(row.version, "stage", "stage", None, stage)
+            changes.event("MODEL_GENERATED", str(row.version))
+            changes.finish()
             return row.to_entity(model_name, aliases=[], metrics={})
 
         return self._write_retrying(work)
@@ -176,19 +214,6 @@ class ModelStore(StoreBase):
                 stmt = stmt.where(SqlModelVersion.node_id == node_id)
             return newest_of(session, model, stmt)
 
-    def set_model_version_stage(self, model_name: str, version: int, stage: str) -> ModelVersion:
-        """Label the version with lifecycle ``stage`` (one of ``STAGES``) and emit
-        ``MODEL_<STAGE>``. A label only: what is served follows the ``deployed`` alias."""
-        _check_stage(stage)
-        with self._write() as session:
-            model = model_row(session, model_name)
-            row = version_row(session, model, version)
-            row.stage = stage
-            session.flush()
-            entity = version_entities(session, model, [row])[0]
-            add_event(session, model_name, f"MODEL_{stage.upper()}", str(version))
-            return entity
-
 
 def check_length(name: str, what: str) -> None:
     """For names that are labels rather than identifiers (metric names): any text that fits
@@ -197,9 +222,57 @@ def check_length(name: str, what: str) -> None:
         raise InvalidInput(f"{what} {name!r} must be 1 to {NAME_LENGTH} characters")
 
 
-def _check_stage(stage: str) -> None:
+def check_stage(stage: str) -> None:
+    if stage in RENAMED_STAGES:
+        raise InvalidInput(
+            f"stage '{stage}' is now called '{RENAMED_STAGES[stage]}' (stages: {', '.join(STAGES)})"
+        )
     if stage not in STAGES:
         raise InvalidInput(f"stage '{stage}' is not one of {', '.join(STAGES)}")
+
+
+def _checked_checksum(model_name: str, checksum: str | None) -> str | None:
+    if checksum is None:
+        return None
+    if not _CHECKSUM_RE.fullmatch(checksum.lower()):
+        raise InvalidInput(
+            f"model '{model_name}': checksum {checksum!r} is not a sha256 hex digest "
+            f"({CHECKSUM_LENGTH} hex digits, see artifacts.artifact_checksum)"
+        )
+    return checksum.lower()
+
+
+def _checked_lineage(model_name: str, lineage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``lineage`` as stored: a JSON object (checked here, not by the driver mid-transaction)."""
+    if lineage is None:
+        return {}
+    try:
+        return dict(json.loads(json.dumps(dict(lineage), allow_nan=False)))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(
+            f"model '{model_name}': lineage must be a JSON object of plain values ({exc})"
+        ) from exc
+
+
+def change_stage(
+    changes: Changes, row: SqlModelVersion, stage: str, *, reason: str | None = None
+) -> None:
+    """Move ``row`` to ``stage`` with a history row and ``MODEL_<STAGE>``; nothing if it is
+    there already."""
+    if row.stage == stage:
+        return
+    changes.record(row.version, "stage", "stage", row.stage, stage, reason=reason)
+    row.stage = stage
+    changes.event(f"MODEL_{stage.upper()}", str(row.version))
+
+
+def alias_holder(session: Session, model: SqlModel, alias: str) -> SqlModelVersion | None:
+    """The version ``alias`` points at, if any."""
+    return session.scalars(
+        select(SqlModelVersion)
+        .join(SqlModelAlias, SqlModelAlias.model_version_id == SqlModelVersion.id)
+        .where(SqlModelAlias.model_id == model.id, SqlModelAlias.alias == alias)
+    ).one_or_none()
 
 
 def check_run_refs(session: Session, execution_id: int | None, job_id: int | None) -> None:
@@ -213,8 +286,10 @@ def check_run_refs(session: Session, execution_id: int | None, job_id: int | Non
 def model_row_or_none(session: Session, name: str, *, lock: bool = False) -> SqlModel | None:
     stmt = select(SqlModel).where(SqlModel.name == name)
     if lock:
-        # FOR NO KEY UPDATE on PostgreSQL: serializes version allocation without blocking
-        # inserts elsewhere that merely reference the model (aliases); no-op on SQLite.
+        # FOR NO KEY UPDATE on PostgreSQL: serializes version allocation and every change of
+        # the model's versions (stages, aliases, tags: their history must chain) without
+        # blocking inserts elsewhere that merely reference the model; no-op on SQLite, whose
+        # writers are serialized by BEGIN IMMEDIATE.
         stmt = stmt.with_for_update(key_share=True)
     return session.scalars(stmt).one_or_none()
 

@@ -50,8 +50,11 @@ class RunStore(StoreBase):
         engine: str,
         deployer: str,
         jobs: list[JobCreate],
+        *,
+        trigger_event_seq: int | None = None,
     ) -> Execution:
-        """Create a queued execution with its queued jobs and their dependency edges.
+        """Create a queued execution with its queued jobs and their dependency edges (and the
+        event its jobs receive, when it reruns an execution an event started).
 
         The job graph is validated first (unique names, known dependencies, no cycle), so a bad
         graph writes nothing; the rows are then written in one transaction, so a scheduler never
@@ -59,7 +62,15 @@ class RunStore(StoreBase):
         """
         check_execution(mode, jobs)
         with self._write() as session:
-            return add_execution(session, workflow_version_id, mode, engine, deployer, jobs)
+            return add_execution(
+                session,
+                workflow_version_id,
+                mode,
+                engine,
+                deployer,
+                jobs,
+                trigger_event_seq=trigger_event_seq,
+            )
 
     def get_execution(self, id: int) -> Execution:
         with self._read() as session:
@@ -195,10 +206,12 @@ def add_execution(
     jobs: list[JobCreate],
     *,
     trigger_id: int | None = None,
+    trigger_event_seq: int | None = None,
 ) -> Execution:
     """Insert a queued execution, its jobs and their edges in ``session`` (checked by
     ``check_execution`` first); shared by ``create_execution`` and trigger fires, which record
-    the execution in the same transaction as the fire."""
+    the execution (with the trigger and, for an event rule, the event) in the same transaction
+    as the fire."""
     workflow_name = session.scalar(
         select(SqlWorkflow.name)
         .join(SqlWorkflowVersion, SqlWorkflowVersion.workflow_id == SqlWorkflow.id)
@@ -215,6 +228,7 @@ def add_execution(
         deployer=deployer,
         status=ExecutionStatus.QUEUED,
         trigger_id=trigger_id,
+        trigger_event_seq=trigger_event_seq,
     )
     session.add(execution)
     session.flush()

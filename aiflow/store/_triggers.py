@@ -9,6 +9,9 @@ the time a trigger did not exist or was disabled.
 Firing (``fire_trigger``) moves the position by compare-and-set in the same transaction that
 records the execution and the ``TRIGGER_<OUTCOME>`` event; see its docstring for why that makes
 each fire happen exactly once with any number of schedulers.
+
+A workflow's rules (the triggers of its event-driven jobs) are made by ``_rules`` and fired
+here like any event rule; what their fire does is ``_rules.act_rule``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from aiflow.errors import AlreadyExists, InvalidInput, NotFound
 from aiflow.schemas.entities import (
+    WORKFLOW_ORIGIN,
+    Event,
     Execution,
     ExecutionStatus,
     Fire,
@@ -30,8 +35,8 @@ from aiflow.schemas.entities import (
     trigger_event_key,
 )
 from aiflow.schemas.inputs import TriggerCreate, TriggerFire, TriggerUpdate
-from aiflow.schemas.schedules import next_fire
-from aiflow.store._base import StoreBase, add_event, check_limit, rowcount
+from aiflow.store._base import add_event, check_limit, rowcount
+from aiflow.store._rules import RuleStore, act_rule, start_from
 from aiflow.store._runs import add_execution, check_execution
 from aiflow.store._workflows import workflow_by_name
 from aiflow.store.orm import (
@@ -46,7 +51,7 @@ from aiflow.store.orm import (
 _UNFINISHED = [s for s in ExecutionStatus if not s.finished]
 
 
-class TriggerStore(StoreBase):
+class TriggerStore(RuleStore):
     # -- what users manage --------------------------------------------------------------------
 
     def create_trigger(self, spec: TriggerCreate, *, now: datetime | None = None) -> Trigger:
@@ -76,8 +81,10 @@ class TriggerStore(StoreBase):
                     enabled=spec.enabled,
                     created_at=now,
                     updated_at=now,
+                    action="start",
+                    origin="user",
                 )
-                _start_from(session, row, now)
+                start_from(session, row, now)
                 session.add(row)
                 session.flush()
                 return row.to_entity(workflow.name, spec.version)
@@ -147,7 +154,7 @@ class TriggerStore(StoreBase):
                 row.enabled = change.enabled
                 restart = restart or change.enabled
             if restart:
-                _start_from(session, row, now)
+                start_from(session, row, now)
             row.updated_at = now
             session.flush()
             return _trigger(session, name)
@@ -161,6 +168,14 @@ class TriggerStore(StoreBase):
             return trigger
 
     # -- what the scheduler asks --------------------------------------------------------------
+
+    def get_event(self, seq: int) -> Event:
+        """The event with ``seq`` (the one that fired a rule, say)."""
+        with self._read() as session:
+            row = session.get(SqlEvent, seq)
+            if row is None:
+                raise NotFound(f"event {seq} not found (see `aiflow event list`)")
+            return row.to_entity()
 
     def due_triggers(self, now: datetime, *, limit: int = 100) -> list[Trigger]:
         """Enabled periodic triggers due at ``now``, longest overdue first."""
@@ -189,7 +204,8 @@ class TriggerStore(StoreBase):
     def run_to_repeat(self, trigger: Trigger) -> tuple[int, Execution | None]:
         """The version number ``trigger`` runs now (pinned, else the workflow's newest), and
         that version's newest execution in the trigger's mode (and engine, if set), whose jobs
-        a fire copies; ``None`` if the version never ran so."""
+        a fire copies; ``None`` if the version never ran so. Executions a workflow's rule
+        started (one event-driven job each) are not runs of the workflow: never copied."""
         with self._read() as session:
             number = trigger.version
             if number is None:
@@ -209,6 +225,8 @@ class TriggerStore(StoreBase):
                     SqlWorkflow.name == trigger.workflow_name,
                     SqlWorkflowVersion.version == number,
                     SqlExecution.mode == trigger.mode,
+                    # not a run of one event-driven job: it is not the workflow's run
+                    SqlExecution.trigger_id.not_in(_rule_ids()) | SqlExecution.trigger_id.is_(None),
                 )
                 .order_by(SqlExecution.id.desc())
                 .limit(1)
@@ -242,7 +260,8 @@ class TriggerStore(StoreBase):
         no SKIP LOCKED). A racing scheduler's UPDATE waits for the winner's row lock, then
         re-checks its WHERE against the committed row (PostgreSQL read committed; MySQL
         updates read the latest version too), matches nothing and does nothing. Schedulers
-        never hold a lock while they do anything slow: the jobs to copy are read before.
+        never hold a lock while they do anything slow: the jobs to copy are read before (a
+        workflow's rule reads its one job from the trigger row it just claimed).
         """
         if fire.start is not None:
             check_execution(fire.start.mode, fire.start.jobs)
@@ -263,21 +282,23 @@ class TriggerStore(StoreBase):
         with self._write() as session:
             if rowcount(session.execute(stmt.execution_options(synchronize_session=False))) != 1:
                 return None
-            name, max_active = session.execute(
-                select(SqlTrigger.name, SqlTrigger.max_active).where(
-                    SqlTrigger.id == fire.trigger_id
-                )
-            ).one()
-            outcome, execution_id, reason = _act(session, fire, max_active)
+            row = session.get_one(SqlTrigger, fire.trigger_id)
+            if row.job is not None:  # a workflow's rule
+                skip = _skip(session, fire, row.max_active)
+                outcome, execution_id, reason, stopped = act_rule(session, fire, row, skip)
+            else:
+                outcome, execution_id, reason = _act(session, fire, row.max_active)
+                stopped = []
             kind = f"TRIGGER_{outcome.upper()}"
-            event = add_event(session, trigger_event_key(name), kind, reason)
+            event = add_event(session, trigger_event_key(row.name), kind, reason)
             return Fire(
-                trigger=name,
+                trigger=row.name,
                 outcome=outcome,
                 execution_id=execution_id,
                 reason=reason,
                 seq=event.seq,
                 created_at=event.created_at,
+                stopped=stopped,
             )
 
 
@@ -287,15 +308,9 @@ def _act(
     """Start the fire's execution unless it cannot be or ``max_active`` says skip."""
     if fire.start is None:
         return FireOutcome.FAILED, None, f"{fire.reason}: {fire.error or 'nothing to start'}"
-    if max_active is not None:
-        active = session.scalar(
-            select(func.count(SqlExecution.id)).where(
-                SqlExecution.trigger_id == fire.trigger_id, SqlExecution.status.in_(_UNFINISHED)
-            )
-        )
-        if (active or 0) >= max_active:
-            why = f"{active} of its executions unfinished (max_active={max_active})"
-            return FireOutcome.SKIPPED, None, f"{fire.reason}: {why}"
+    skip = _skip(session, fire, max_active)
+    if skip is not None:
+        return FireOutcome.SKIPPED, None, skip
     start = fire.start
     execution = add_execution(
         session,
@@ -305,8 +320,23 @@ def _act(
         start.deployer,
         start.jobs,
         trigger_id=fire.trigger_id,
+        trigger_event_seq=fire.event_seq,
     )
     return FireOutcome.FIRED, execution.id, f"{fire.reason}: execution {execution.id}"
+
+
+def _skip(session: Session, fire: TriggerFire, max_active: int | None) -> str | None:
+    """Why the fire is skipped (``max_active`` executions still unfinished), or None."""
+    if max_active is None:
+        return None
+    active = session.scalar(
+        select(func.count(SqlExecution.id)).where(
+            SqlExecution.trigger_id == fire.trigger_id, SqlExecution.status.in_(_UNFINISHED)
+        )
+    )
+    if (active or 0) < max_active:
+        return None
+    return f"{fire.reason}: {active} of its executions unfinished (max_active={max_active})"
 
 
 def trigger_row(session: Session, name: str, *, lock: bool = False) -> SqlTrigger:
@@ -315,17 +345,6 @@ def trigger_row(session: Session, name: str, *, lock: bool = False) -> SqlTrigge
     if row is None:
         raise NotFound(f"trigger '{name}' not found (see `aiflow trigger list`)")
     return row
-
-
-def _start_from(session: Session, row: SqlTrigger, now: datetime) -> None:
-    """Set the trigger's position to ``now``: its next fire time after now, or the head of
-    the event log."""
-    if row.kind is TriggerKind.PERIODIC:
-        row.next_fire_at = next_fire(cron=row.cron, interval=row.interval_seconds, now=now)
-        row.event_cursor = None
-    else:
-        row.event_cursor = session.scalar(select(func.max(SqlEvent.seq))) or 0
-        row.next_fire_at = None
 
 
 def _version_id(session: Session, workflow: SqlWorkflow, version: int) -> int:
@@ -340,6 +359,10 @@ def _version_id(session: Session, workflow: SqlWorkflow, version: int) -> int:
             f"(see `aiflow workflow show {workflow.name}`)"
         )
     return found
+
+
+def _rule_ids() -> Select[int]:
+    return select(SqlTrigger.id).where(SqlTrigger.origin == WORKFLOW_ORIGIN)
 
 
 def _triggers() -> Select[SqlTrigger, str, int]:

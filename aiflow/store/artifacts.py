@@ -7,21 +7,32 @@ data that arrives over the API (the server serves metadata, not unpickled object
 An artifact appears whole or not at all: it is written under a hidden temporary directory and
 renamed into place, so a model that cannot be pickled (or a full disk) leaves no half-written
 file for a reader to trip over, and the caller registers a version only after this returned.
+
+``meta.json`` records the sha256 of ``model.pkl`` (``artifact_checksum``), which the registry
+keeps with the version; ``load_model`` given it verifies the bytes before unpickling them, so
+a file changed or damaged after registration is refused (``ArtifactCorrupt``) instead of
+serving whatever it now holds. A file that cannot be read or unpickled at all is refused the
+same way, naming why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import pickle
 import platform
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import fsspec
 
-from aiflow.errors import UserCodeError
+from aiflow.errors import ArtifactCorrupt, UserCodeError
+
+MODEL_FILE: Final = "model.pkl"
+META_FILE: Final = "meta.json"
 
 
 def flavor_of(model: Any) -> str:
@@ -40,10 +51,11 @@ def save_model(model: Any, model_name: str, artifacts_root: str) -> tuple[str, s
     final, staging = f"{parent_path}/{name}", f"{parent_path}/.{name}.tmp"
     fs.makedirs(staging, exist_ok=True)
     try:
-        with fs.open(f"{staging}/model.pkl", "wb") as out:
-            _pickle(model, out)
-        with fs.open(f"{staging}/meta.json", "w") as out:
-            json.dump(_meta(model, flavor), out, indent=2)
+        with fs.open(f"{staging}/{MODEL_FILE}", "wb") as out:
+            digest = _HashingWriter(out)
+            _pickle(model, digest)
+        with fs.open(f"{staging}/{META_FILE}", "w") as out:
+            json.dump(_meta(model, flavor) | {"sha256": digest.hexdigest()}, out, indent=2)
         fs.mv(staging, final, recursive=True)
     except BaseException:
         with contextlib.suppress(OSError):  # keep the original error, not a cleanup one
@@ -79,6 +91,87 @@ def _meta(model: Any, flavor: str) -> dict[str, str]:
     return meta
 
 
-def load_model(uri: str) -> Any:
-    with fsspec.open(f"{uri.rstrip('/')}/model.pkl", "rb") as f:
-        return pickle.load(f)
+def artifact_checksum(uri: str) -> str:
+    """The sha256 (hex) of the artifact's ``model.pkl`` as recorded in its ``meta.json`` when
+    saved, to register with the version; computed from the file for an artifact saved before
+    checksums were recorded. ``ArtifactCorrupt`` when neither can be read."""
+    root = uri.rstrip("/")
+    try:
+        with fsspec.open(f"{root}/{META_FILE}", "r") as f:
+            recorded = json.load(f).get("sha256")
+    except FileNotFoundError:
+        recorded = None
+    except (OSError, ValueError, AttributeError) as exc:  # unreadable, not JSON, not an object
+        raise ArtifactCorrupt(
+            f"model artifact {uri}: cannot read its {META_FILE} ({type(exc).__name__}: {exc})",
+            uri=uri,
+        ) from exc
+    if isinstance(recorded, str):
+        return recorded
+    return hashlib.sha256(_read_model_file(uri)).hexdigest()
+
+
+def load_model(uri: str, checksum: str | None = None) -> Any:
+    """The model saved at ``uri``; with ``checksum`` (the registered sha256) the file's bytes
+    are verified first. ``ArtifactCorrupt`` naming the URI when the file is missing,
+    unreadable, not a pickle, or (with ``checksum``) not the bytes that were registered.
+
+    Errors of the model's own classes while unpickling (a module that is not importable here)
+    are not corruption and propagate as they are.
+    """
+    data = _read_model_file(uri)
+    if checksum is not None:
+        found = hashlib.sha256(data).hexdigest()
+        if found != checksum.lower():
+            raise ArtifactCorrupt(
+                f"model artifact {uri}: {MODEL_FILE} has sha256 {found}, expected {checksum} "
+                "(it changed after the version was registered): restore the file or train a "
+                "new version",
+                uri=uri,
+                expected=checksum,
+                found=found,
+            )
+    try:
+        return pickle.load(io.BytesIO(data))
+    except (pickle.UnpicklingError, EOFError) as exc:  # truncated or not a pickle at all
+        raise ArtifactCorrupt(
+            f"model artifact {uri}: {MODEL_FILE} is not a readable pickle "
+            f"({type(exc).__name__}: {exc})",
+            uri=uri,
+        ) from exc
+
+
+def _read_model_file(uri: str) -> bytes:
+    path = f"{uri.rstrip('/')}/{MODEL_FILE}"
+    try:
+        with fsspec.open(path, "rb") as f:
+            data: bytes = f.read()
+    except FileNotFoundError as exc:
+        raise ArtifactCorrupt(
+            f"model artifact {uri}: {MODEL_FILE} does not exist (deleted or moved after the "
+            "version was registered?)",
+            uri=uri,
+        ) from exc
+    except OSError as exc:
+        raise ArtifactCorrupt(
+            f"model artifact {uri}: cannot read {MODEL_FILE} ({type(exc).__name__}: {exc})",
+            uri=uri,
+        ) from exc
+    return data
+
+
+class _HashingWriter:
+    """Passes writes through to ``out`` and hashes them: the checksum of exactly the bytes
+    written, without reading the file back."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        written: int = self._out.write(data)
+        return written
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()

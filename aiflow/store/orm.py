@@ -46,10 +46,13 @@ from aiflow.schemas.entities import (
     JobStatus,
     Metric,
     Model,
+    ModelChange,
     ModelVersion,
     Role,
     Trigger,
+    TriggerAction,
     TriggerKind,
+    TriggerOrigin,
     Workflow,
     WorkflowVersion,
 )
@@ -67,6 +70,9 @@ NAMING_CONVENTION = {
 
 STREAM_FILE_LENGTH = 512  # (consumer, file) must fit MySQL's 3072-byte index key in utf8mb4
 TOKEN_HASH_LENGTH = 64  # hex SHA-256
+CHECKSUM_LENGTH = 64  # hex SHA-256 of a model artifact
+ACTOR_LENGTH = NAME_LENGTH + 16  # "token:<name>", "job:<id>", an OS user
+HISTORY_VALUE_LENGTH = 1024  # a stage, a version number or a tag value
 
 
 def utcnow() -> datetime:
@@ -228,6 +234,9 @@ class SqlExecution(Base):
     # No foreign key: deleting a trigger must not rewrite why its executions exist (trigger ids
     # are never reused, see SqlTrigger), and adding one would rebuild this table on SQLite.
     trigger_id: Mapped[int | None] = mapped_column(Integer)
+    # The seq of the event whose fire started it (a workflow's rule): its job receives that
+    # event. Recorded in the fire's transaction, so each event starts one execution at most.
+    trigger_event_seq: Mapped[int | None] = mapped_column(BigInteger)
 
     def to_entity(self, workflow_name: str) -> Execution:
         return Execution(
@@ -245,6 +254,7 @@ class SqlExecution(Base):
             started_at=self.started_at,
             ended_at=self.ended_at,
             trigger_id=self.trigger_id,
+            trigger_event_seq=self.trigger_event_seq,
         )
 
 
@@ -344,6 +354,14 @@ class SqlModelVersion(Base):
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
     node_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The version number (same model) it continued training from; no foreign key: a number,
+    # like ``version``, and adding one would make SQLite rebuild this table (see 0006).
+    parent_version: Mapped[int | None] = mapped_column(Integer)
+    checksum: Mapped[str | None] = mapped_column(String(CHECKSUM_LENGTH))
+    # Nullable (SQL NULL read as {}): a NOT NULL JSON column cannot be added to a table with
+    # rows on MySQL, which allows no literal default for JSON.
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    tags: Mapped[dict[str, str] | None] = mapped_column(NullableJSON)
 
     def to_entity(
         self, model_name: str, aliases: list[str], metrics: dict[str, float]
@@ -362,6 +380,10 @@ class SqlModelVersion(Base):
             job_id=self.job_id,
             node_id=self.node_id,
             created_at=self.created_at,
+            parent_version=self.parent_version,
+            checksum=self.checksum,
+            lineage=self.lineage or {},
+            tags=self.tags or {},
         )
 
 
@@ -381,6 +403,46 @@ class SqlModelAlias(Base):
         ForeignKey("model_version.id", ondelete="CASCADE")
     )
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SqlModelHistory(Base):
+    """One change of a model version (stage, alias, tag), written in the transaction that made
+    it, under the lock on the model row: ``id`` order is the order changes happened in, and an
+    alias's rows chain (each ``from_value`` is the previous row's ``to_value``), which is what
+    ``roll_back_alias`` walks."""
+
+    __tablename__ = "model_history"
+    __table_args__ = (
+        Index(None, "model_id", "version"),
+        Index(None, "model_id", "kind", "field"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)  # the version number, like model_version's
+    kind: Mapped[str] = mapped_column(String(16))
+    field: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    from_value: Mapped[str | None] = mapped_column(String(HISTORY_VALUE_LENGTH))
+    to_value: Mapped[str | None] = mapped_column(String(HISTORY_VALUE_LENGTH))
+    actor: Mapped[str] = mapped_column(String(ACTOR_LENGTH))
+    reason: Mapped[str | None] = mapped_column(Text)
+    metrics: Mapped[dict[str, float]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    def to_entity(self, model_name: str) -> ModelChange:
+        return ModelChange(
+            seq=self.id,
+            model_name=model_name,
+            version=self.version,
+            kind=self.kind,
+            field=self.field,
+            from_value=self.from_value,
+            to_value=self.to_value,
+            actor=self.actor,
+            reason=self.reason,
+            metrics=self.metrics,
+            created_at=self.created_at,
+        )
 
 
 class SqlMetric(Base):
@@ -508,6 +570,10 @@ class SqlTrigger(Base):
     a fire moves it by compare-and-set in the transaction that records the execution, which is
     what makes each fire happen once however many schedulers race. ``sqlite_autoincrement``
     keeps SQLite from reusing the id of a deleted trigger, which executions still name.
+
+    A workflow's rule (``origin`` ``workflow``, see ``aiflow/store/_rules.py``) also holds
+    the ``job`` it runs (a ``JobCreate`` as JSON) and its ``action``; the fire builds the
+    execution from the row itself, in its transaction.
     """
 
     __tablename__ = "workflow_trigger"  # TRIGGER is a reserved word in SQL
@@ -540,6 +606,11 @@ class SqlTrigger(Base):
     last_fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Server defaults only (no Python ones), so rows written without them, by code older
+    # than 0007, still get them; the store always sets both.
+    job: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    action: Mapped[TriggerAction] = mapped_column(String(16), server_default="start")
+    origin: Mapped[TriggerOrigin] = mapped_column(String(16), server_default="user")
 
     def to_entity(self, workflow_name: str, version: int | None) -> Trigger:
         return Trigger(
@@ -563,4 +634,7 @@ class SqlTrigger(Base):
             last_fired_at=self.last_fired_at,
             created_at=self.created_at,
             updated_at=self.updated_at,
+            origin=self.origin,
+            job=self.job["name"] if self.job else None,
+            action=self.action,
         )

@@ -16,8 +16,9 @@ Rules every method follows:
   ``roll_back_alias``, ...), so the CLI runs the same code on either.
 
 The methods live in one mixin per domain: ``_workflows`` (workflows, versions, examples),
-``_runs`` (executions), ``_jobs``, ``_registry`` (models, versions, stages), ``_aliases``
-(aliases and what to serve), ``_metrics``, ``tokens`` (API tokens), ``job_tokens`` (jobs'
+``_runs`` (executions), ``_jobs``, ``_registry`` (models, versions), ``_aliases`` (aliases,
+promotion, rollback and what to serve), ``_history`` (stages, tags, and each version's history,
+lineage and comparison), ``_metrics``, ``tokens`` (API tokens), ``job_tokens`` (jobs'
 credentials for the job API), ``_triggers`` and ``_stats``
 (monitoring); events and the stream ledger are here.
 """
@@ -32,6 +33,7 @@ from aiflow.schemas.inputs import ExampleCreate, JobCreate, JobFields
 from aiflow.schemas.limits import NAME_LENGTH
 from aiflow.store._aliases import AliasStore
 from aiflow.store._base import UNSET, Unset, add_event, check_limit, insert_ignore
+from aiflow.store._history import HistoryStore
 from aiflow.store._jobs import JobStore
 from aiflow.store._metrics import MetricStore
 from aiflow.store._registry import ModelStore
@@ -62,6 +64,7 @@ class MetaStore(
     JobStore,
     ModelStore,
     AliasStore,
+    HistoryStore,
     MetricStore,
     TokenStore,
     JobTokenStore,

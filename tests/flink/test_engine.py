@@ -192,11 +192,17 @@ def test_sql_transform_means_the_same_on_duckdb_and_flink_sql(cli: Cli, tmp_path
     }
 
 
-def test_check_finds_the_shipped_example_identical_on_all_four_paths(cli: Cli, wine: Path) -> None:
+def test_check_finds_the_shipped_example_identical_on_all_paths(cli: Cli, wine: Path) -> None:
     cli.run("run", str(wine))  # a model version to predict with
     fast = Cli(cli.home, cli.cwd, {"AIFLOW__FLINK__CHECKPOINT_INTERVAL": "2"})
     report = {r["path"]: r for r in fast.json("check", str(wine), "--rows", "40")}
-    assert set(report) == {"local/batch", "local/stream", "flink/batch", "flink/stream"}
+    assert set(report) == {
+        "local/batch",
+        "local/stream",
+        "flink/batch",
+        "flink/stream",
+        "serve/request",  # aiflow serve --workflow: the same chain, request by request
+    }
     for path, result in report.items():
         assert result["ok"], (path, result)
         assert result["rows"] == {"write_wine_preds": 40}

@@ -75,8 +75,8 @@ def test_answers_are_store_entities(api: Any, store: MetaStore, client: Client) 
     assert client.serving_pointer(name) == ServingVersion.model_validate(
         client._get(f"/models/{name}/serving")
     )
-    assert client.set_model_alias(name, "deployed", 1).aliases == ["deployed"]
     assert client.set_model_version_stage(name, 1, "validated").stage == "validated"
+    assert client.set_model_alias(name, "deployed", 1).aliases == ["deployed"]
     client.set_model_alias(name, "deployed", 2)
     assert client.roll_back_alias(name).version == 1
     client.delete_model_alias(name, "deployed")

@@ -42,12 +42,11 @@ def test_every_change_through_the_api_is_served_by_the_next_read(
 
     editor.put(f"{API}/models/{name}/aliases/deployed", json={"version": 1}).raise_for_status()
     assert (serving(viewer, name)["version"], serving(viewer, name)["deployed"]) == (1, True)
-    editor.put(f"{API}/models/{name}/aliases/deployed", json={"version": 2}).raise_for_status()
-    assert serving(viewer, name)["version"] == 2
     editor.post(
         f"{API}/models/{name}/versions/2/promote", json={"stage": "validated"}
     ).raise_for_status()
-    assert serving(viewer, name)["stage"] == "validated"
+    editor.put(f"{API}/models/{name}/aliases/deployed", json={"version": 2}).raise_for_status()
+    assert (serving(viewer, name)["version"], serving(viewer, name)["stage"]) == (2, "deployed")
     editor.post(f"{API}/models/{name}/rollback").raise_for_status()
     assert serving(viewer, name)["version"] == 1
     editor.delete(f"{API}/models/{name}/aliases/deployed").raise_for_status()

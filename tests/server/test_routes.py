@@ -260,7 +260,8 @@ def test_serving_follows_the_deployed_alias(
     newest = ok(viewer.get(serving))
     assert (newest["version"], newest["deployed"], newest["flavor"]) == (3, False, "sklearn")
     assert set(newest) == {
-        "id", "model_name", "version", "artifact_uri", "flavor", "stage", "deployed", "created_at"
+        "id", "model_name", "version", "artifact_uri", "flavor", "stage", "deployed", "created_at",
+        "checksum",
     }  # fmt: skip
 
     moved = ok(editor.put(f"{API}/models/{name}/aliases/deployed", json={"version": 2}))
@@ -288,11 +289,15 @@ def test_promote_sets_the_stage(store: MetaStore, editor: httpx.Client) -> None:
     assert promoted["stage"] == "validated"
     problem(editor.post(f"{API}/models/{name}/versions/1/promote", json={"stage": "gold"}), 422)
     problem(
-        editor.post(f"{API}/models/{name}/versions/4/promote", json={"stage": "production"}), 404
+        editor.post(f"{API}/models/{name}/versions/4/promote", json={"stage": "validated"}), 404
     )
     assert get_args(StageUpdate.model_fields["stage"].annotation) == STAGES
-    # `deployed` names the serving alias only: no stage of that name to confuse it with
-    problem(editor.post(f"{API}/models/{name}/versions/1/promote", json={"stage": "deployed"}), 422)
+    # the stages renamed by the model center say their new name
+    problem(
+        editor.post(f"{API}/models/{name}/versions/1/promote", json={"stage": "production"}),
+        422,
+        "deployed",
+    )
 
 
 def test_rollback_undoes_the_last_alias_move(store: MetaStore, editor: httpx.Client) -> None:

@@ -95,14 +95,22 @@ def test_the_stage_deployed_becomes_production(empty_uri: str) -> None:
             {"name": "t", "workflow_id": 1, "kind": "event", "event_type": "MODEL_DEPLOYED"}
             | {"mode": "batch", "enabled": True, "created_at": now, "updated_at": now},
         )
-    migrations.upgrade(empty_uri)
-    store = MetaStore(empty_uri)
-    assert [v.stage for v in store.list_model_versions("m")] == ["validated", "production"]
-    assert store.get_trigger("t").event_type == "MODEL_PRODUCTION"
+    migrations.upgrade(empty_uri, "0004")  # 0006 renames it again: see test_model_center
+    assert _stages(empty_uri) == ["production", "validated"]
+    assert _event_types(empty_uri) == ["MODEL_PRODUCTION"]
     migrations.downgrade(empty_uri, "0003")
-    with db.get_engine(empty_uri).connect() as connection:
-        stages = connection.scalars(select(orm.SqlModelVersion.stage).order_by("version"))
-        assert list(stages) == ["deployed", "validated"]
+    assert _stages(empty_uri) == ["deployed", "validated"]
+    assert _event_types(empty_uri) == ["MODEL_DEPLOYED"]
+
+
+def _stages(uri: str) -> list[str]:
+    with db.get_engine(uri).connect() as connection:
+        return list(connection.scalars(select(orm.SqlModelVersion.stage).order_by("version")))
+
+
+def _event_types(uri: str) -> list[str | None]:
+    with db.get_engine(uri).connect() as connection:
+        return list(connection.scalars(select(orm.SqlTrigger.event_type)))
 
 
 def test_server_store_at_wrong_revision_is_refused(postgres_url: str) -> None:

@@ -146,12 +146,14 @@ def test_stages_change_with_an_event(store: MetaStore) -> None:
     assert [e.value for e in store.list_events(type="MODEL_VALIDATED")] == ["1"]
     with pytest.raises(InvalidInput, match="stage 'shiny'"):
         store.set_model_version_stage("clf", 1, "shiny")
-    # `deployed` is the serving alias only; the stage that shared its name is `production`
-    assert store.set_model_version_stage("clf", 1, "production").stage == "production"
-    assert [e.value for e in store.list_events(type="MODEL_PRODUCTION")] == ["1"]
-    assert "deployed" not in STAGES
-    with pytest.raises(InvalidInput, match="stage 'deployed'"):
-        store.set_model_version_stage("clf", 1, "deployed")
+    # the stage `deployed` goes with the serving alias: setting it promotes the version
+    deployed = store.set_model_version_stage("clf", 1, "deployed")
+    assert (deployed.stage, deployed.aliases) == ("deployed", [SERVING_ALIAS])
+    assert [e.value for e in store.list_events(type="MODEL_DEPLOYED")] == ["1"]
+    assert STAGES == ("generated", "validated", "rejected", "deployed", "retired", "failed")
+    for renamed, now in (("production", "deployed"), ("deprecated", "retired")):
+        with pytest.raises(InvalidInput, match=f"stage '{renamed}' is now called '{now}'"):
+            store.set_model_version_stage("clf", 1, renamed)
 
 
 def test_serving_version_and_pointer_follow_one_rule(store: MetaStore) -> None:

@@ -178,7 +178,8 @@ class Predict(_UserNode):
         version = self.ctx.model_version_for(self.node)
         if version is None:
             raise InvalidPlan("no model version to infer predict()'s output from", self.node.id)
-        out = self.user().predict(frame, load_model(version.artifact_uri)).copy()
+        model = load_model(version.artifact_uri, checksum=version.checksum)
+        out = self.user().predict(frame, model).copy()
         out["model_version"] = version.version
         return out
 
@@ -190,7 +191,7 @@ class Predict(_UserNode):
         if self.ctx.mode == "batch":
             version = self.ctx.model_version_for(self.node)
             assert version is not None  # batch raises NotFound instead
-            pinned = (version.id, version.version, version.artifact_uri)
+            pinned = (version.id, version.version, version.artifact_uri, version.checksum)
         refresh = float(
             self.node.props(self.ctx.mode).get(
                 "model_refresh", self.ctx.settings.stream.poll_interval

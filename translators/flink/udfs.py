@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import logging
 import re
 import sys
 import time
@@ -36,6 +37,8 @@ from aiflow.translators import io
 
 if TYPE_CHECKING:
     from aiflow.translators.job_store import ServingLookup
+
+log = logging.getLogger("aiflow.runtime")
 
 ERROR_MARKER = "AIFLOW_ERROR:"
 _MARKED = re.compile(re.escape(ERROR_MARKER) + r"([A-Za-z0-9+/=]+)")
@@ -195,7 +198,7 @@ class TransformFunction(UserFunction):
 
 
 class PredictFunction(UserFunction):
-    """Loads the model in ``open`` and, in stream mode, re-checks the serving version every
+    """Loads the model in ``open`` and, in stream mode, re-checks the serving version at least every
     ``refresh`` seconds, so a newly deployed version takes over without restarting the job;
     every row records the version that made it (``model_version``)."""
 
@@ -208,7 +211,7 @@ class PredictFunction(UserFunction):
         code: tuple[str | None, str | None],
         *,
         model: str,
-        pinned: tuple[int, int, str] | None,  # (version id, version, artifact uri)
+        pinned: tuple[int, int, str, str | None] | None,  # (id, version, artifact, checksum)
         store: ServingLookup,  # picklable: a job API client, or the store's URI
         refresh: float,
     ) -> None:
@@ -225,21 +228,49 @@ class PredictFunction(UserFunction):
         self._current()
 
     def _current(self) -> tuple[int, Any]:
-        from aiflow.store.artifacts import load_model
-
         now = time.monotonic()
-        if self._model is not None and (self.pinned or now - self._checked_at < self.refresh):
+        # Half the refresh: calls come once per bundle, about as often as ``refresh``; checking
+        # only when a whole ``refresh`` passed skipped every other call, up to 2x stale.
+        fresh = now - self._checked_at < self.refresh / 2
+        if self._model is not None and (self.pinned or fresh):
             return self._model[1], self._model[2]
         choice = self.pinned
         if choice is None:
             version = self.store.serving_version(self.model_name)
             if version is None:
                 raise UserCodeError(f"model '{self.model_name}' has no versions yet", self.node)
-            choice = (version.id, version.version, version.artifact_uri)
+            choice = (version.id, version.version, version.artifact_uri, version.checksum)
         self._checked_at = now
         if self._model is None or self._model[0] != choice[0]:
-            self._model = (choice[0], choice[1], load_model(choice[2]))
+            loaded = self._load(choice)
+            if loaded is not None:
+                self._model = (choice[0], choice[1], loaded)
+            elif self._model is None:
+                raise UserCodeError(
+                    f"model '{self.model_name}' version {choice[1]} could not be loaded and no "
+                    "earlier version is in use",
+                    self.node,
+                )
         return self._model[1], self._model[2]
+
+    def _load(self, choice: tuple[int, int, str, str | None]) -> Any | None:
+        """The model, its checksum verified; ``None`` (after marking the version failed, which
+        moves ``deployed`` back) when it does not load: the previous version keeps serving."""
+        from aiflow.errors import ArtifactCorrupt
+        from aiflow.store.artifacts import load_model
+
+        try:
+            return load_model(choice[2], checksum=choice[3])
+        except ArtifactCorrupt as exc:
+            log.error("node '%s': %s version %s: %s", self.node, self.model_name, choice[1], exc)
+            if self.pinned is None:
+                self.store.mark_model_version_failed(
+                    self.model_name,
+                    choice[1],
+                    reason=f"node '{self.node}' could not load it: {exc.message}",
+                )
+                return None
+            raise
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         version, model = self._current()

@@ -55,18 +55,25 @@ class LocalOperator(Operator):
     def close(self) -> None:
         """Release resources; called even when the job fails."""
 
+    @property
+    def streaming(self) -> bool:
+        """Whether this operator drives a stream job: its ``micro_batches`` pace the passes
+        (a stream source; a validate node, paced by new model versions)."""
+        return False
+
+    def micro_batches(self) -> Iterator[MicroBatch]:
+        raise NotImplementedError(f"{type(self).__name__} does not drive stream jobs")
+
+    def holds_commit(self) -> bool:
+        """True while this operator still needs the micro-batches seen so far (a training
+        window not yet registered): they stay uncommitted, so a crash replays them."""
+        return False
+
 
 class LocalSource(LocalOperator):
     """A node that produces records instead of consuming them."""
 
-    @property
-    def streaming(self) -> bool:
-        return False
-
     def read_all(self) -> pd.DataFrame:
-        raise NotImplementedError
-
-    def micro_batches(self) -> Iterator[MicroBatch]:
         raise NotImplementedError
 
 
@@ -84,25 +91,40 @@ class LocalEngine(Engine):
         try:
             for operator in operators.values():
                 operator.open()
-            drivers = [c for c in operators.values() if isinstance(c, LocalSource) and c.streaming]
+            drivers = [c for c in operators.values() if c.streaming]
             if not drivers:
                 self._run_pass(spec, operators, {}, BatchInfo(id=None, index=0))
                 ctx.result.batches = 1
             else:
-                driver = drivers[0]
-                for index, micro in enumerate(driver.micro_batches()):
-                    overrides = {driver.node.id: micro.frame}
-                    try:
-                        self._run_pass(spec, operators, overrides, BatchInfo(micro.id, index))
-                    except Interrupted:
-                        break
-                    micro.commit()
-                    ctx.result.batches += 1
-                    ctx.publish()
+                self._run_stream(spec, operators, drivers[0], ctx)
         finally:
             for operator in operators.values():
                 operator.close()
         return ctx.result.to_dict()
+
+    def _run_stream(
+        self,
+        spec: JobSpec,
+        operators: dict[str, LocalOperator],
+        driver: LocalOperator,
+        ctx: JobContext,
+    ) -> None:
+        """A pass per micro-batch; micro-batches are committed once no operator holds them
+        (all at once, in order, after the pass that released them)."""
+        pending: list[MicroBatch] = []
+        for index, micro in enumerate(driver.micro_batches()):
+            overrides = {driver.node.id: micro.frame} if isinstance(driver, LocalSource) else {}
+            try:
+                self._run_pass(spec, operators, overrides, BatchInfo(micro.id, index))
+            except Interrupted:
+                break
+            pending.append(micro)
+            if not any(op.holds_commit() for op in operators.values()):
+                for done in pending:
+                    done.commit()
+                pending.clear()
+            ctx.result.batches += 1
+            ctx.publish()
 
     _inputs: dict[str, list[DataEdge]] | None = None
 
@@ -155,4 +177,4 @@ class LocalEngine(Engine):
 
 
 # Importing the operator modules registers them for this engine.
-from aiflow.translators.local import io, ml  # noqa: E402, F401
+from aiflow.translators.local import io, lifecycle, ml  # noqa: E402, F401

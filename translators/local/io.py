@@ -54,7 +54,13 @@ class ReadExample(LocalSource):
 
     @property
     def streaming(self) -> bool:
-        return self.ctx.mode == "stream" and bool(self.example.stream_uri)
+        return self.ctx.mode == "stream" and bool(self.example.stream_uri) and not self._holdout()
+
+    def _holdout(self) -> bool:
+        """Read only by validate nodes: a hold-out, always read whole from its batch view."""
+        targets = {e.target for e in self.ctx.spec.edges if e.source.node == self.node.id}
+        kinds = {n.kind for n in self.ctx.spec.nodes if n.id in targets}
+        return bool(kinds) and kinds == {NodeKind.VALIDATE} and bool(self.example.batch_uri)
 
     def _uri(self) -> str:
         uri = self.example.stream_uri if self.streaming else self.example.batch_uri
@@ -110,8 +116,15 @@ class ReadExample(LocalSource):
         props = self.node.props("stream")
         poll = float(props.get("poll_interval", self.ctx.settings.stream.poll_interval))
         done = self.ctx.store.consumed_files(consumer)
+        # what this process handed out, committed or not: a micro-batch a training window still
+        # holds is uncommitted but must not come again (it does after a restart: a replay)
+        handed_out: set[str] = set()
         while not self.ctx.stop.is_set():
-            fresh = [f for f in self._list(directory) if _key(f) not in done]
+            fresh = [
+                f
+                for f in self._list(directory)
+                if _key(f) not in done and _key(f) not in handed_out
+            ]
             fresh.sort(key=lambda f: (_mtime(f), f))
             for file in fresh:
                 if self.ctx.stop.is_set():
@@ -123,6 +136,7 @@ class ReadExample(LocalSource):
                     self.ctx.store.mark_consumed(consumer, key)
                     done.add(key)
 
+                handed_out.add(key)
                 yield MicroBatch(id=io.batch_id_of(file), frame=frame, commit=commit)
             if not fresh:
                 self.ctx.stop.wait(poll)

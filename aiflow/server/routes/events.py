@@ -5,6 +5,9 @@ Two ways to follow it: poll ``GET /events?after_seq=<last seq seen>``, or keep o
 ``GET /events/stream`` open (Server-Sent Events). The stream polls the store (every
 ``poll_interval`` seconds), so it works the same on every backend and across processes; a
 reconnecting ``EventSource`` sends ``Last-Event-ID`` and resumes after it, missing nothing.
+
+``POST /events`` appends a user event, which rules of ``af.action_on_event`` fire on (editors
+only: a rule runs code on the server host).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from fastapi import APIRouter, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
-from aiflow.schemas.api import EventPublic, Page
-from aiflow.server.deps import Store, Viewer
+from aiflow.schemas.api import EventCreate, EventPublic, Page
+from aiflow.schemas.events import check_user_event_type
+from aiflow.server.deps import Editor, Store, Viewer
 from aiflow.server.params import DEFAULT_PAGE, FilterName, Limit, Seq
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -46,6 +50,19 @@ def list_events(
         data=[EventPublic.model_validate(e) for e in data],
         next_cursor=str(data[-1].seq) if more else None,
     )
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={422: {"description": "a reserved event type (MODEL_*, JOB_*, ...) or bad field"}},
+)
+def send_event(body: EventCreate, store: Store, _: Editor) -> EventPublic:
+    """Append a user event to the log; the rules of ``af.action_on_event`` with its key and
+    type fire on it once each. The platform's own types are refused (422)."""
+    check_user_event_type(body.type)
+    event = store.emit_event(body.key, body.type, body.value)
+    return EventPublic.model_validate(event)
 
 
 @router.get("/stream", response_class=EventSourceResponse)

@@ -6,8 +6,11 @@ Jobs started for a server hold no database URL and no server secret (see
 it is asked against the job's own spec:
 
 * its job (read, publish its ``result``) and its execution (read): other ids are 403;
-* model versions: read the latest or the serving version of a model the spec names, register a
-  version of a model a train node of the spec trains, in its own execution and job;
+* model versions: read versions of a model the spec names, register a version of a model a
+  train node of the spec trains, in its own execution and job; set a version's stage or move
+  an alias only for a model a validate or push node of the spec decides on; mark a version
+  ``failed`` (its artifact did not load) for any model the spec names. Changes are recorded
+  in the model's history as made by ``job:<id>``;
 * metrics: logged for its own execution and job, against a version of a model the spec names;
 * the stream ledger: only its own consumers (``workflow/<its workflow>/<its node>`` or
   ``execution/<its execution>/<its node>``, see ``JobContext.stream_consumer``).
@@ -32,7 +35,8 @@ from pydantic import BaseModel, ConfigDict
 
 from aiflow.errors import Forbidden, Unauthorized
 from aiflow.plan.model import NodeKind
-from aiflow.schemas.entities import Execution, Job, ModelVersion
+from aiflow.schemas.entities import Event, Execution, Job, ModelVersion
+from aiflow.schemas.events import check_user_event_type
 from aiflow.server.deps import Store, get_store
 from aiflow.server.params import reject_unknown_query
 from aiflow.store.job_tokens import JobGrant
@@ -53,6 +57,7 @@ class JobScope:
     nodes: frozenset[str]
     models: frozenset[str]  # every model a node of the spec names
     trains: dict[str, str]  # train node -> the model it registers versions of
+    decides: frozenset[str]  # models a validate or push node of the spec moves through stages
 
     @classmethod
     def of(cls, grant: JobGrant, job: Job) -> JobScope:
@@ -63,7 +68,23 @@ class JobScope:
             nodes=frozenset(n.id for n in spec.nodes),
             models=frozenset(n.model for n in spec.nodes if n.model),
             trains={n.id: n.model for n in spec.nodes if n.kind == NodeKind.TRAIN and n.model},
+            decides=frozenset(
+                n.model
+                for n in spec.nodes
+                if n.kind in (NodeKind.VALIDATE, NodeKind.PUSH) and n.model
+            ),
         )
+
+    @property
+    def actor(self) -> str:
+        return f"job:{self.grant.job_id}"
+
+    def decision(self, name: str) -> None:
+        if name not in self.decides:
+            raise Forbidden(
+                f"job {self.grant.job_id} has no validate or push node of model '{name}', so it "
+                "may not change its versions' stages or aliases"
+            )
 
     def job(self, job_id: int | None) -> None:
         _own_job(self.grant, job_id)
@@ -137,6 +158,25 @@ class VersionCreate(_Body):
     execution_id: int | None = None
     job_id: int | None = None
     node_id: str | None = None
+    parent_version: int | None = None
+    checksum: str | None = None
+    lineage: dict[str, Any] | None = None
+
+
+class StageChange(_Body):
+    stage: str
+    reason: str | None = None
+    metrics: dict[str, float] | None = None
+
+
+class Promotion(_Body):
+    alias: str = "deployed"
+    reason: str | None = None
+    metrics: dict[str, float] | None = None
+
+
+class Failure(_Body):
+    reason: str
 
 
 class MetricsCreate(_Body):
@@ -145,6 +185,12 @@ class MetricsCreate(_Body):
     execution_id: int | None = None
     job_id: int | None = None
     step: int | None = None
+
+
+class EventCreate(_Body):
+    key: str
+    type: str
+    value: str = ""
 
 
 class Consumed(_Body):
@@ -212,7 +258,65 @@ def job_api_register_version(
         execution_id=scope.grant.execution_id,
         job_id=scope.grant.job_id,
         node_id=body.node_id,
+        parent_version=body.parent_version,
+        checksum=body.checksum,
+        lineage=body.lineage,
+        actor=scope.actor,
     )
+
+
+@router.get("/models/{name}/versions")
+def job_api_page_versions(
+    name: str,
+    store: Store,
+    scope: Scope,
+    cursor: Annotated[int | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[ModelVersion]:
+    scope.model(name)
+    return store.page_model_versions(name, cursor=cursor, limit=limit)
+
+
+@router.get("/models/{name}/versions/{version}")
+def job_api_get_version(name: str, version: int, store: Store, scope: Scope) -> ModelVersion:
+    scope.model(name)
+    return store.get_model_version(name, version)
+
+
+@router.get("/models/{name}/aliases/{alias}")
+def job_api_version_by_alias(
+    name: str, alias: str, store: Store, scope: Scope
+) -> ModelVersion | None:
+    scope.model(name)
+    return store.get_model_version_by_alias(name, alias)
+
+
+@router.put("/models/{name}/versions/{version}/stage")
+def job_api_set_stage(
+    name: str, version: int, body: StageChange, store: Store, scope: Scope
+) -> ModelVersion:
+    scope.decision(name)
+    return store.set_model_version_stage(
+        name, version, body.stage, reason=body.reason, metrics=body.metrics, actor=scope.actor
+    )
+
+
+@router.post("/models/{name}/versions/{version}/promote")
+def job_api_promote(
+    name: str, version: int, body: Promotion, store: Store, scope: Scope
+) -> ModelVersion:
+    scope.decision(name)
+    return store.promote_model_version(
+        name, version, alias=body.alias, reason=body.reason, metrics=body.metrics, actor=scope.actor
+    )
+
+
+@router.post("/models/{name}/versions/{version}/failed")
+def job_api_mark_failed(
+    name: str, version: int, body: Failure, store: Store, scope: Scope
+) -> ModelVersion:
+    scope.model(name)
+    return store.mark_model_version_failed(name, version, reason=body.reason, actor=scope.actor)
 
 
 @router.post("/metrics", status_code=204)
@@ -247,6 +351,14 @@ def job_api_consumed_files(
 def job_api_mark_consumed(body: Consumed, store: Store, scope: Scope) -> None:
     scope.consumer(body.consumer)
     store.mark_consumed(body.consumer, body.file)
+
+
+@router.post("/events", status_code=201)
+def job_api_emit_event(body: EventCreate, store: Store, scope: Scope) -> Event:
+    """``af.send_event`` from a job: user events only (a job cannot forge the platform's
+    ``MODEL_*``, ``JOB_*`` or ``TRIGGER_*`` events, which rules act on)."""
+    check_user_event_type(body.type)
+    return store.emit_event(body.key, body.type, body.value)
 
 
 @router.post("/token/extend")
