@@ -154,6 +154,9 @@ def test_a_submitted_workflows_rules_become_triggers(api: ApiServer, tmp_path: P
     assert (rule.event_type, rule.event_key, rule.event_value) == (
         "JOB_SUCCEEDED", None, "first",
     )  # fmt: skip
+    with Client(api.url, api.tokens["viewer"]) as client:
+        # its driver is detached: leave nothing running for the next tests (or after the server)
+        assert client.wait_for_execution(execution.id, timeout=120).status.value == "succeeded"
 
 
 def client_jobs(api: ApiServer, execution_id: int) -> list[Any]:
