@@ -187,19 +187,21 @@ def _after_push(plan: LogicalPlan) -> list[tuple[str, str]]:
 
 
 def _read_beside_consumers(plan: LogicalPlan, engine_of: dict[str, str]) -> None:
-    """An example read that did not name an engine runs on its consumers' engine when they all
-    share one that can read it: the records are read where they are used instead of being
-    materialized between two jobs (a hold-out read for a validate node on the local engine of
-    a Flink workflow, say)."""
+    """A hold-out (an example read only by validate nodes, which did not name an engine) is
+    read on the validate nodes' engine: in their job, instead of materialized for it by a job
+    of the workflow's engine (a Flink workflow's validate nodes run on the local engine)."""
     consumers: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, set[NodeKind]] = defaultdict(set)
+    by_id = {n.id: n for n in plan.nodes}
     for edge in plan.edges:
         if edge.kind == "data":
             consumers[edge.source.node].add(engine_of[edge.target])
+            kinds[edge.source.node].add(by_id[edge.target].kind)
     for node in plan.nodes:
         engines = consumers.get(node.id)
         if node.kind is not NodeKind.READ_EXAMPLE or node.engine or not engines:
             continue
-        if len(engines) == 1:
+        if kinds[node.id] == {NodeKind.VALIDATE} and len(engines) == 1:
             (engine,) = engines
             if engine != engine_of[node.id] and _safe_has(node.kind, engine):
                 engine_of[node.id] = engine

@@ -1,6 +1,8 @@
 """The online-learning loop with predict on Flink and training, validation and push on the local
 engine (``--engine flink``: the nodes Flink has no operator for fall back to local): the
-predictor serves what the push deployed, in batch mode and, without a restart, in stream mode."""
+predictor serves what the push deployed. (In stream mode the Flink predictor's switch to each
+deployed version without a restart is ``test_model_switch``; the whole stream loop on Flink
+took ~4 min here, too long for CI.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import pytest
 from aiflow.store.sql_store import MetaStore
 from tests.e2e.conftest import Cli
 from tests.runtime.test_online_loop import WORKFLOW, _records
-from tests.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 
@@ -36,7 +37,7 @@ def _scored(out: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"rid": []})
 
 
-def test_loop_with_predict_on_flink(cli: Cli, tmp_path: Path) -> None:
+def test_batch_loop_with_predict_on_flink(cli: Cli, tmp_path: Path) -> None:
     workflow = _project(tmp_path)
     store = MetaStore()  # the test's AIFLOW_HOME, as the CLI's
 
@@ -46,38 +47,3 @@ def test_loop_with_predict_on_flink(cli: Cli, tmp_path: Path) -> None:
     scores = pd.read_csv(tmp_path / "out" / "scores.csv")
     assert len(scores) == 40 and set(scores["model_version"]) == {1}
     assert store.get_model_version("ctr", 1).stage == "deployed"
-
-    # stream: online versions pushed while the Flink predictor runs
-    fast = Cli(cli.home, cli.cwd, {"AIFLOW__FLINK__CHECKPOINT_INTERVAL": "1"})
-    started = fast.json("run", str(workflow), "--mode", "stream", "--engine", "flink", "--detach")
-
-    def drop(i: int) -> None:
-        staging = tmp_path / "stream" / f".part-{i}.csv"
-        _records(2.0, 20, 100 * i).to_csv(staging, index=False)
-        staging.rename(tmp_path / "stream" / f"part-{i}.csv")
-
-    out = tmp_path / "out" / "s"
-    try:
-        drop(0)
-        drop(1)
-        wait_for(
-            lambda: (
-                "deployed" in store.get_model_version("ctr", 3).aliases
-                if len(store.list_model_versions("ctr")) >= 3
-                else False
-            ),
-            240,
-            "the first online version deployed",
-        )
-        wait_for(lambda: len(_scored(out)) >= 40, 240, "the first records scored")
-        for i in range(2, 4):
-            drop(i)
-        wait_for(lambda: len(_scored(out)) >= 80, 240, "every record scored")
-    finally:
-        fast.run("execution", "stop", str(started["execution"]))
-    scored = _scored(out)
-    assert sorted(scored["rid"]) == sorted(
-        r for i in range(4) for r in range(100 * i, 100 * i + 20)
-    )
-    late = scored[scored["rid"] >= 200]
-    assert 1 not in set(late["model_version"])  # scored after version 2 was deployed
