@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 
-from aiflow.schemas.entities import SERVING_ALIAS, Event, Execution, ModelVersion, Trigger
+from aiflow.schemas.entities import Event, Execution, Trigger
 from aiflow.schemas.inputs import TriggerCreate
 from aiflow.store.sql_store import MetaStore
 
 
 class LocalBackend(MetaStore):
-    """The embedded meta store (``aiflow.cli.backend.Backend``)."""
+    """The embedded meta store (``aiflow.cli.backend.Backend``); model-center changes are
+    recorded as made by the OS user."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.actor = local_actor()
 
     def stop_execution(self, id: int, wait: float = 10) -> Execution:
         from aiflow.deployers import get_deployer
@@ -45,89 +50,6 @@ class LocalBackend(MetaStore):
 
         check_user_event_type(event_type)
         return self.emit_event(key, event_type, value)
-
-    # -- model changes, recorded with the local user as their actor ---------------------------
-
-    def set_model_alias(
-        self,
-        model_name: str,
-        alias: str,
-        version: int,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> ModelVersion:
-        return super().set_model_alias(
-            model_name, alias, version, actor=actor or local_actor(), reason=reason
-        )
-
-    def delete_model_alias(
-        self,
-        model_name: str,
-        alias: str,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> None:
-        super().delete_model_alias(model_name, alias, actor=actor or local_actor(), reason=reason)
-
-    def promote_model_version(
-        self,
-        model_name: str,
-        version: int,
-        *,
-        alias: str = SERVING_ALIAS,
-        reason: str | None = None,
-        metrics: Mapping[str, float] | None = None,
-        actor: str | None = None,
-    ) -> ModelVersion:
-        return super().promote_model_version(
-            model_name,
-            version,
-            alias=alias,
-            reason=reason,
-            metrics=metrics,
-            actor=actor or local_actor(),
-        )
-
-    def roll_back_alias(
-        self,
-        model_name: str,
-        alias: str = SERVING_ALIAS,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> ModelVersion:
-        return super().roll_back_alias(
-            model_name, alias, actor=actor or local_actor(), reason=reason
-        )
-
-    def set_model_version_stage(
-        self,
-        model_name: str,
-        version: int,
-        stage: str,
-        *,
-        reason: str | None = None,
-        metrics: Mapping[str, float] | None = None,
-        actor: str | None = None,
-    ) -> ModelVersion:
-        return super().set_model_version_stage(
-            model_name, version, stage, reason=reason, metrics=metrics, actor=actor or local_actor()
-        )
-
-    def tag_model_version(
-        self,
-        model_name: str,
-        version: int,
-        key: str,
-        value: str | None,
-        *,
-        actor: str | None = None,
-    ) -> ModelVersion:
-        return super().tag_model_version(
-            model_name, version, key, value, actor=actor or local_actor()
-        )
 
 
 def local_actor() -> str:

@@ -96,7 +96,7 @@ class AliasStore(StoreBase):
         version that holds the alias already is returned unchanged, nothing recorded.
         """
         check_name("alias", alias)
-        audit = Audit.of(actor, reason, metrics)
+        audit = Audit.of(self.actor if actor is None else actor, reason, metrics)
 
         def work(session: Session) -> ModelVersion:
             model = model_row(session, model_name, lock=True)
@@ -118,7 +118,7 @@ class AliasStore(StoreBase):
     ) -> None:
         """Remove ``alias``; its holder, if it loses ``deployed``, is retired (served next is
         then the newest version neither rejected nor failed)."""
-        audit = Audit.of(actor, reason)
+        audit = Audit.of(self.actor if actor is None else actor, reason)
 
         def work(session: Session) -> None:
             model = model_row(session, model_name, lock=True)
@@ -162,7 +162,7 @@ class AliasStore(StoreBase):
         move is a promotion like any other, recorded the same way, under the lock on the model
         row, so concurrent rollbacks queue rather than both reading the same history.
         """
-        audit = Audit.of(actor, reason)
+        audit = Audit.of(self.actor if actor is None else actor, reason)
 
         def work(session: Session) -> ModelVersion:
             model = model_row(session, model_name, lock=True)

@@ -49,7 +49,12 @@ UNSET: Final = Unset.UNSET
 
 
 class StoreBase:
-    """Owns the URI and runs every public method as one transaction."""
+    """Owns the URI and runs every public method as one transaction.
+
+    ``actor`` is who model-center changes are recorded as when a call names no one (the CLI's
+    local backend sets the OS user; a server passes each token's name per call)."""
+
+    actor: str = DEFAULT_ACTOR
 
     def __init__(self, uri: str | None = None, *, auto_upgrade: bool | None = None) -> None:
         self._uri = uri or get_settings().metastore_uri

@@ -83,7 +83,7 @@ class HistoryStore(StoreBase):
         served follows the alias).
         """
         check_stage(stage)
-        audit = Audit.of(actor, reason, metrics)
+        audit = Audit.of(self.actor if actor is None else actor, reason, metrics)
 
         def work(session: Session) -> ModelVersion:
             model = model_row(session, model_name, lock=True)
@@ -107,7 +107,7 @@ class HistoryStore(StoreBase):
         ``MODEL_FAILED``. If it held ``deployed``, the alias goes back to the previous holder
         that may take it (as ``roll_back_alias``), or is removed when there is none, so every
         predictor keeps or gets a version that works; all of it recorded in the history."""
-        audit = Audit.of(actor, reason)
+        audit = Audit.of(self.actor if actor is None else actor, reason)
 
         def work(session: Session) -> ModelVersion:
             model = model_row(session, model_name, lock=True)
@@ -131,7 +131,7 @@ class HistoryStore(StoreBase):
         """Set tag ``key`` of the version to ``value`` (``None`` removes it), recorded in the
         history (kind ``tag``); nothing when it has that value already."""
         _check_tag(key, value)
-        audit = Audit.of(actor)
+        audit = Audit.of(self.actor if actor is None else actor)
 
         def work(session: Session) -> ModelVersion:
             model = model_row(session, model_name, lock=True)

@@ -123,7 +123,7 @@ class ModelStore(StoreBase):
             )
         checksum = _checked_checksum(model_name, checksum)
         lineage_json = _checked_lineage(model_name, lineage)
-        audit = Audit.of(actor)
+        audit = Audit.of(self.actor if actor is None else actor)
 
         def work(session: Session) -> ModelVersion:
             check_run_refs(session, execution_id, job_id)
