@@ -130,6 +130,11 @@ class MetaStoreError(AiflowError):
     title = "Meta store unavailable"
 
 
+class MetaStoreUnavailable(MetaStoreError):
+    """The meta store's database could not be reached or dropped the connection (restarting,
+    a network partition): worth retrying, unlike a wrong schema revision."""
+
+
 # -- the REST API's authentication -------------------------------------------------------------
 
 

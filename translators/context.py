@@ -42,6 +42,9 @@ class JobResult:
     # Why the attempt failed, when it did: {"type", "message", "node", "attempt"[, "code"]}
     # (see ``fail``); the driver makes it the job's error instead of "exited with code 1".
     failure: dict[str, Any] | None = None
+    # The attempt that ran to its end: how a driver that adopted the job after its own driver
+    # died (and so cannot read its exit code) tells that it succeeded.
+    succeeded: int | None = None
 
     def count(self, node: str, direction: str, n: int) -> None:
         slot = self.rows.setdefault(node, {"in": 0, "out": 0})
@@ -84,6 +87,8 @@ class JobResult:
         }
         if self.failure is not None:  # only then: a successful job's result keeps its shape
             result["failure"] = self.failure
+        if self.succeeded is not None:
+            result["succeeded"] = self.succeeded
         if self.decisions or self.pushes:  # only for jobs with lifecycle nodes
             result["decisions"] = self.decisions[-_KEPT_DECISIONS:]
             result["pushes"] = self.pushes[-_KEPT_DECISIONS:]

@@ -63,6 +63,9 @@ class Engine(ABC):
     # kind (Flink trains on ``local``). A node that names an engine explicitly never moves.
     fallback: ClassVar[str | None] = None
     modes: ClassVar[tuple[str, ...]] = ("batch", "stream")  # run modes it implements
+    # Each stream job of this engine reads its stream source itself, with a ledger of its own,
+    # instead of a job relaying it through an execution-scoped intermediate (``replicate``).
+    stream_sources_per_job: ClassVar[bool] = False
 
     @abstractmethod
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:

@@ -398,7 +398,8 @@ class JobApiClient:
         idempotent: bool = True,
     ) -> Any:
         """One request; retried with backoff while the server cannot be reached (and, for an
-        idempotent one, when the connection broke mid-request)."""
+        idempotent one, when the connection broke mid-request or the server's meta store was
+        unavailable: 503)."""
         import httpx
 
         params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -406,7 +407,6 @@ class JobApiClient:
         while True:
             try:
                 response = self._client().request(method, path, params=params, json=body)
-                break
             except httpx.TransportError as exc:
                 retry = isinstance(exc, httpx.ConnectError) or idempotent
                 if not retry or time.monotonic() + delay > deadline:
@@ -415,6 +415,14 @@ class JobApiClient:
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF)
+                continue
+            if response.status_code == 503 and idempotent and time.monotonic() + delay < deadline:
+                # the server is up but its meta store is not (a database restart): wait it out
+                response.close()
+                time.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF)
+                continue
+            break
         if response.status_code >= 400:
             raise _error(response)
         return None if response.status_code == 204 else response.json()

@@ -30,6 +30,7 @@ from aiflow.plan.model import (
 from aiflow.plan.validate import check_for_run, topological_order
 from aiflow.translators.engine import Operator, available_engines, load_engine, operator_for
 from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
+from aiflow.translators.replicate import StreamReplicas
 from aiflow.translators.rules import detach, job_rules, rule_owners
 
 SOURCE_KINDS = (NodeKind.READ_EXAMPLE, NodeKind.READ_INTERMEDIATE)
@@ -108,6 +109,7 @@ class Translator(ABC):
         deps: dict[int, set[int]] = defaultdict(set)
         model_sources: dict[int, dict[str, str]] = defaultdict(dict)
         formats: dict[Channel, str] = {}
+        replicas = StreamReplicas(plan, engine_of, job_of, names) if self.mode == "stream" else None
         for edge in plan.edges:
             src_job, dst_job = job_of[edge.source.node], job_of[edge.target]
             if src_job == dst_job:
@@ -116,6 +118,10 @@ class Translator(ABC):
             deps[dst_job].add(src_job)
             if edge.kind == "model":
                 model_sources[dst_job][edge.target] = edge.source.node
+                continue
+            own = replicas.copy(edge) if replicas is not None else None
+            if own is not None:  # the job reads the stream itself (``replicate``)
+                job_edges[dst_job].append(own)
                 continue
             source = nodes[edge.source.node]
             fmt = formats.get(edge.source) or _intermediate_format(
@@ -153,6 +159,9 @@ class Translator(ABC):
         for i, members in enumerate(groups):
             readers = [n for n in extra_nodes[i].values() if n.kind is NodeKind.READ_INTERMEDIATE]
             writers = [n for n in extra_nodes[i].values() if n.kind is NodeKind.WRITE_INTERMEDIATE]
+            if replicas is not None:  # copies come in topological order, before their readers
+                readers += replicas.copies[i].values()
+                job_edges[i] = replicas.edges[i] + job_edges[i]
             job_nodes = readers + sorted((nodes[m] for m in members), key=lambda n: position[n.id])
             job_nodes += writers
             user_nodes = [nodes[m] for m in members]

@@ -42,9 +42,10 @@ def run_job(job_id: int, on_context: Callable[[JobContext], None] | None = None)
         if api is not None:
             store = api
         else:
+            from aiflow.store.patience import patient
             from aiflow.store.sql_store import MetaStore
 
-            store = MetaStore()
+            store = patient(MetaStore())  # a database restart is waited out, as the API client does
         return _run(job_id, store, settings, on_context)
 
 
@@ -90,6 +91,7 @@ def _run(
             on_context(ctx)
         engine = load_engine(spec.engine)()
         engine.run_job(spec, ctx)
+        ctx.result.succeeded = _attempt(job)
     except Exception as exc:  # the job's error field says why, not only its log
         ctx.result.fail(exc, _attempt(job))
         raise

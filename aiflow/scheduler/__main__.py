@@ -1,9 +1,11 @@
 """Driver entry point: ``python -m aiflow.scheduler --execution-id N``.
 
 What ``aiflow run --detach`` starts (see ``spawn_driver``): a process of its own that outlives
-the terminal. The store comes from the usual configuration (``AIFLOW_HOME``,
-``AIFLOW__METASTORE__URI``), the deployer from the execution's ``deployer`` column. Exit code 0
-means the execution succeeded, 1 that it did not, 2 bad usage (argparse).
+the terminal; with ``--adopt``, the driver that replaces a running execution's dead driver and
+takes over its running jobs (``reconcile`` starts it). The store comes from the usual
+configuration (``AIFLOW_HOME``, ``AIFLOW__METASTORE__URI``), the deployer from the execution's
+``deployer`` column. Exit code 0 means the execution succeeded, 1 that it did not, 2 bad usage
+(argparse).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m aiflow.scheduler", description="Run one execution's driver."
     )
     parser.add_argument("--execution-id", type=int, required=True)
+    parser.add_argument(
+        "--adopt", action="store_true", help="replace the running execution's dead driver"
+    )
     args = parser.parse_args(argv)
     # aiflow's own progress at INFO; libraries (alembic) only when they warn
     logging.basicConfig(
@@ -36,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = MetaStore()
         execution = store.get_execution(args.execution_id)
-        final = run_execution(store, execution.id, get_deployer(execution.deployer))
+        deployer = get_deployer(execution.deployer)
+        final = run_execution(store, execution.id, deployer, adopt=args.adopt)
     except AiflowError as exc:
         log.error("execution %s: %s", args.execution_id, exc)
         return 1

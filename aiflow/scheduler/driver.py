@@ -12,6 +12,10 @@ has to find it again (``request_stop``, ``reconcile``).
 
 Ownership is guarded by compare-and-set on every transition: if another process changed a row
 under the driver (a reconciler that wrongly thought it dead), the driver takes the store's word.
+
+Failures of the driver itself: a meta store outage (a database restart) is waited out, call by
+call, for up to two minutes (``aiflow.store.patience``) while the jobs keep running; a driver
+killed outright is replaced by one that adopts its running jobs (``reconcile``, ``--adopt``).
 """
 
 from __future__ import annotations
@@ -37,8 +41,9 @@ from aiflow.scheduler.launch import (
     spawn_driver,
     stop_all,
 )
-from aiflow.scheduler.reconcile import reconcile, request_stop
+from aiflow.scheduler.reconcile import driver_is_dead, reconcile, request_stop
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
+from aiflow.store.patience import patient
 
 if TYPE_CHECKING:
     from aiflow.store.sql_store import MetaStore
@@ -61,8 +66,10 @@ def run_execution(
     *,
     on_update: OnUpdate | None = None,
     command_for: CommandFor | None = None,
+    adopt: bool = False,
 ) -> Execution:
-    """Run a queued execution to its end and return it as finally stored.
+    """Run a queued execution to its end and return it as finally stored; with ``adopt``, a
+    running one whose driver died (``reconcile``): its live jobs are taken over, not restarted.
 
     ``on_update`` gets fresh copies of the execution and its jobs after every loop turn that
     changed something (for progress display); ``command_for`` replaces the job command
@@ -71,7 +78,7 @@ def run_execution(
     ended and it finishes as killed. Raises ``InvalidInput`` if another driver owns it.
     """
     driver = _Driver(store, execution_id, deployer, on_update, command_for or default_command)
-    return driver.run()
+    return driver.run(adopt=adopt)
 
 
 @dataclass
@@ -90,7 +97,8 @@ class _Driver:
         on_update: OnUpdate | None,
         command_for: CommandFor,
     ) -> None:
-        self.store = store
+        # A database restart must not end the execution: jobs keep running meanwhile.
+        self.store = patient(store)
         self.id = execution_id
         self.deployer = deployer
         self.on_update = on_update
@@ -110,7 +118,7 @@ class _Driver:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def run(self) -> Execution:
+    def run(self, *, adopt: bool = False) -> Execution:
         execution = self.store.get_execution(self.id)
         self.stream = execution.mode == "stream"
         for job in self.store.list_jobs(self.id):
@@ -120,7 +128,7 @@ class _Driver:
             self.dependents.setdefault(job.id, [])
             for upstream in job.depends_on:
                 self.dependents.setdefault(upstream, []).append(job.id)
-        early = self._claim(execution)
+        early = self._adopt(execution) if adopt else self._claim(execution)
         if early is not None:
             return early
         log.info("execution %s: %s mode, %d jobs", self.id, execution.mode, len(self.jobs))
@@ -141,9 +149,8 @@ class _Driver:
         if execution.status == ExecutionStatus.QUEUED and self.store.transition_execution(
             self.id, ExecutionStatus.RUNNING, expected={ExecutionStatus.QUEUED}
         ):
-            self.store.update_execution(
-                self.id, driver_pid=os.getpid(), driver_host=socket.gethostname()
-            )
+            me = os.getpid(), socket.gethostname()
+            self.store.claim_driver(self.id, replacing=(None, None), pid=me[0], host=me[1])
             return None
         current = self.store.get_execution(self.id)
         if current.status == ExecutionStatus.STOPPING and current.driver_pid is None:
@@ -161,6 +168,40 @@ class _Driver:
             f"execution {self.id} is {current.status} (driver pid {current.driver_pid} on "
             f"{current.driver_host}); only a queued execution can be run"
         )
+
+    def _adopt(self, execution: Execution) -> Execution | None:
+        """Replace the running execution's dead driver (CAS on its pid) and take over its jobs:
+        a live one is watched from its handle as if started here (its timeout counts from
+        now); one that ended meanwhile is an attempt that failed (its exit code is lost)."""
+        me = os.getpid(), socket.gethostname()
+        previous = (execution.driver_pid, execution.driver_host)
+        if not (
+            execution.status == ExecutionStatus.RUNNING
+            and driver_is_dead(execution)
+            and self.store.claim_driver(self.id, replacing=previous, pid=me[0], host=me[1])
+        ):
+            log.info("execution %s: not adopted (another driver has it, or it ended)", self.id)
+            return self.store.get_execution(self.id)
+        log.warning("execution %s: adopted from driver pid %s on %s", self.id, *previous)
+        for job_id, job in self.jobs.items():
+            if self.status[job_id] != _S.RUNNING:
+                continue
+            attempt = _Attempt(job.handle or {}, time.monotonic())
+            if job.handle is not None and self.deployer.poll(job.handle).running:
+                self.running[job_id] = attempt
+            else:
+                self._ended_unwatched(job_id)
+        return None
+
+    def _ended_unwatched(self, job_id: int) -> None:
+        """A job that ended while no driver watched it: succeeded if it recorded so for this
+        attempt, else a failed attempt (retried as its ``retries`` allow)."""
+        result = self.store.get_job(job_id).result or {}
+        if result.get("succeeded") == self.attempt[job_id]:
+            self._set(job_id, _S.SUCCEEDED, exit_code=0)
+            return
+        failure = self._recorded_failure(job_id) or "ended while its driver was down"
+        self._attempt_failed(job_id, failure, None)
 
     def _loop(self) -> Outcome:
         interval = self.settings.scheduler.poll_interval
@@ -391,6 +432,9 @@ class _Driver:
             self.status[job_id] = to
             return True
         actual = self.store.get_job(job_id).status
+        if actual == to:  # this write took effect, though its reply was lost (a retry)
+            self.status[job_id] = to
+            return True
         log.warning(
             "job %s: expected %s but another process set %s", job_id, self.status[job_id], actual
         )

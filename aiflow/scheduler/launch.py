@@ -146,8 +146,9 @@ def stop_all(deployer: Deployer, handles: Sequence[Handle], grace: float) -> Non
         thread.join()
 
 
-def spawn_driver(execution_id: int, *, store_uri: str | None = None) -> int:
-    """Start ``python -m aiflow.scheduler --execution-id N`` detached and return its pid.
+def spawn_driver(execution_id: int, *, store_uri: str | None = None, adopt: bool = False) -> int:
+    """Start ``python -m aiflow.scheduler --execution-id N`` detached and return its pid;
+    with ``adopt``, a driver that replaces the running execution's dead one (``--adopt``).
 
     Detached means a new session, so closing the terminal that ran ``aiflow run --detach`` does
     not end it; its output goes to ``logs_dir/<id>/driver.log``. The store URI travels in the
@@ -165,6 +166,7 @@ def spawn_driver(execution_id: int, *, store_uri: str | None = None) -> int:
         "PYTHONUNBUFFERED": "1",
     }
     command = [sys.executable, "-P", "-m", "aiflow.scheduler", "--execution-id", str(execution_id)]
+    command += ["--adopt"] if adopt else []
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             command,

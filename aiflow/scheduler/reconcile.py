@@ -1,9 +1,17 @@
-"""Stopping executions from outside their driver, and cleaning up after drivers that died.
+"""Stopping executions from outside their driver, and taking over from drivers that died.
 
 Both work from the store alone (the driver's pid and host, each job's deployer handle), because
-they run in another process than the driver: ``aiflow stop``, or the next ``aiflow run`` after a
-crash. A driver is only declared dead when this host can prove it (same host, pid gone or
-recycled); a driver on another host is left alone, since a wrong "dead" would kill live jobs.
+they run in another process than the driver: ``aiflow stop``, the scheduler's pass, or the next
+``aiflow run`` after a crash. A driver is only declared dead when this host can prove it (same
+host, pid gone or recycled); a driver on another host is left alone, since a wrong "dead" would
+kill live jobs.
+
+A running execution whose driver died (``kill -9``, an OOM kill) is **adopted**: a new driver
+(``python -m aiflow.scheduler --adopt``) replaces the dead one by compare-and-set on its pid, so
+one of any number of reconcilers wins, and takes over the jobs from their stored handles: live
+ones keep running untouched (a stream job keeps streaming), ended ones count as a failed
+attempt and are retried as their ``retries`` allow. An execution that was being stopped is
+ended here instead, as its driver would have.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import psutil
 
 from aiflow.config import get_settings
 from aiflow.errors import AiflowError
-from aiflow.scheduler.launch import stop_all
+from aiflow.scheduler.launch import spawn_driver, stop_all
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 
 if TYPE_CHECKING:
@@ -29,19 +37,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("aiflow.scheduler")
 
 DeployerFor = Callable[[str], "Deployer"]
+Adopt = Callable[[int], object]  # start a driver that adopts execution N (in another process)
 
 # A running execution without a recorded driver pid this old has lost its driver between the
 # claim and recording the pid (two consecutive writes): a window of milliseconds.
 _UNCLAIMED_AFTER = 60.0
 _CREATE_TIME_TOLERANCE = 1.0
 _STOP_POLL = 0.05
+# A reconciler starts one adopting driver per execution, then waits this long before starting
+# another (the first may have died before it could claim the execution).
+_READOPT_AFTER = 30.0
+# (store URI, execution id) -> time.monotonic() of the last adoption this process started
+_adopting: dict[tuple[str, int], float] = {}
 
 
 def driver_is_dead(execution: Execution) -> bool:
     """True only when this host can tell the execution's driver process is gone.
 
-    The driver records its pid after its process started and before ``started_at`` was set, so
-    a process with that pid created after ``started_at`` is a recycled pid, not the driver.
+    A driver records its pid after its process started and before ``driver_started_at`` (or,
+    for rows written before that column, ``started_at``) was set, so a process with that pid
+    created after that moment is a recycled pid, not the driver.
     """
     if execution.driver_pid is None:
         age = (datetime.now(UTC) - (execution.started_at or execution.created_at)).total_seconds()
@@ -52,7 +67,7 @@ def driver_is_dead(execution: Execution) -> bool:
         proc = psutil.Process(execution.driver_pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return True
-        started = execution.started_at
+        started = execution.driver_started_at or execution.started_at
         return started is not None and (
             proc.create_time() > started.timestamp() + _CREATE_TIME_TOLERANCE
         )
@@ -92,23 +107,47 @@ def request_stop(
     return execution
 
 
-def reconcile(store: MetaStore, deployer_for: DeployerFor) -> list[int]:
-    """End the executions whose driver died; return their ids.
+def reconcile(
+    store: MetaStore, deployer_for: DeployerFor, *, adopt: Adopt | None = None
+) -> list[int]:
+    """Take over from the drivers that died: adopt their running executions, end the ones
+    being stopped; return the ids of the executions ended.
 
-    Jobs the store thinks are running are checked through their deployer: dead ones failed
-    while nobody watched, live ones are stopped (nobody would watch them, retry them or time
-    them out) and also count as failed. The execution fails, or is killed if a stop had been
-    requested. Costs one query per non-final status when there is nothing to do, so ``aiflow
-    run`` can call it every time.
+    ``adopt(execution_id)`` starts the adopting driver (default: a detached ``python -m
+    aiflow.scheduler --adopt``, see the module docstring). Ending an execution checks the jobs
+    the store thinks are running through their deployer: live ones are stopped, and the
+    execution is killed. Costs one query per non-final status when there is nothing to do, so
+    ``aiflow run`` can call it every time.
     """
+    start = adopt or (
+        lambda execution_id: spawn_driver(execution_id, store_uri=store.uri, adopt=True)
+    )
     reconciled = []
     for status in (ExecutionStatus.RUNNING, ExecutionStatus.STOPPING, ExecutionStatus.QUEUED):
         for execution in store.list_executions(status=status, limit=10_000):
-            if driver_is_dead(execution) and _take_over(
-                store, execution, deployer_for(execution.deployer)
-            ):
+            if not driver_is_dead(execution):
+                continue
+            if execution.status == ExecutionStatus.RUNNING:
+                _adopt((store.uri, execution.id), execution, start)
+            elif _take_over(store, execution, deployer_for(execution.deployer)):
                 reconciled.append(execution.id)
     return sorted(reconciled)
+
+
+def _adopt(key: tuple[str, int], execution: Execution, start: Adopt) -> None:
+    """Start a driver for ``execution`` unless this process started one recently."""
+    now = time.monotonic()
+    last = _adopting.get(key)
+    if last is not None and now - last < _READOPT_AFTER:
+        return
+    _adopting[key] = now
+    log.warning(
+        "execution %s: its driver (pid %s on %s) died; starting one that adopts its jobs",
+        execution.id,
+        execution.driver_pid,
+        execution.driver_host,
+    )
+    start(execution.id)
 
 
 def _take_over(store: MetaStore, execution: Execution, deployer: Deployer) -> bool:

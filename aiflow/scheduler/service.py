@@ -120,7 +120,7 @@ class SchedulerService:
         drivers for orphaned queued executions; returns the ids of the executions it started
         drivers for (those its fires recorded first)."""
         started = self.fire_triggers()
-        reconcile(self.store, self.deployer_for)
+        reconcile(self.store, self.deployer_for, adopt=self._adopt)
         now = datetime.now(UTC)
         for execution in self.store.list_executions(status=ExecutionStatus.QUEUED, limit=100):
             age = (now - execution.created_at).total_seconds()
@@ -173,6 +173,9 @@ class SchedulerService:
             request_stop(self.store, execution_id, self.deployer_for, wait=0.0)
         except AiflowError as exc:
             log.warning("execution %s: could not stop it: %s", execution_id, exc)
+
+    def _adopt(self, execution_id: int) -> None:
+        self.start_driver(execution_id, store_uri=self.store.uri, adopt=True)
 
     def _start(self, execution_id: int) -> None:
         self.start_driver(execution_id, store_uri=self.store.uri)

@@ -136,6 +136,8 @@ class Execution(Entity):
     trigger_id: int | None = None  # the trigger that started it; None: a person or a program
     # The seq of the event that fired the rule that started it (its job gets that event).
     trigger_event_seq: int | None = None
+    # When its current driver started (a replaced driver's successor started later than it).
+    driver_started_at: datetime | None = None
 
 
 class Job(Entity):

@@ -16,9 +16,10 @@ prediction is a millisecond of work, so the framework's per-request cost (depend
 resolution, request objects, validation models) would be a large share of it. Here a predict
 request is: match the path, check the token (a cache hit needs no I/O), read the body up to
 its limit, parse it (orjson), check it and build the frame (``protocol``), run the chain
-(``chain``), write the JSON. Everything but a token not seen recently (checked on a worker
-thread) runs on the event loop: a hand-off to a thread per request would cost about as much
-as a small model's prediction.
+(``chain``), write the JSON. For a version whose probe allowed it (``fast_path``), the checked
+values become one float array handed to the model instead of a frame. Everything but a token
+not seen recently (checked on a worker thread) runs on the event loop: a hand-off to a thread
+per request would cost about as much as a small model's prediction.
 
 Status codes: 400 a body that is not JSON, 401/403 tokens, 404 another model's name or an
 unknown path, 405 a wrong method, 413 a body over ``max_body_bytes``, 422 instances that do
@@ -42,7 +43,7 @@ from aiflow.serving.chain import Chain, default_chain
 from aiflow.serving.metrics import ServingMetrics
 from aiflow.serving.model_holder import ModelHolder
 from aiflow.serving.protocol import Rejected, dumps, parse_instances
-from aiflow.serving.schema import to_frame
+from aiflow.serving.schema import to_block, to_frame
 from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger(__name__)
@@ -159,9 +160,12 @@ class ServingApp:
         if served is None:
             return 503, {"error": self._not_ready()}, [(b"retry-after", b"1")]
         try:
-            body = await self._body(receive, length)
-            frame = to_frame(parse_instances(body), served.schema)
-            predictions = self.chain.predict(frame, served.model)
+            instances = parse_instances(await self._body(receive, length))
+            fast = served.fast
+            if fast is not None and served.schema is not None:  # probed at load (fast_path)
+                predictions = fast.predict(to_block(instances, served.schema))
+            else:
+                predictions = self.chain.predict(to_frame(instances, served.schema), served.model)
         except Rejected as exc:
             return exc.status, exc.body(), []
         except UserCodeError as exc:
@@ -253,6 +257,7 @@ def create_app(
         alias=alias,
         schema_for=chain.schema_for,
         metrics=ServingMetrics(),
+        fast_path_for=chain.fast_path_for,
         poll_interval=poll_interval,
         resync_interval=resync_interval,
     )

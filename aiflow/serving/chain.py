@@ -32,6 +32,7 @@ from aiflow.dsl.sql import is_sql
 from aiflow.dsl.workflow import Workflow
 from aiflow.errors import InvalidInput, InvalidPlan, UserCodeError
 from aiflow.plan.model import LogicalPlan, Node, NodeKind
+from aiflow.serving.fast_path import FastPath, probe
 from aiflow.serving.schema import Schema
 from aiflow.translators.usercode import WORKFLOW_MODULE, UserCode
 
@@ -74,6 +75,15 @@ class Chain:
         """What a request to ``model`` must hold: the example's records with a workflow (the
         model sees columns the transforms make), else the columns the model was fitted on."""
         return self.schema if self.workflow is not None else Schema.of_model(model)
+
+    def fast_path_for(self, model: Any, schema: Schema | None) -> tuple[FastPath | None, str]:
+        """The numpy fast path for a loaded ``model`` (``fast_path``), or ``None``, and why.
+        Only the default predictor with no transform in front qualifies: the probe then
+        compares the whole chain's answers, the same code a request runs."""
+        if not self.plain or self.steps:
+            return None, "the chain runs transforms or its own predictor"
+        exclude = list(getattr(self.predictor, "exclude", None) or ())
+        return probe(self.predict, model, schema, exclude)
 
     def predict(self, frame: pd.DataFrame, model: Any) -> list[Any]:
         """One prediction per row of ``frame``: the ``prediction`` column the predictor adds, or,

@@ -19,7 +19,21 @@ event keyed by the model's name in the same transaction (``MODEL_ALIAS_SET``, ``
 any, asks the store again what to serve -- the event only says *when* to look; the answer always
 comes from the store's current state, so reordered or coalesced events cannot mislead it. It
 also asks every ``resync_interval`` seconds whatever the events say, a safety net for a feed
-it could not read for a while.
+it could not read for a while. A look is one indexed query; a swap adds the serving pointer
+(one query, which also says where the artifact is) and the load, unless the version was
+preloaded.
+
+**Preloading.** A version that becomes a candidate -- an event says it was registered
+(``MODEL_GENERATED``), validated (``MODEL_VALIDATED``) or got another alias than the one
+followed -- is loaded beside the served one, on the watcher thread, before any alias moves
+onto it; when the followed alias then moves to it, the swap is the assignment alone. At most
+one version is preloaded (a newer candidate replaces it; a swap to another version drops it).
+A candidate that does not load is only logged: it is marked failed, as below, if and when it
+is to be served.
+
+**The numpy fast path** (``fast_path``): building a ``Served`` probes, once, whether the model
+answers the same from a float array as from a DataFrame (``Chain.fast_path_for``); requests
+then use whichever the probe allowed. The probe runs here, beside the requests, never on them.
 
 **A version that does not load** (``ArtifactCorrupt``: its checksum does not match, its file
 is missing or not a pickle; or unpickling it raises) is marked failed in the store
@@ -44,7 +58,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiflow.errors import AiflowError, ArtifactCorrupt
-from aiflow.schemas.entities import SERVING_ALIAS, ModelVersion
+from aiflow.schemas.entities import (
+    SERVING_ALIAS,
+    UNSERVABLE_STAGES,
+    Event,
+    ModelVersion,
+    ServingVersion,
+)
+from aiflow.serving.fast_path import FastPath
 from aiflow.serving.metrics import ServingMetrics
 from aiflow.serving.schema import Schema
 from aiflow.store.artifacts import load_model
@@ -56,6 +77,13 @@ LOAD_FAILED_EVENT: Final = "SERVING_LOAD_FAILED"  # value: the version that fail
 ACTOR: Final = "aiflow serve"  # who marks a version failed, in the model's history
 _EVENT_PAGE: Final = 500
 _REASON_LENGTH: Final = 500
+# Events that make a version a candidate to preload (value: the version), and the alias event
+# (value: "alias=version").
+_CANDIDATE_EVENTS: Final = frozenset({"MODEL_GENERATED", "MODEL_VALIDATED"})
+_ALIAS_SET_EVENT: Final = "MODEL_ALIAS_SET"
+
+Version = ModelVersion | ServingVersion  # what loading a version needs: number, uri, checksum
+FastPathFor = Callable[[Any, Schema | None], tuple[FastPath | None, str]]
 
 
 @dataclass(frozen=True)
@@ -66,12 +94,15 @@ class Served:
     model: Any
     schema: Schema | None  # None: any fields (nothing declares them)
     artifact_uri: str
+    fast: FastPath | None = None  # the numpy fast path, when the probe allowed it
 
 
 class ModelHolder:
     """Holds the version of ``model_name`` to serve and keeps it current (``start``).
 
-    ``schema_for(model)``: what requests to a loaded model must hold (``Chain.schema_for``).
+    ``schema_for(model)``: what requests to a loaded model must hold (``Chain.schema_for``);
+    ``fast_path_for(model, schema)``: its numpy fast path, probed (``Chain.fast_path_for``;
+    ``None``: requests always take the DataFrame path).
     """
 
     def __init__(
@@ -82,6 +113,7 @@ class ModelHolder:
         alias: str = SERVING_ALIAS,
         schema_for: Callable[[Any], Schema | None] = Schema.of_model,
         metrics: ServingMetrics | None = None,
+        fast_path_for: FastPathFor | None = None,
         poll_interval: float = 1.0,
         resync_interval: float = 10.0,
     ) -> None:
@@ -90,9 +122,11 @@ class ModelHolder:
         self.alias = alias
         self.schema_for = schema_for
         self.metrics = metrics or ServingMetrics()
+        self.fast_path_for = fast_path_for
         self.poll_interval = poll_interval
         self.resync_interval = resync_interval
         self._served: Served | None = None
+        self._preloaded: Served | None = None  # at most one version beside the served one
         self._unloadable: set[int] = set()  # versions this process gave up on
         self._seq = 0  # the newest event of the model seen
         self._sync_lock = threading.Lock()
@@ -132,10 +166,12 @@ class ModelHolder:
         next_resync = time.monotonic() + self.resync_interval
         while not self._stop.wait(self.poll_interval):
             try:
-                moved = self._new_events()
-                if moved or self._served is None or time.monotonic() >= next_resync:
+                events = self._new_events()
+                if events or self._served is None or time.monotonic() >= next_resync:
                     next_resync = time.monotonic() + self.resync_interval
                     self.sync()
+                if events:
+                    self.preload(events)
             except Exception:  # a store away for a moment must not end the service: retry
                 log.warning(
                     "model '%s': following the meta store failed", self.model_name, exc_info=True
@@ -151,16 +187,19 @@ class ModelHolder:
                 return seq
             seq = page[-1].seq
 
-    def _new_events(self) -> bool:
-        """Whether the model has events newer than the last seen (marking them seen)."""
-        moved = False
+    def _new_events(self) -> list[Event]:
+        """The model's events newer than the last seen (marking them seen): one query, unless
+        more than a page of them came since the last look."""
+        events: list[Event] = []
         while True:
             page = self.store.list_events(
                 after_seq=self._seq, key=self.model_name, limit=_EVENT_PAGE
             )
-            if not page:
-                return moved
-            self._seq, moved = page[-1].seq, True
+            if page:
+                self._seq = page[-1].seq
+                events += page
+            if len(page) < _EVENT_PAGE:
+                return events
 
     # -- choosing and loading a version -------------------------------------------------------
 
@@ -170,20 +209,64 @@ class ModelHolder:
         with self._sync_lock:
             target = self._target()
             served = self._served
-            if target is None or target in self._unloadable:
+            if target is None or target.version in self._unloadable:
                 return served
-            if served is not None and served.version == target:
+            if served is not None and served.version == target.version:
                 return served
-            version = self.store.get_model_version(self.model_name, target)
-            loaded = self._load(version)
+            preloaded, self._preloaded = self._preloaded, None  # used now, or never: dropped
+            if (
+                preloaded is not None
+                and preloaded.version == target.version
+                and preloaded.artifact_uri == target.artifact_uri
+            ):
+                loaded: Served | None = preloaded
+            else:
+                loaded = self._load(target)
             if loaded is not None:
                 self._swap(loaded)
             return self._served
 
-    def _target(self) -> int | None:
+    def preload(self, events: list[Event]) -> Served | None:
+        """Load the version the newest candidate event among ``events`` names (see the
+        module's docstring), unless it is served, preloaded or given up on; returns what is
+        preloaded afterwards. A version that does not load is logged, not marked."""
+        candidate = _candidate(events, self.alias)
+        with self._sync_lock:
+            served, preloaded = self._served, self._preloaded
+            if (
+                candidate is None
+                or candidate in self._unloadable
+                or (served is not None and served.version == candidate)
+                or (preloaded is not None and preloaded.version == candidate)
+            ):
+                return preloaded
+            try:
+                version = self.store.get_model_version(self.model_name, candidate)
+            except AiflowError as exc:
+                log.info("model '%s': not preloading %d: %s", self.model_name, candidate, exc)
+                return preloaded
+            if version.stage in UNSERVABLE_STAGES:
+                return preloaded
+            self._preloaded = None  # one version beside the served one, not two
+            try:
+                self._preloaded = self._build(version)
+            except Exception as exc:
+                log.warning(
+                    "model '%s': could not preload version %d from %s (%s: %s); it is tried "
+                    "again if it is to be served",
+                    self.model_name,
+                    candidate,
+                    version.artifact_uri,
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+            log.info("model '%s': version %d preloaded", self.model_name, candidate)
+            return self._preloaded
+
+    def _target(self) -> Version | None:
         if self.alias == SERVING_ALIAS:
-            pointer = self.store.serving_pointer(self.model_name)
-            return None if pointer is None else pointer.version
+            return self.store.serving_pointer(self.model_name)
         version = self.store.get_model_version_by_alias(self.model_name, self.alias)
         if version is None and self._served is not None:
             log.warning(
@@ -192,12 +275,30 @@ class ModelHolder:
                 self.alias,
                 self._served.version,
             )
-        return None if version is None else version.version
+        return version
 
-    def _load(self, version: ModelVersion) -> Served | None:
-        uri = version.artifact_uri
+    def _build(self, version: Version) -> Served:
+        """Load ``version`` and probe its fast path; raises what loading raises."""
+        model = load_model(version.artifact_uri, checksum=version.checksum)
+        schema = self.schema_for(model)
+        fast = None
+        if self.fast_path_for is not None:
+            try:
+                fast, why = self.fast_path_for(model, schema)
+            except Exception as exc:  # a bug in the probe must not fail the version
+                fast, why = None, f"the probe failed: {type(exc).__name__}: {exc}"
+            log.info(
+                "model '%s' version %d: %s (%s)",
+                self.model_name,
+                version.version,
+                "numpy fast path" if fast is not None else "DataFrame path",
+                why,
+            )
+        return Served(version.version, model, schema, version.artifact_uri, fast)
+
+    def _load(self, version: Version) -> Served | None:
         try:
-            model = load_model(uri, checksum=version.checksum)
+            return self._build(version)
         except ArtifactCorrupt as exc:
             cause = exc.__cause__
             if isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
@@ -222,7 +323,6 @@ class ModelHolder:
             self._unloadable.add(version.version)
             self._failed(version, f"{type(exc).__name__}: {exc}", mark=True)
             return None
-        return Served(version.version, model, self.schema_for(model), uri)
 
     def _swap(self, loaded: Served) -> None:
         previous, self._served = self._served, loaded
@@ -238,9 +338,7 @@ class ModelHolder:
             previous.version,
         )
 
-    def _failed(
-        self, version: ModelVersion, reason: str, *, mark: bool, retried: bool = False
-    ) -> None:
+    def _failed(self, version: Version, reason: str, *, mark: bool, retried: bool = False) -> None:
         """Count, log and record a version that did not load; the served one stays. One that
         will be ``retried`` gets no event: a store away for minutes would flood the log."""
         self.metrics.load_failures.inc()
@@ -269,3 +367,19 @@ class ModelHolder:
                 version.version,
                 exc,
             )
+
+
+def _candidate(events: list[Event], followed: str) -> int | None:
+    """The version the newest candidate event names: registered, validated, or given another
+    alias than ``followed`` (a move of that one is ``sync``'s)."""
+    for event in reversed(events):
+        value = event.value
+        if event.type == _ALIAS_SET_EVENT:
+            alias, _, value = value.rpartition("=")
+            if alias == followed:
+                continue
+        elif event.type not in _CANDIDATE_EVENTS:
+            continue
+        if value.isdigit():
+            return int(value)
+    return None

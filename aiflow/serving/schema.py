@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiflow.serving.protocol import Rejected, shown
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 NUMBER: Final = "number"  # a feature column of a model: any JSON number, no null
@@ -87,6 +88,12 @@ class Schema:
             return cls(tuple(range(count)), types, source, keyed=False, positional=True)
         return None
 
+    @property
+    def float_block(self) -> bool:
+        """Whether every field is a float64 column: instances then make one 2-D float block
+        (``to_block``), the array the numpy fast path hands a model."""
+        return self._index is not None
+
     def describe(self) -> dict[str, str]:
         """Field -> type, for the status endpoint."""
         return {str(c): t for c, t in zip(self.columns, self.types, strict=True)}
@@ -97,6 +104,27 @@ def to_frame(instances: list[Any], schema: Schema | None) -> pd.DataFrame:
     naming the first instance and field that do not fit ``schema`` (``None``: open)."""
     if schema is None:
         return _open_frame(instances)
+    return _typed_frame(schema, _values(instances, schema))
+
+
+def to_block(instances: list[Any], schema: Schema) -> np.ndarray:
+    """The instances of a ``float_block`` schema as one float64 array of shape (fields,
+    instances), checked as ``to_frame`` checks them; ``block_frame`` makes it the same frame."""
+    import numpy as np
+
+    return np.array(_values(instances, schema), dtype=np.float64)  # None -> NaN
+
+
+def block_frame(schema: Schema, block: np.ndarray) -> pd.DataFrame:
+    """The frame ``to_frame`` makes of the instances ``block`` holds (no copy: the frame's one
+    float block is ``block``, so ``np.asarray(frame)`` is ``block.T``)."""
+    import pandas as pd
+
+    return pd.DataFrame(block.T, columns=schema._index, copy=False)
+
+
+def _values(instances: list[Any], schema: Schema) -> list[list[Any]]:
+    """The checked values, column by column."""
     values: list[list[Any]] = [[] for _ in schema.columns]
     width = len(schema.columns)
     for i, instance in enumerate(instances):
@@ -120,7 +148,7 @@ def to_frame(instances: list[Any], schema: Schema | None) -> pd.DataFrame:
                 values[j].append(_checked(schema, i, j, value))
         else:
             raise Rejected(422, _shape_error(i, instance, schema), instance=i)
-    return _typed_frame(schema, values)
+    return values
 
 
 _ABSENT: Final = object()
@@ -200,8 +228,7 @@ def _typed_frame(schema: Schema, values: list[list[Any]]) -> pd.DataFrame:
     import pandas as pd
 
     if schema._index is not None:  # every column float64 (None -> NaN)
-        block = np.array(values, dtype=np.float64).T
-        return pd.DataFrame(block, columns=schema._index, copy=False)
+        return block_frame(schema, np.array(values, dtype=np.float64))
     out: dict[Any, Any] = {}
     for column, kind, column_values in zip(schema.columns, schema.types, values, strict=True):
         has_null = schema.nullable and None in column_values

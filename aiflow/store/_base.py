@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from aiflow.config import get_settings
-from aiflow.errors import InvalidInput, MetaStoreError
+from aiflow.errors import InvalidInput, MetaStoreError, MetaStoreUnavailable
 from aiflow.schemas.entities import ChangeKind
 from aiflow.schemas.limits import NAME_LENGTH
 from aiflow.store import db, migrations
@@ -115,7 +115,7 @@ class StoreBase:
             with db.session_scope(engine, write=write) as session:
                 yield session
         except (OperationalError, InterfaceError) as exc:
-            raise MetaStoreError(
+            raise MetaStoreUnavailable(
                 f"meta store {db.display_url(self._uri)} failed: {exc.orig or exc}"
             ) from exc
 
@@ -132,7 +132,7 @@ class StoreBase:
             with engine.connect() as connection:
                 yield connection
         except (OperationalError, InterfaceError) as exc:
-            raise MetaStoreError(
+            raise MetaStoreUnavailable(
                 f"meta store {db.display_url(self._uri)} failed: {exc.orig or exc}"
             ) from exc
 
@@ -152,7 +152,7 @@ class StoreBase:
                 return
             current, head = migrations.current(self._uri), migrations.head()
         except (OperationalError, InterfaceError) as exc:
-            raise MetaStoreError(
+            raise MetaStoreUnavailable(
                 f"cannot open meta store {db.display_url(self._uri)}: {exc.orig or exc}"
             ) from exc
         if current != head:

@@ -156,6 +156,35 @@ class RunStore(StoreBase):
                 )
             return execution_entity(session, id)
 
+    def claim_driver(
+        self, id: int, *, replacing: tuple[int | None, str | None], pid: int, host: str
+    ) -> bool:
+        """Record process ``pid`` on ``host`` as running execution ``id``'s driver, if its
+        recorded driver is still ``replacing`` (pid, host; ``(None, None)`` for the first one)
+        and it is running: a compare-and-set, so of the processes that found the same dead
+        driver, one becomes the new one. Also records when the new driver started."""
+        old_pid, old_host = replacing
+        stmt = (
+            update(SqlExecution)
+            .where(
+                SqlExecution.id == id,
+                SqlExecution.status == ExecutionStatus.RUNNING,
+                SqlExecution.driver_pid.is_(None)
+                if old_pid is None
+                else SqlExecution.driver_pid == old_pid,
+                SqlExecution.driver_host.is_(None)
+                if old_host is None
+                else SqlExecution.driver_host == old_host,
+            )
+            .values(driver_pid=pid, driver_host=host, driver_started_at=utcnow())
+        )
+        with self._write() as session:
+            result = session.execute(stmt.execution_options(synchronize_session=False))
+            if rowcount(result) == 1:
+                return True
+            execution_entity(session, id)  # raises NotFound if that is why nothing matched
+            return False
+
     def transition_execution(
         self,
         id: int,

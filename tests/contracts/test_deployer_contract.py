@@ -314,11 +314,12 @@ from aiflow.deployers import get_deployer
 from aiflow.scheduler.driver import run_execution
 from aiflow.store.sql_store import MetaStore
 
-execution_id, deployer, python, program, shared = sys.argv[1:]
+execution_id, deployer, python, program, shared = sys.argv[1:6]
 run_execution(
     MetaStore(),
     int(execution_id),
     get_deployer(deployer),
+    adopt=sys.argv[6:] == ["adopt"],
     command_for=lambda job: [
         *json.loads(python), program, job.spec["argv"][0], shared, *job.spec["argv"][1:]
     ],
@@ -326,54 +327,72 @@ run_execution(
 """
 
 
-def test_reconcile_after_the_driver_died(
+def test_a_killed_driver_is_replaced_and_its_jobs_adopted(
     store: MetaStore, deployer_target: DeployerTarget, tmp_path: Path
 ) -> None:
-    """The driver is killed (SIGKILL: no cleanup); the next reconcile fails its jobs and ends
-    the job processes nobody watches any more."""
+    """The driver is killed (SIGKILL: no cleanup); reconcile starts a driver that adopts the
+    execution: the live job keeps running untouched (same process, same attempt), the one that
+    ended while nobody watched is retried, and the new driver ends them all on a stop."""
     eid = create(
         store,
         deployer_target,
         job("tree", "tree"),
-        job("victim", "sleep"),
+        job("victim", "sleep", max_retries=1),
         job("next", "ok", depends_on=["tree"]),
     )
     (tmp_path / "driver.py").write_text(DRIVER)
+    python = json.dumps(list(deployer_target.python))
+    argv = [sys.executable, str(tmp_path / "driver.py"), str(eid), deployer_target.name, python,
+            str(PROGRAM), str(deployer_target.shared)]  # fmt: skip
 
     def running() -> set[str]:
         return {name for name, j in by_name(store, eid).items() if j.status == _J.RUNNING}
 
-    python = json.dumps(list(deployer_target.python))
-    driver = subprocess.Popen(
-        [sys.executable, str(tmp_path / "driver.py"), str(eid), deployer_target.name, python,
-         str(PROGRAM), str(deployer_target.shared)],
-    )  # fmt: skip
+    driver = subprocess.Popen(argv)
+    adopters: list[subprocess.Popen[bytes]] = []
     try:
         tree = read_pids(deployer_target.shared / "tree.tree")
         victim = read_pids(deployer_target.shared / "victim.pid")[0]
         wait_for(lambda: running() == {"tree", "victim"}, 30, "both jobs running, with handles")
         assert store.get_execution(eid).driver_pid == driver.pid
-    finally:
         driver.send_signal(signal.SIGKILL)
         driver.wait()
-    assert all(deployer_target.alive(pid) for pid in tree), "jobs outlive a killed driver"
-    victim_handle = by_name(store, eid)["victim"].handle
-    assert victim_handle is not None
-    get_deployer(deployer_target.name).stop(victim_handle, grace=0)  # it ends while none watches
-    wait_for(lambda: not deployer_target.alive(victim), GONE_WITHIN, "the victim to end", 0.05)
+        assert all(deployer_target.alive(pid) for pid in tree), "jobs outlive a killed driver"
+        before = by_name(store, eid)
+        assert before["victim"].handle is not None
+        get_deployer(deployer_target.name).stop(before["victim"].handle, grace=0)
+        wait_for(lambda: not deployer_target.alive(victim), GONE_WITHIN, "the victim to end", 0.05)
+        (deployer_target.shared / "victim.pid").unlink()
 
-    assert reconcile(store, get_deployer) == [eid]
-    assert reconcile(store, get_deployer) == []  # once
-    execution = store.get_execution(eid)
-    assert execution.status == _E.FAILED
-    assert execution.error and f"driver (pid {driver.pid}" in execution.error
+        def adopt(execution_id: int) -> None:
+            assert execution_id == eid
+            adopters.append(subprocess.Popen([*argv, "adopt"]))
+
+        assert reconcile(store, get_deployer, adopt=adopt) == [], "adopted, not ended"
+        assert len(adopters) == 1
+        wait_for(lambda: store.get_execution(eid).driver_pid == adopters[0].pid, 30, "adoption")
+        assert reconcile(store, get_deployer, adopt=adopt) == [] and len(adopters) == 1
+        read_pids(deployer_target.shared / "victim.pid")  # the retry started
+        wait_for(lambda: running() == {"tree", "victim"}, 30, "the victim's retry running")
+        after = by_name(store, eid)
+        assert after["tree"].handle == before["tree"].handle and after["tree"].attempt == 1
+        assert after["victim"].attempt == 2
+        assert all(deployer_target.alive(pid) for pid in tree), "an adopted job keeps running"
+        assert store.get_execution(eid).status == _E.RUNNING
+
+        final = request_stop(store, eid, get_deployer, wait=30)
+        assert final.status == _E.KILLED
+        assert adopters[0].wait(timeout=30) == 0  # the script exits normally after the run
+    finally:
+        for process in [driver, *adopters]:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     jobs = by_name(store, eid)
-    assert jobs["tree"].status == jobs["victim"].status == _J.FAILED
-    assert jobs["victim"].error == "process ended while its driver was down"
-    assert jobs["next"].status == _J.KILLED
+    assert jobs["tree"].status == jobs["victim"].status == jobs["next"].status == _J.KILLED
     wait_for(
         lambda: not any(deployer_target.alive(pid) for pid in tree),
         timeout=GONE_WITHIN,
-        what="the orphaned job and its children to be ended by reconcile",
+        what="the adopted job and its children to be stopped by the new driver",
         interval=0.05,
     )

@@ -37,12 +37,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 CHAOS_SECONDS = 30.0  # six kills: one of each kind and the PostgreSQL restart
 
 
-# Strict: the day the defects are fixed, this passes and the marker must go.
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defects (docs/benchmarks.md, Chaos soak): a kill -9 of the driver fails the "
-    "stream execution instead of adopting its jobs; a PostgreSQL restart aborts the driver",
-)
 def test_stream_loop_survives_kill9_of_every_process(tmp_path: Path) -> None:
     seed = random.randrange(2**32)
     config = SoakConfig(

@@ -88,6 +88,7 @@ final = run_execution(
     execution_id,
     LocalDeployer(),
     command_for=lambda job: [sys.executable, job_script, *job.spec["argv"]],
+    adopt=sys.argv[3:] == ["adopt"],
 )
 print("final", final.status, final.error, flush=True)
 """
@@ -306,9 +307,10 @@ def test_stream_jobs_start_on_running_upstream_and_fail_together(
     assert all_gone(*read_ints(tmp_path / "source.pid"))
 
 
-def start_driver(tmp_path: Path, eid: int) -> subprocess.Popen[str]:
+def start_driver(tmp_path: Path, eid: int, *, adopt: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(tmp_path / "driver.py"), str(eid), str(tmp_path / "job.py")],
+        [sys.executable, str(tmp_path / "driver.py"), str(eid), str(tmp_path / "job.py")]
+        + (["adopt"] if adopt else []),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -327,30 +329,36 @@ def test_sigterm_to_the_driver_kills_the_execution(store: MetaStore, tmp_path: P
     wait_until(lambda: all_gone(*pids), timeout=5)
 
 
-def test_reconcile_after_the_driver_was_killed(store: MetaStore, tmp_path: Path) -> None:
-    eid = create(
-        store, job("tree", "tree"), job("victim", "sleep"), job("next", "ok", after=("tree",))
-    )
+def test_of_two_drivers_adopting_one_execution_one_wins(store: MetaStore, tmp_path: Path) -> None:
+    eid = create(store, job("tree", "tree"), job("next", "ok", after=("tree",)))
     driver = start_driver(tmp_path, eid)
     tree = read_ints(tmp_path / "tree.tree") + read_ints(tmp_path / "tree.pid")
-    victim = read_ints(tmp_path / "victim.pid")[0]
     wait_until(lambda: store.get_execution(eid).driver_pid == driver.pid)
     driver.kill()
     driver.wait()
-    os.kill(victim, signal.SIGKILL)  # this one ends while nobody watches
-    wait_until(lambda: not alive(victim))
-    assert all(alive(pid) for pid in tree), "job processes outlive their driver"
+    adopters = [start_driver(tmp_path, eid, adopt=True) for _ in range(2)]
+    try:
+        wait_until(lambda: store.get_execution(eid).driver_pid in {a.pid for a in adopters})
+        winner = next(a for a in adopters if a.pid == store.get_execution(eid).driver_pid)
+        loser = next(a for a in adopters if a is not winner)
+        output, _ = loser.communicate(timeout=30)
+        assert output.strip() == "final running None", "the loser left it to the winner"
+        execution = store.get_execution(eid)
+        assert execution.status == ExecutionStatus.RUNNING and execution.driver_pid == winner.pid
+        assert execution.driver_started_at and execution.started_at
+        assert execution.driver_started_at > execution.started_at
+        assert all(alive(pid) for pid in tree), "the adopted job was not restarted"
+        starts = (tmp_path / "events.log").read_text().split("\n")
+        assert [line.split()[:3] for line in starts if line] == [["start", "tree", "1"]]
 
-    assert reconcile(store, get_deployer) == [eid]
-    assert reconcile(store, get_deployer) == []
-    execution = store.get_execution(eid)
-    assert execution.status == ExecutionStatus.FAILED
-    assert execution.error and f"driver (pid {driver.pid}" in execution.error
-    jobs = jobs_by_name(store, eid)
-    assert not any(j.status == JobStatus.RUNNING for j in jobs.values())
-    assert jobs["victim"].error == "process ended while its driver was down"
-    assert jobs["tree"].status == JobStatus.FAILED
-    assert jobs["next"].status == JobStatus.KILLED
+        assert request_stop(store, eid, get_deployer, wait=30).status == ExecutionStatus.KILLED
+        output, _ = winner.communicate(timeout=30)
+        assert "final killed stop requested" in output
+    finally:
+        for adopter in adopters:
+            if adopter.poll() is None:
+                adopter.kill()
+                adopter.wait()
     wait_until(lambda: all_gone(*tree), timeout=5)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pandas as pd
+import pytest
 
 from aiflow.dsl.components import Predictor
 from aiflow.serving.app import create_app
@@ -214,3 +215,64 @@ def test_without_deployed_the_serving_rule_applies(store: MetaStore) -> None:
     assert holder.sync().version == first  # type: ignore[union-attr]
     third = register(store, MODEL, fit(seed=3))
     assert holder.sync().version == third  # type: ignore[union-attr]
+
+
+# -- preloading candidates -------------------------------------------------------------------------
+
+
+def test_a_registered_version_is_preloaded_and_swapped_in_without_loading(
+    store: MetaStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder = holder_on(store, register(store, MODEL, fit(seed=1)))
+    seen = store.list_events(key=MODEL, limit=1000)[-1].seq
+    second = register(store, MODEL, fit(seed=2))
+    preloaded = holder.preload(store.list_events(after_seq=seen, key=MODEL, limit=1000))
+    assert preloaded is not None and preloaded.version == second
+    assert holder.current is not None and holder.current.version == 1  # not served yet
+
+    def no_load(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the preloaded version was loaded again")
+
+    monkeypatch.setattr("aiflow.serving.model_holder.load_model", no_load)
+    store.promote_model_version(MODEL, second)
+    assert holder.sync() is preloaded  # the swap is the assignment
+
+
+def test_a_newer_candidate_replaces_the_preloaded_one(store: MetaStore) -> None:
+    holder = holder_on(store, register(store, MODEL, fit(seed=1)))
+    second = register(store, MODEL, fit(seed=2))
+    assert holder.preload(store.list_events(key=MODEL, limit=1000)).version == second  # type: ignore[union-attr]
+    third = register(store, MODEL, fit(seed=3))
+    assert holder.preload(store.list_events(key=MODEL, limit=1000)).version == third  # type: ignore[union-attr]
+    store.promote_model_version(MODEL, second)  # not the preloaded one: loaded, preload dropped
+    assert holder.sync().version == second  # type: ignore[union-attr]
+    assert holder._preloaded is None
+
+
+def test_a_corrupt_candidate_is_not_marked_until_it_is_to_be_served(store: MetaStore) -> None:
+    first = register(store, MODEL, fit(seed=1))
+    holder = holder_on(store, first)
+    second = register(store, MODEL, fit(seed=2))
+    artifact = Path(store.get_model_version(MODEL, second).artifact_uri)
+    (artifact / "model.pkl").write_bytes(pickle.dumps(fit(seed=3)))
+    assert holder.preload(store.list_events(key=MODEL, limit=1000)) is None
+    assert store.get_model_version(MODEL, second).stage != "failed"
+    store.promote_model_version(MODEL, second)
+    assert holder.sync().version == first  # type: ignore[union-attr]
+    assert store.get_model_version(MODEL, second).stage == "failed"
+
+
+def test_the_watcher_preloads_from_the_event_log(store: MetaStore) -> None:
+    holder = holder_on(store, register(store, MODEL, fit(seed=1)))
+    holder.poll_interval = 0.01
+    holder.start()
+    try:
+        second = register(store, MODEL, fit(seed=2))
+        eventually(
+            lambda: holder._preloaded is not None and holder._preloaded.version == second,
+            f"version {second} preloaded",
+        )
+        store.promote_model_version(MODEL, second)
+        eventually(lambda: holder.current.version == second, f"version {second} served")  # type: ignore[union-attr]
+    finally:
+        holder.stop()

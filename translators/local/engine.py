@@ -81,6 +81,7 @@ class LocalSource(LocalOperator):
 class LocalEngine(Engine):
     name = ENGINE
     intermediate_formats = ("parquet", "json")
+    stream_sources_per_job = True
 
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
         operators: dict[str, LocalOperator] = {}
