@@ -35,6 +35,7 @@ bench:
 	.venv/bin/python benchmarks/flink_throughput.py
 	.venv/bin/python benchmarks/serving_throughput.py
 	.venv/bin/python benchmarks/hot_swap.py
+	.venv/bin/python benchmarks/events.py
 
 clean:
 	rm -rf .venv build dist *.egg-info

@@ -67,6 +67,14 @@ class ServerSettings(BaseModel):
         description="run the scheduler service inside the server (off when `aiflow scheduler` "
         "runs beside it, or in tests that seed executions no driver should take)",
     )
+    scheduler_interval: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="seconds between the inside scheduler's passes: an event's rule fires "
+        "half of this after it is sent at the median (benchmarks/events.py); each pass costs "
+        "one query per trigger kind and status",
+    )
     # A verified token is remembered this long per server process: at load, authentication
     # then costs no query and no thread hand-off (docs/benchmarks.md). The price: a token
     # revoked by another process (another worker, `aiflow token revoke`) still works here for

@@ -54,7 +54,7 @@ def server_command(
     _reconcile(app.state.store)
     # Its metrics go to the app's registry (so to /metrics) only when it runs in here.
     registry = app.state.metrics.registry if server.scheduler else None
-    scheduler = _scheduler(app.state.store, registry=registry)
+    scheduler = _scheduler(app.state.store, server.scheduler_interval, registry=registry)
     if server.scheduler:
         scheduler.start_thread()
     try:
