@@ -73,6 +73,14 @@ class InvalidInput(AiflowError):
     title = "Invalid input"
 
 
+class MLError(InvalidInput, ValueError):
+    """Bad input to an ``aiflow.ml`` stage: a param out of its rule, a missing or mistyped
+    column, an empty table, mismatched vector sizes. The message names the stage and the param
+    or column; a ``ValueError`` too, as Python's own checks raise."""
+
+    code = "ml_error"
+
+
 class UserCodeError(AiflowError):
     """User code (a transformer, trainer, ...) raised; the original is kept as ``__cause__``."""
 

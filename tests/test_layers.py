@@ -1,6 +1,6 @@
 """The layer rule: dependencies point one way along the data path.
 
-    errors, config -> plan -> schemas -> store -> dsl -> translators (engines) -> runtime
+    errors, config -> ml -> plan -> schemas -> store -> dsl -> translators (engines) -> runtime
         -> deployers -> scheduler -> serving -> check -> server -> cli
 
 A module may import its own layer and the layers to its left, never one to its right, lazily
@@ -30,6 +30,7 @@ SOURCES = {
 }
 LAYERS = [
     "base",  # aiflow.errors, aiflow.config, aiflow.config_file
+    "ml",  # aiflow.ml: the algorithm library, usable alone (numpy, PyFlink); engines use it
     "plan",
     "schemas",
     "store",  # with metastore_migrations
