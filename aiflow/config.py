@@ -42,7 +42,7 @@ class SchedulerSettings(BaseModel):
 
 
 class StreamSettings(BaseModel):
-    poll_interval: float = Field(default=1.0, description="seconds between stream directory scans")
+    poll_interval: float = Field(default=0.2, description="seconds between stream directory scans")
 
 
 class ServerSettings(BaseModel):

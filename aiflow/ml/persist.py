@@ -192,7 +192,13 @@ def _params(cls: type[Stage], saved: Any, meta_file: Path) -> dict[str, Any]:
             f"(params: {', '.join(sorted(known)) or 'none'})"
         )
     try:
-        return {name: known[name].from_json(value) for name, value in saved.items()}
+        # a param still at its ``None`` default is "not set": restore it by leaving it out
+        # (setting ``None`` explicitly would fail its validator)
+        return {
+            name: known[name].from_json(value)
+            for name, value in saved.items()
+            if not (value is None and known[name].default is None)
+        }
     except (TypeError, ValueError) as exc:
         raise MLError(f"{meta_file}: a param value cannot be read ({exc})") from None
 

@@ -246,3 +246,11 @@ def test_no_pickle_in_aiflow_ml() -> None:
             else:
                 continue
             assert not {n.split(".")[0] for n in names} & banned, f"{path}: imports {names}"
+
+
+def test_a_stage_saved_with_params_still_unset_loads(tmp_path: Path) -> None:
+    from aiflow.ml.feature import Bucketizer
+
+    Bucketizer().save(tmp_path / "b")
+    loaded = load(tmp_path / "b")
+    assert isinstance(loaded, Bucketizer) and loaded.get_param_map()["output_cols"] is None

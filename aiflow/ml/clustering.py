@@ -1,0 +1,187 @@
+"""``KMeans``: Lloyd's algorithm on the iteration engine, started by k-means++ or at random.
+
+Each round of ``iterate_bounded`` assigns every point to its nearest centroid (one matrix
+product for all distances) and moves each centroid to the mean of its points (one more product,
+with the one-hot assignment matrix); the centroids are the fed-back variable, the points the
+replayed data. Rounds stop after ``max_iter`` or when no centroid moved (the assignment is then
+stable: Lloyd has converged). A cluster left empty keeps its centroid.
+
+Params are Flink ML's (``features_col``, ``prediction_col``, ``k``, ``max_iter``, ``seed``,
+``distance_measure``, ``init_mode``) with two differences: ``init_mode`` defaults to
+``k-means++`` (scikit-learn's greedy variant, ``2 + ln k`` candidates per pick) and also takes
+``random`` -- Flink ML has only ``random``, which on well-separated blobs often merges two of them
+-- and ``distance_measure`` has only ``euclidean`` for now. ``set_initial_model_data(table)``
+starts Lloyd from given centroids instead (a table with a ``centroids`` column, e.g. another
+model's model data); it is saved with the estimator.
+
+Model data: one row per cluster, ``centroids`` (vector) and ``weights`` (double: the number of
+training points in the cluster), as Flink ML's ``KMeansModelData`` fields. The model writes
+``prediction_col``: the index (bigint) of the nearest centroid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Final, Self
+
+import numpy as np
+
+from aiflow.ml.api import Estimator, Model
+from aiflow.ml.common_params import HasFeaturesCol, HasK, HasMaxIter, HasPredictionCol, HasSeed
+from aiflow.ml.iteration import (
+    IterationBodyResult,
+    IterationContext,
+    ReplayableData,
+    iterate_bounded,
+    terminate_on_max_iteration_or_tolerance,
+)
+from aiflow.ml.linear import FinalFeedback, features
+from aiflow.ml.param import ParamValidators, StringParam
+from aiflow.ml.table import Table
+
+CENTROIDS: Final = "centroids"
+WEIGHTS: Final = "weights"
+INIT_MODES: Final = ("k-means++", "random")
+DISTANCE_MEASURES: Final = ("euclidean",)
+
+
+class _KMeansModelParams(HasFeaturesCol, HasPredictionCol, HasK):
+    DISTANCE_MEASURE = StringParam(
+        "distance_measure",
+        "Distance measure (only 'euclidean' for now).",
+        "euclidean",
+        ParamValidators.in_array(DISTANCE_MEASURES),
+    )
+
+
+class KMeansModel(Model, _KMeansModelParams):
+    """Assigns each row to the nearest centroid of a fitted ``KMeans``."""
+
+    def set_model_data(self, *tables: Table) -> Self:
+        super().set_model_data(*tables)
+        self._centroids = tables[0].vector(CENTROIDS, stage=self.stage_name)
+        if len(self._centroids) == 0:
+            raise self.error("the model data has no centroid")
+        return self
+
+    def transform(self, *tables: Table) -> list[Table]:
+        self.get_model_data()
+        self.check_inputs(tables)
+        table = tables[0]
+        x = features(self, table, self.get_features_col(), self._centroids.shape[1])
+        nearest = np.argmin(squared_distances(x, self._centroids), axis=1).astype(np.int64)
+        return [table.with_columns({self.get_prediction_col(): nearest})]
+
+
+class KMeans(Estimator, _KMeansModelParams, HasMaxIter, HasSeed):
+    """K-means clustering (see the module docstring)."""
+
+    INIT_MODE = StringParam(
+        "init_mode",
+        "How centroids start: 'k-means++' (default, as scikit-learn) or 'random' (k rows).",
+        "k-means++",
+        ParamValidators.in_array(INIT_MODES),
+    )
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._initial: Table | None = None
+
+    def set_initial_model_data(self, *tables: Table) -> Self:
+        """Start from these centroids (a table with a ``centroids`` vector column, one row per
+        cluster, ``k`` rows) instead of ``init_mode``."""
+        if len(tables) != 1:
+            raise self.error(f"set_initial_model_data takes one table, got {len(tables)}")
+        centroids = tables[0].vector(CENTROIDS, stage=self.stage_name)
+        if len(centroids) != self.get_k():
+            raise self.error(
+                f"initial model data has {len(centroids)} centroids, k is {self.get_k()}"
+            )
+        self._initial = tables[0].select([CENTROIDS])
+        return self
+
+    def state_tables(self) -> list[Table]:
+        return [] if self._initial is None else [self._initial]
+
+    def load_state_tables(self, tables: Sequence[Table]) -> None:
+        if tables:
+            self.set_initial_model_data(*tables)
+
+    def fit(self, *tables: Table) -> KMeansModel:
+        self.check_inputs(tables)
+        x = features(self, tables[0], self.get_features_col())
+        k = self.get_k()
+        if self._initial is not None:
+            start = features(self, self._initial, CENTROIDS)
+            if start.shape[1] != x.shape[1]:
+                raise self.error(
+                    f"column '{self.get_features_col()}' holds vectors of size {x.shape[1]}, "
+                    f"the initial centroids have size {start.shape[1]}"
+                )
+        elif len(x) < k:
+            raise self.error(f"k is {k} but the input table has only {len(x)} rows")
+        elif self.get(self.INIT_MODE) == "random":
+            rng = np.random.default_rng(self.resolved_seed())
+            start = x[rng.choice(len(x), size=k, replace=False)]
+        else:
+            start = kmeans_plus_plus(x, k, np.random.default_rng(self.resolved_seed()))
+        _, final = lloyd(x, start, self.get_max_iter())
+        return KMeansModel().copy_params_from(self).set_model_data(final)
+
+
+def squared_distances(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Rows x centroids matrix of squared euclidean distances (clipped at 0 against rounding)."""
+    d2 = (x * x).sum(axis=1)[:, None] - 2.0 * (x @ centroids.T) + (centroids**2).sum(axis=1)
+    return np.maximum(d2, 0.0)
+
+
+def kmeans_plus_plus(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ (Arthur & Vassilvitskii; scikit-learn's variant): each next centroid is
+    the best of ``2 + ln k`` candidates drawn with probability proportional to the squared
+    distance to the nearest centroid so far. Loops over centroids, never over rows."""
+    trials = 2 + int(math.log(k))
+    chosen = [int(rng.integers(len(x)))]
+    closest = squared_distances(x, x[chosen])[:, 0]
+    for _ in range(1, k):
+        cumulative = np.cumsum(closest)
+        draws = rng.random(trials) * cumulative[-1]
+        candidates = np.minimum(np.searchsorted(cumulative, draws), len(x) - 1)
+        distances = np.minimum(closest, squared_distances(x, x[candidates]).T)
+        best = int(np.argmin(distances.sum(axis=1)))
+        chosen.append(int(candidates[best]))
+        closest = distances[best]
+    return x[chosen]
+
+
+def lloyd(x: np.ndarray, start: np.ndarray, max_iter: int) -> tuple[Table, Table]:
+    """Lloyd rounds on ``iterate_bounded`` from ``start``; returns the history (``epoch``,
+    ``inertia`` of the round's assignment, ``shift``: how far centroids moved) and the final
+    model data table."""
+    k = len(start)
+
+    def body(variables: list[Table], data: list[Table], ctx: IterationContext) -> Any:
+        centroids = variables[0].column(CENTROIDS)
+        points = data[0].column("x")
+        d2 = squared_distances(points, centroids)
+        nearest = np.argmin(d2, axis=1)
+        inertia = float(d2[np.arange(len(points)), nearest].sum())
+        one_hot = np.zeros((len(points), k))
+        one_hot[np.arange(len(points)), nearest] = 1.0
+        counts = one_hot.sum(axis=0)
+        sums = one_hot.T @ points
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1.0)[:, None], centroids)
+        shift = float(np.sqrt(((moved - centroids) ** 2).sum(axis=1)).max())
+        return IterationBodyResult(
+            feedback=[Table({CENTROIDS: moved, WEIGHTS: counts})],
+            outputs=[Table({"epoch": [ctx.epoch], "inertia": [inertia], "shift": [shift]})],
+            termination=terminate_on_max_iteration_or_tolerance(max_iter, 0.0, ctx.epoch, shift),
+        )
+
+    history, final = iterate_bounded(
+        variables=[Table({CENTROIDS: start, WEIGHTS: np.zeros(k)})],
+        data=ReplayableData([Table({"x": x})], replay=True),
+        body=body,
+        listeners=[FinalFeedback()],
+    )
+    return history, final
