@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Update, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from aiflow.errors import InvalidInput, NotFound
@@ -178,6 +178,11 @@ class RunStore(StoreBase):
             )
             .values(driver_pid=pid, driver_host=host, driver_started_at=utcnow())
         )
+        return self._compare_and_set(id, stmt)
+
+    def _compare_and_set(self, id: int, stmt: Update) -> bool:
+        """Run a conditional UPDATE of execution ``id``: True if it matched the row; False if
+        its condition did not hold; ``NotFound`` if there is no such execution."""
         with self._write() as session:
             result = session.execute(stmt.execution_options(synchronize_session=False))
             if rowcount(result) == 1:
@@ -211,12 +216,7 @@ class RunStore(StoreBase):
         stmt = update(SqlExecution).where(SqlExecution.id == id).values(**values)
         if expected is not None:
             stmt = stmt.where(SqlExecution.status.in_([ExecutionStatus(s) for s in expected]))
-        with self._write() as session:
-            result = session.execute(stmt.execution_options(synchronize_session=False))
-            if rowcount(result) == 1:
-                return True
-            execution_entity(session, id)  # raises NotFound if that is why nothing matched
-            return False
+        return self._compare_and_set(id, stmt)
 
 
 def check_execution(mode: str, jobs: list[JobCreate]) -> None:
