@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -64,12 +65,18 @@ class Evaluator(UserComponent):
 class Predictor(UserComponent):
     """Adds predictions to a batch. The default calls ``model.predict`` on the columns the model
     was fitted on (scikit-learn's ``feature_names_in_``), else on every column except those
-    named in ``exclude`` (default ``label``)."""
+    named in ``exclude`` (default ``label``). An ``aiflow.ml`` model (flavor ``aiflow.ml``)
+    applies its ``transform`` instead: the batch plus the columns the model adds (its params
+    name the columns it reads)."""
 
     def __init__(self, exclude: list[str] | None = None) -> None:
         self.exclude = list(exclude) if exclude is not None else ["label"]
 
     def predict(self, batch: pd.DataFrame, model: Any) -> pd.DataFrame:
+        if is_ml_stage(model):
+            from aiflow.dsl.ml_stage import apply_stage
+
+            return apply_stage(model, batch, keep_rows=True)
         fitted_on = getattr(model, "feature_names_in_", None)
         if fitted_on is not None:
             features = batch[list(fitted_on)]
@@ -88,6 +95,13 @@ class Pusher(UserComponent):
     def push(self, version: Any) -> None:
         """``version`` is the ``ModelVersion`` (name, number, artifact_uri, checksum, metrics)."""
         raise NotImplementedError(f"{type(self).__name__} must implement push(version)")
+
+
+def is_ml_stage(obj: object) -> bool:
+    """Whether ``obj`` is an ``aiflow.ml`` stage, without importing ``aiflow.ml`` (numpy) here:
+    a program holding a stage has imported it already."""
+    api = sys.modules.get("aiflow.ml.api")
+    return api is not None and isinstance(obj, api.Stage)
 
 
 def _capture_params(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from aiflow.dsl.components import (
     Evaluator,
@@ -24,6 +24,7 @@ from aiflow.dsl.components import (
     Trainer,
     Transformer,
     UserComponent,
+    is_ml_stage,
     to_json_value,
 )
 from aiflow.dsl.example import Example, Model, checked_name
@@ -41,6 +42,9 @@ from aiflow.plan.model import (
 from aiflow.plan.properties import check_properties
 from aiflow.plan.schema import normalize_columns, type_feeds
 from aiflow.plan.validate import check_acyclic
+
+if TYPE_CHECKING:
+    from aiflow.ml.api import AlgoOperator, Estimator
 
 _current: contextvars.ContextVar[Workflow | None] = contextvars.ContextVar(
     "aiflow_workflow", default=None
@@ -202,6 +206,15 @@ def _component_ref(obj: object, node_id: str, expected: type | None) -> Componen
     return ComponentRef(module=_module_ref(cls), qualname=qualname, params=params)
 
 
+def _ml_adapter(obj: Any, kind: str, node_id: str) -> Any:
+    """An ``aiflow.ml`` stage wrapped in the component that records it; anything else as is."""
+    if not is_ml_stage(obj):
+        return obj
+    from aiflow.dsl.ml_stage import adapter_for
+
+    return adapter_for(obj, kind, node_id)
+
+
 def _module_ref(obj: Any) -> str:
     """``file:<name>`` for code in the workflow file itself (it may run as ``__main__``);
     the dotted module name for anything importable."""
@@ -309,30 +322,40 @@ def write_example(data: DataRef, example: Example, **opts: Unpack[NodeOptions]) 
     return NodeRef(wf, node_id)
 
 
-def transform(data: DataRef, transformer: Transformer, **opts: Unpack[NodeOptions]) -> DataRef:
-    """Apply a Transformer to every batch (or micro-batch) of ``data``."""
+def transform(
+    data: DataRef, transformer: Transformer | AlgoOperator, **opts: Unpack[NodeOptions]
+) -> DataRef:
+    """Apply a Transformer (or an ``aiflow.ml`` AlgoOperator, ``aiflow.dsl.ml_stage``) to
+    every batch (or micro-batch) of ``data``."""
     wf = _wf("transform")
     common = _new_node(wf, NodeKind.TRANSFORM, _snake(type(transformer).__name__), opts)
     node_id = common["id"]
-    ref = _component_ref(transformer, node_id, Transformer)
-    _check_feeds(wf, node_id, _own_data(wf, data, node_id), transformer.input_schema)
-    out = normalize_columns(transformer.output_schema) if transformer.output_schema else None
+    component: Transformer = _ml_adapter(transformer, "transform", node_id)
+    ref = _component_ref(component, node_id, Transformer)
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), component.input_schema)
+    out = normalize_columns(component.output_schema) if component.output_schema else None
     wf._add(Node(**common, component=ref, output_columns=out), [(data, "data")])
     return DataRef(wf, node_id, out)
 
 
 def train(
-    data: DataRef, trainer: Trainer, *, model: Model | None = None, **opts: Unpack[NodeOptions]
+    data: DataRef,
+    trainer: Trainer | Estimator,
+    *,
+    model: Model | None = None,
+    **opts: Unpack[NodeOptions],
 ) -> ModelRef:
-    """Fit a model; each run (each micro-batch in stream mode) registers a new version."""
+    """Fit a model; each run (each micro-batch in stream mode) registers a new version. An
+    ``aiflow.ml`` Estimator or Pipeline is recorded as an adapter (``aiflow.dsl.ml_stage``)."""
     wf = _wf("train")
     model = model or Model(f"{wf.name}.{_snake(type(trainer).__name__)}")
     if not isinstance(model, Model):
         raise InvalidPlan(f"af.train(model=...) needs an af.Model, got {type(model).__name__}")
     common = _new_node(wf, NodeKind.TRAIN, f"train_{model.name}", opts)
     node_id = common["id"]
-    ref = _component_ref(trainer, node_id, Trainer)
-    _check_feeds(wf, node_id, _own_data(wf, data, node_id), trainer.input_schema)
+    component: Trainer = _ml_adapter(trainer, "train", node_id)
+    ref = _component_ref(component, node_id, Trainer)
+    _check_feeds(wf, node_id, _own_data(wf, data, node_id), component.input_schema)
     wf._add(Node(**common, component=ref, model=model.name), [(data, "data")])
     wf.models[model.name] = model
     return ModelRef(wf, node_id, model.name)

@@ -13,6 +13,10 @@ keeps with the version; ``load_model`` given it verifies the bytes before unpick
 a file changed or damaged after registration is refused (``ArtifactCorrupt``) instead of
 serving whatever it now holds. A file that cannot be read or unpickled at all is refused the
 same way, naming why.
+
+An ``aiflow.ml`` stage (flavor ``aiflow.ml``, ``ml_artifacts``) is saved in its own open format
+instead -- ``metadata.json`` and Parquet, no pickle -- in the same folder beside ``meta.json``,
+with a checksum over all its files; ``load_model`` reads the flavor from ``meta.json``.
 """
 
 from __future__ import annotations
@@ -30,19 +34,23 @@ from typing import Any, Final
 import fsspec
 
 from aiflow.errors import ArtifactCorrupt, UserCodeError
+from aiflow.store import ml_artifacts
 
 MODEL_FILE: Final = "model.pkl"
 META_FILE: Final = "meta.json"
 
 
 def flavor_of(model: Any) -> str:
+    if ml_artifacts.is_stage(model):
+        return ml_artifacts.FLAVOR
     return "sklearn" if type(model).__module__.split(".")[0] == "sklearn" else "pickle"
 
 
 def save_model(model: Any, model_name: str, artifacts_root: str) -> tuple[str, str]:
     """Write the model under a fresh directory; return (artifact URI, flavor).
 
-    Raises ``UserCodeError`` (no node: the caller knows it) when the model cannot be pickled.
+    Raises ``UserCodeError`` (no node: the caller knows it) when the model cannot be pickled
+    (or, an ``aiflow.ml`` stage, saved).
     """
     flavor = flavor_of(model)
     name = uuid.uuid4().hex
@@ -51,11 +59,16 @@ def save_model(model: Any, model_name: str, artifacts_root: str) -> tuple[str, s
     final, staging = f"{parent_path}/{name}", f"{parent_path}/.{name}.tmp"
     fs.makedirs(staging, exist_ok=True)
     try:
-        with fs.open(f"{staging}/{MODEL_FILE}", "wb") as out:
-            digest = _HashingWriter(out)
-            _pickle(model, digest)
+        if flavor == ml_artifacts.FLAVOR:
+            files = ml_artifacts.write(model, fs, staging, skip=META_FILE)
+            meta = _meta(model, flavor) | {"sha256": ml_artifacts.checksum(files), "files": files}
+        else:
+            with fs.open(f"{staging}/{MODEL_FILE}", "wb") as out:
+                digest = _HashingWriter(out)
+                _pickle(model, digest)
+            meta = _meta(model, flavor) | {"sha256": digest.hexdigest()}
         with fs.open(f"{staging}/{META_FILE}", "w") as out:
-            json.dump(_meta(model, flavor) | {"sha256": digest.hexdigest()}, out, indent=2)
+            json.dump(meta, out, indent=2)
         fs.mv(staging, final, recursive=True)
     except BaseException:
         with contextlib.suppress(OSError):  # keep the original error, not a cleanup one
@@ -77,7 +90,7 @@ def _pickle(model: Any, out: Any) -> None:
         ) from exc
 
 
-def _meta(model: Any, flavor: str) -> dict[str, str]:
+def _meta(model: Any, flavor: str) -> dict[str, Any]:
     meta = {
         "flavor": flavor,
         "class": f"{type(model).__module__}.{type(model).__qualname__}",
@@ -92,15 +105,17 @@ def _meta(model: Any, flavor: str) -> dict[str, str]:
 
 
 def artifact_checksum(uri: str) -> str:
-    """The sha256 (hex) of the artifact's ``model.pkl`` as recorded in its ``meta.json`` when
-    saved, to register with the version; computed from the file for an artifact saved before
-    checksums were recorded. ``ArtifactCorrupt`` when neither can be read."""
+    """The sha256 (hex) of the artifact's ``model.pkl`` (of its files, flavor ``aiflow.ml``)
+    as recorded in its ``meta.json`` when saved, to register with the version; computed from
+    the files for an artifact saved before checksums were recorded. ``ArtifactCorrupt`` when
+    neither can be read."""
     root = uri.rstrip("/")
     try:
         with fsspec.open(f"{root}/{META_FILE}", "r") as f:
-            recorded = json.load(f).get("sha256")
+            meta = json.load(f)
+        recorded = meta.get("sha256")
     except FileNotFoundError:
-        recorded = None
+        meta, recorded = {}, None
     except (OSError, ValueError, AttributeError) as exc:  # unreadable, not JSON, not an object
         raise ArtifactCorrupt(
             f"model artifact {uri}: cannot read its {META_FILE} ({type(exc).__name__}: {exc})",
@@ -108,6 +123,8 @@ def artifact_checksum(uri: str) -> str:
         ) from exc
     if isinstance(recorded, str):
         return recorded
+    if meta.get("flavor") == ml_artifacts.FLAVOR:
+        return ml_artifacts.digest_of(uri, skip=META_FILE)
     return hashlib.sha256(_read_model_file(uri)).hexdigest()
 
 
@@ -117,8 +134,14 @@ def load_model(uri: str, checksum: str | None = None) -> Any:
     unreadable, not a pickle, or (with ``checksum``) not the bytes that were registered.
 
     Errors of the model's own classes while unpickling (a module that is not importable here)
-    are not corruption and propagate as they are.
+    are not corruption and propagate as they are. An ``aiflow.ml`` artifact is verified file by
+    file and loaded with ``aiflow.ml.load`` (``ml_artifacts``).
     """
+    meta = _read_meta(uri)
+    if meta.get("flavor") == ml_artifacts.FLAVOR:
+        files = meta.get("files")
+        recorded = files if isinstance(files, dict) else None
+        return ml_artifacts.load(uri, checksum, recorded, skip=META_FILE)
     data = _read_model_file(uri)
     if checksum is not None:
         found = hashlib.sha256(data).hexdigest()
@@ -139,6 +162,23 @@ def load_model(uri: str, checksum: str | None = None) -> Any:
             f"({type(exc).__name__}: {exc})",
             uri=uri,
         ) from exc
+
+
+def _read_meta(uri: str) -> dict[str, Any]:
+    """The artifact's ``meta.json``; an unreadable one tells the flavor by the files present
+    (a stage's ``metadata.json``), and the flavor's loader names what is wrong."""
+    root = uri.rstrip("/")
+    try:
+        with fsspec.open(f"{root}/{META_FILE}", "r") as f:
+            meta = json.load(f)
+        if isinstance(meta, dict):
+            return meta
+    except (OSError, ValueError):
+        pass
+    fs, path = fsspec.core.url_to_fs(root)
+    if fs.exists(f"{path}/{ml_artifacts.STAGE_METADATA}"):
+        return {"flavor": ml_artifacts.FLAVOR}
+    return {}
 
 
 def _read_model_file(uri: str) -> bytes:
