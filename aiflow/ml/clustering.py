@@ -185,3 +185,6 @@ def lloyd(x: np.ndarray, start: np.ndarray, max_iter: int) -> tuple[Table, Table
         listeners=[FinalFeedback()],
     )
     return history, final
+
+
+from aiflow.ml.clustering_online import OnlineKMeans, OnlineKMeansModel  # noqa: E402, F401

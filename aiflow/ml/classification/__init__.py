@@ -13,6 +13,10 @@ from aiflow.ml.classification.logistic_regression import (
     LogisticRegressionModel,
 )
 from aiflow.ml.classification.naive_bayes import NaiveBayes, NaiveBayesModel
+from aiflow.ml.classification.online_logistic_regression import (
+    OnlineLogisticRegression,
+    OnlineLogisticRegressionModel,
+)
 
 __all__ = [
     "LinearSVC",
@@ -21,4 +25,6 @@ __all__ = [
     "LogisticRegressionModel",
     "NaiveBayes",
     "NaiveBayesModel",
+    "OnlineLogisticRegression",
+    "OnlineLogisticRegressionModel",
 ]
