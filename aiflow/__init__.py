@@ -14,13 +14,7 @@ from aiflow.dsl.events import (
 )
 from aiflow.dsl.example import Example, Model
 from aiflow.dsl.lifecycle import ValidatedRef, push, validate
-from aiflow.dsl.run import run
-from aiflow.dsl.sql import sql_transform
-from aiflow.dsl.workflow import (
-    DataRef,
-    ModelRef,
-    NodeRef,
-    Workflow,
+from aiflow.dsl.nodes import (
     evaluate,
     predict,
     read_example,
@@ -28,9 +22,11 @@ from aiflow.dsl.workflow import (
     train,
     transform,
     user_operation,
-    workflow,
     write_example,
 )
+from aiflow.dsl.run import run
+from aiflow.dsl.sql import sql_transform
+from aiflow.dsl.workflow import DataRef, ModelRef, NodeRef, Workflow, workflow
 from aiflow.errors import AiflowError
 
 __version__ = "0.1.0"

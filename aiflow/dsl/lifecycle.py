@@ -18,18 +18,15 @@ from typing import Any, Unpack
 
 from aiflow.dsl.components import Evaluator, Pusher
 from aiflow.dsl.example import Model, checked_name
-from aiflow.dsl.workflow import (
-    DataRef,
-    ModelRef,
+from aiflow.dsl.nodes import (
     NodeOptions,
-    NodeRef,
     _check_feeds,
     _component_ref,
     _model_input,
     _new_node,
     _own_data,
-    _wf,
 )
+from aiflow.dsl.workflow import DataRef, ModelRef, NodeRef, _wf
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import Node, NodeKind
 

@@ -23,7 +23,8 @@ from aiflow.plan.schema import normalize_columns
 if TYPE_CHECKING:
     import pandas as pd
 
-    from aiflow.dsl.workflow import DataRef, NodeOptions
+    from aiflow.dsl.nodes import NodeOptions
+    from aiflow.dsl.workflow import DataRef
 
 INPUT_TABLE = "input"
 
@@ -58,17 +59,18 @@ def sql_transform(
     **opts: Unpack[NodeOptions],
 ) -> DataRef:
     """``SELECT ... FROM input``: a transform in SQL (DuckDB locally, Flink SQL on flink)."""
+    from aiflow.dsl import nodes as n
     from aiflow.dsl import workflow as w
 
     wf = w._wf("sql_transform")
-    common = w._new_node(wf, NodeKind.TRANSFORM, "sql", opts)
+    common = n._new_node(wf, NodeKind.TRANSFORM, "sql", opts)
     node_id = common["id"]
     try:
         transformer = SqlTransformer(query)
     except ValueError as exc:
         raise InvalidPlan(str(exc), node_id) from None
-    ref = w._component_ref(transformer, node_id, Transformer)
-    w._own_data(wf, data, node_id)
+    ref = n._component_ref(transformer, node_id, Transformer)
+    n._own_data(wf, data, node_id)
     out = normalize_columns(output_schema) if output_schema else None
     wf._add(Node(**common, component=ref, output_columns=out), [(data, "data")])
     return w.DataRef(wf, node_id, out)
