@@ -15,7 +15,8 @@ the chain is refused at start-up, naming the node. A transform that returns anot
 rows than it got is refused per request (each instance needs its prediction).
 
 Without ``--workflow`` the chain is just ``af.Predictor()`` (the columns the model was fitted on,
-``model.predict``), which is what a workflow's ``af.predict(data, model)`` runs by default.
+``model.predict``; for an ``aiflow.ml`` model, its fitted ``transform``), which is what a
+workflow's ``af.predict(data, model)`` runs by default.
 
 Not here: the request's JSON (``protocol``), loading model versions (``model_holder``).
 """
