@@ -142,6 +142,8 @@ class MetaStoreUnavailable(MetaStoreError):
     """The meta store's database could not be reached or dropped the connection (restarting,
     a network partition): worth retrying, unlike a wrong schema revision."""
 
+    code = "metastore_unavailable"
+
 
 # -- the REST API's authentication -------------------------------------------------------------
 
