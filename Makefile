@@ -36,6 +36,7 @@ bench:
 	.venv/bin/python benchmarks/serving_throughput.py
 	.venv/bin/python benchmarks/hot_swap.py
 	.venv/bin/python benchmarks/events.py
+	.venv/bin/python benchmarks/ml.py
 
 clean:
 	rm -rf .venv build dist *.egg-info

@@ -90,28 +90,40 @@ def squared_loss(z: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, np
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-z) without overflow warnings for large |z|."""
-    return np.exp(-np.logaddexp(0.0, -z))
+    """1 / (1 + e^-z); e^-z overflowing to inf for very negative z gives exactly 0, as it
+    should, so the warning is silenced (4x faster than the logaddexp form)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 # -- reading input -----------------------------------------------------------------------------
 
 
-def features(stage: Stage, table: Table, col: str, dims: int | None = None) -> np.ndarray:
-    """The features column as a float matrix; an error naming the column if a value is NaN or
-    infinite, or if the vector size differs from ``dims`` (the model's)."""
+def features(
+    stage: Stage, table: Table, col: str, dims: int | None = None, *, finite: bool = True
+) -> np.ndarray:
+    """The features column as a float matrix; an error naming the column if the vector size
+    differs from ``dims`` (the model's) or, unless ``finite=False`` (the caller checks what it
+    computed instead), if a value is NaN or infinite."""
     matrix = table.vector(col, stage=stage.stage_name)
     if dims is not None and matrix.shape[1] != dims:
         raise stage.error(
             f"column '{col}' holds vectors of size {matrix.shape[1]}, the model expects {dims}"
         )
+    if finite:
+        check_finite(stage, matrix, col)
+    return matrix
+
+
+def check_finite(stage: Stage, matrix: np.ndarray, col: str) -> None:
+    """An error naming ``col``, the number of bad rows and the first, if a value is NaN or
+    infinite."""
     bad = ~np.isfinite(matrix).all(axis=1)
     if bad.any():
         raise stage.error(
             f"column '{col}' has NaN or infinite values in {int(bad.sum())} row(s) "
             f"(first: row {int(np.argmax(bad))})"
         )
-    return matrix
 
 
 def labels(stage: Stage, table: Table, col: str, *, binary: bool = False) -> np.ndarray:
@@ -205,9 +217,15 @@ class LinearModelBase(Model, HasFeaturesCol, HasPredictionCol):
         """The one input table and its rows' scores, after checking the input."""
         data = self.linear
         self.check_inputs(tables)
-        table = tables[0]
-        matrix = features(self, table, self.get_features_col(), len(data.coefficient))
-        return table, data.scores(matrix)
+        table, col = tables[0], self.get_features_col()
+        matrix = features(self, table, col, len(data.coefficient), finite=False)
+        scores = data.scores(matrix)
+        # a NaN or infinite feature makes its row's score non-finite: checking the scores
+        # (one value a row) costs a fraction of checking every feature (measured: inference
+        # went from a third to most of a bare numpy matmul's speed, benchmarks/ml.py)
+        if not np.isfinite(scores).all():
+            check_finite(self, matrix, col)
+        return table, scores
 
 
 # -- training ----------------------------------------------------------------------------------

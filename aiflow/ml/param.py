@@ -248,13 +248,19 @@ class WithParams:
 
     @classmethod
     def params(cls) -> dict[str, Param[Any]]:
-        """Every param of the class by name; a subclass's declaration wins over a base's."""
-        found: dict[str, Param[Any]] = {}
-        for klass in reversed(cls.__mro__):
-            for value in vars(klass).values():
-                if isinstance(value, Param):
-                    found[value.name] = value
-        return found
+        """Every param of the class by name; a subclass's declaration wins over a base's.
+
+        Computed once per class (walking the MRO was a third of an online model's time per
+        mini-batch); a copy is returned, so callers may change it."""
+        found: dict[str, Param[Any]] | None = cls.__dict__.get("_params_of_class")
+        if found is None:
+            found = {}
+            for klass in reversed(cls.__mro__):
+                for value in vars(klass).values():
+                    if isinstance(value, Param):
+                        found[value.name] = value
+            type.__setattr__(cls, "_params_of_class", found)
+        return dict(found)
 
     @property
     def stage_name(self) -> str:
