@@ -76,7 +76,7 @@ def test_ready_is_503_while_the_store_is_unreachable(tmp_path: Path) -> None:
     with running_server(server_env(tmp_path, UNREACHABLE), log=log) as url:
         assert httpx.get(f"{url}/health").status_code == 200
         response = httpx.get(f"{url}/ready", headers={"Authorization": "Bearer aif_anything"})
-        body = assert_problem(response, 503, "metastore_error")
+        body = assert_problem(response, 503, "metastore_unavailable")
         assert "127.0.0.1:9" in body["detail"] and "hunter2" not in response.text
     assert "could not reconcile executions" in log.read_text()
 
