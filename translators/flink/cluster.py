@@ -203,7 +203,10 @@ class FlinkCluster:
                         + self.log_tail(daemon)
                     )
             try:
-                if rest.overview().taskmanagers >= 1:
+                overview = rest.overview()
+                # registered *and* offering its slots (reported a moment later): a job
+                # submitted before that would wait for resources
+                if overview.taskmanagers >= 1 and overview.slots_total >= 1:
                     return
             except FlinkUnavailable:
                 pass  # not listening yet
