@@ -173,3 +173,29 @@ class Estimator(Stage):
     @abstractmethod
     def fit(self, *tables: Table) -> Model:
         """The fitted model (a new one each call)."""
+
+
+class StartsFromModelData(Stage):
+    """An estimator that may start from given model data (``set_initial_model_data``: a
+    KMeans from chosen centroids, an online estimator from a batch model). Holds them in
+    ``_initial`` and saves them with the stage; subclasses check and store them in their
+    ``set_initial_model_data``."""
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._initial: Table | None = None
+
+    @abstractmethod
+    def set_initial_model_data(self, *tables: Table) -> Self:
+        """Check ``tables`` and keep them (as ``_initial``) for the next fit."""
+
+    def get_initial_model_data(self) -> list[Table]:
+        """The initial model data set (an empty list if none)."""
+        return [] if self._initial is None else [self._initial]
+
+    def state_tables(self) -> list[Table]:
+        return self.get_initial_model_data()
+
+    def load_state_tables(self, tables: Sequence[Table]) -> None:
+        if tables:
+            self.set_initial_model_data(*tables)

@@ -22,12 +22,11 @@ training points in the cluster), as Flink ML's ``KMeansModelData`` fields. The m
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any, Final, Self
 
 import numpy as np
 
-from aiflow.ml.api import Estimator, Model
+from aiflow.ml.api import Estimator, Model, StartsFromModelData
 from aiflow.ml.common_params import HasFeaturesCol, HasK, HasMaxIter, HasPredictionCol, HasSeed
 from aiflow.ml.iteration import (
     IterationBodyResult,
@@ -74,7 +73,7 @@ class KMeansModel(Model, _KMeansModelParams):
         return [table.with_columns({self.get_prediction_col(): nearest})]
 
 
-class KMeans(Estimator, _KMeansModelParams, HasMaxIter, HasSeed):
+class KMeans(StartsFromModelData, Estimator, _KMeansModelParams, HasMaxIter, HasSeed):
     """K-means clustering (see the module docstring)."""
 
     INIT_MODE = StringParam(
@@ -83,10 +82,6 @@ class KMeans(Estimator, _KMeansModelParams, HasMaxIter, HasSeed):
         "k-means++",
         ParamValidators.in_array(INIT_MODES),
     )
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self._initial: Table | None = None
 
     def set_initial_model_data(self, *tables: Table) -> Self:
         """Start from these centroids (a table with a ``centroids`` vector column, one row per
@@ -100,13 +95,6 @@ class KMeans(Estimator, _KMeansModelParams, HasMaxIter, HasSeed):
             )
         self._initial = tables[0].select([CENTROIDS])
         return self
-
-    def state_tables(self) -> list[Table]:
-        return [] if self._initial is None else [self._initial]
-
-    def load_state_tables(self, tables: Sequence[Table]) -> None:
-        if tables:
-            self.set_initial_model_data(*tables)
 
     def fit(self, *tables: Table) -> KMeansModel:
         self.check_inputs(tables)

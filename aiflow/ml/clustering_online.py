@@ -21,13 +21,13 @@ newest version it was given and writes the version into ``model_version_col``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Final, Self
+from collections.abc import Iterator
+from typing import Final, Self
 
 import numpy as np
 
 from aiflow.errors import MLError
-from aiflow.ml.api import Estimator, Model
+from aiflow.ml.api import Estimator, Model, StartsFromModelData
 from aiflow.ml.common_params import (
     HasFeaturesCol,
     HasGlobalBatchSize,
@@ -105,7 +105,9 @@ class OnlineKMeansModel(Model, _OnlineKMeansModelParams):
         ]
 
 
-class OnlineKMeans(Estimator, _OnlineKMeansModelParams, HasGlobalBatchSize, HasSeed):
+class OnlineKMeans(
+    StartsFromModelData, Estimator, _OnlineKMeansModelParams, HasGlobalBatchSize, HasSeed
+):
     """Online (mini-batch, decaying) k-means (see the module docstring)."""
 
     DECAY_FACTOR = FloatParam(
@@ -122,10 +124,6 @@ class OnlineKMeans(Estimator, _OnlineKMeansModelParams, HasGlobalBatchSize, HasS
         "k-means++",
         ParamValidators.in_array(INIT_MODES),
     )
-
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self._initial: Table | None = None
 
     def set_initial_model_data(self, *tables: Table) -> Self:
         """Start from these centroids: one table, ``k`` rows with a ``centroids`` vector column
@@ -146,17 +144,6 @@ class OnlineKMeans(Estimator, _OnlineKMeansModelParams, HasGlobalBatchSize, HasS
                 raise self.error(f"the initial model data's '{WEIGHTS}' must be >= 0")
         self._initial = _model_table(centroids, weights, version)
         return self
-
-    def get_initial_model_data(self) -> list[Table]:
-        """The initial model data set (an empty list if none)."""
-        return [] if self._initial is None else [self._initial]
-
-    def state_tables(self) -> list[Table]:
-        return self.get_initial_model_data()
-
-    def load_state_tables(self, tables: Sequence[Table]) -> None:
-        if tables:
-            self.set_initial_model_data(*tables)
 
     def fit(self, *tables: Stream) -> OnlineKMeansModel:
         """Train on the stream (one Table or an iterable of Tables) to its end; the model holds

@@ -36,13 +36,13 @@ Where it differs from Flink ML, and why:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Final, Self
+from collections.abc import Iterator
+from typing import Final, Self
 
 import numpy as np
 
 from aiflow.errors import MLError
-from aiflow.ml.api import Estimator
+from aiflow.ml.api import Estimator, StartsFromModelData
 from aiflow.ml.classification.logistic_regression import LogisticRegressionModel
 from aiflow.ml.common_params import (
     HasElasticNet,
@@ -95,6 +95,7 @@ class OnlineLogisticRegressionModel(LogisticRegressionModel, HasModelVersionCol)
 
 
 class OnlineLogisticRegression(
+    StartsFromModelData,
     Estimator,
     HasFeaturesCol,
     HasLabelCol,
@@ -125,10 +126,6 @@ class OnlineLogisticRegression(
         ParamValidators.not_null(),
     )
 
-    def __init__(self, **params: Any) -> None:
-        super().__init__(**params)
-        self._initial: Table | None = None
-
     def set_initial_model_data(self, *tables: Table) -> Self:
         """Start from this model: a ``LogisticRegression``'s (or an online model's) model data,
         one table with ``coefficient`` (and ``intercept``, ``model_version``); of several rows,
@@ -140,17 +137,6 @@ class OnlineLogisticRegression(
         self._check_finite(data.coefficient, "the initial model data's coefficient")
         self._initial = data.to_table()
         return self
-
-    def get_initial_model_data(self) -> list[Table]:
-        """The initial model data set (an empty list if none)."""
-        return [] if self._initial is None else [self._initial]
-
-    def state_tables(self) -> list[Table]:
-        return self.get_initial_model_data()
-
-    def load_state_tables(self, tables: Sequence[Table]) -> None:
-        if tables:
-            self.set_initial_model_data(*tables)
 
     def fit(self, *tables: Stream) -> OnlineLogisticRegressionModel:
         """Train on the stream (one Table or an iterable of Tables) to its end; the model holds
