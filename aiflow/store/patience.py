@@ -69,6 +69,7 @@ class _Patient:
         def call(*args: Any, **kwargs: Any) -> Any:
             return retry_unavailable(lambda: attr(*args, **kwargs), self._patience, name)
 
+        setattr(self, name, call)  # built once per method: the driver calls a few per turn
         return call
 
     def __repr__(self) -> str:
