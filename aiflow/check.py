@@ -16,7 +16,9 @@ app in this process, through the workflow's chain in front of the predict node, 
 
 Training and evaluation are left out on purpose: online training legitimately differs from
 offline training (that is what it is for); the promise under test is that the same record gets
-the same features and the same prediction wherever it runs.
+the same features and the same prediction wherever it runs. One exception, ``ml-fit/<node>``
+(``aiflow.check_ml``): an ``aiflow.ml`` estimator a train node fits must fit the same model on
+Flink as locally, when ``flink`` is among the paths' engines.
 """
 
 from __future__ import annotations
@@ -110,7 +112,10 @@ def check_workflow(
                 _compare(outputs[0], produced, result, tolerance)
             outputs.append(produced)
             results.append(result)
-        return results
+        from aiflow.check_ml import ml_fit_results  # aiflow.ml fits: local vs Flink
+
+        engines = {engine for engine, _ in paths}
+        return results + ml_fit_results(wf, engines, rows=rows, tolerance=tolerance)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         for engine in {engine for engine, _ in paths if (engine, _) != SERVE_PATH}:

@@ -63,3 +63,16 @@ def flink_session(flink_cluster: FlinkCluster) -> str:
     status = flink_cluster.status()
     assert status.running and status.rest_url, status
     return status.rest_url
+
+
+@pytest.fixture
+def two_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """aiflow.ml's Flink jobs on the embedded mini-cluster with two tasks each (so data is
+    really sharded), whatever the developer's settings say."""
+    from aiflow.config import reset_settings
+
+    monkeypatch.setenv("AIFLOW__FLINK__PARALLELISM", "2")
+    monkeypatch.delenv("AIFLOW__FLINK__REST_URL", raising=False)
+    reset_settings()
+    yield
+    reset_settings()

@@ -20,6 +20,9 @@ class JobSpec(BaseModel):
     workflow: str
     mode: str
     engine: str
+    # the workflow's engine when this job's nodes fell back from it to ``engine`` (``--engine
+    # flink``'s training runs in a local job): an aiflow.ml fit still runs on it
+    fallback_from: str | None = None
     nodes: list[Node]  # in execution order
     edges: list[DataEdge] = Field(default_factory=list)  # only those between this job's nodes
     depends_on: list[str] = Field(default_factory=list)  # job names

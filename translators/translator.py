@@ -59,7 +59,7 @@ class Translator(ABC):
         _read_beside_consumers(plan, engine_of)
         self._check_engines(plan.nodes, engine_of)
         groups = _fuse(plan, engine_of, order)
-        jobs = self._build_jobs(plan, nodes, engine_of, order, groups)
+        jobs = self._build_jobs(plan, nodes, engine_of, order, groups, default_engine)
         physical = PhysicalPlan(workflow=plan.workflow, mode=self.mode, jobs=jobs)
         self.check(physical)
         return physical
@@ -101,6 +101,7 @@ class Translator(ABC):
         engine_of: dict[str, str],
         order: list[str],
         groups: list[list[str]],
+        default_engine: str,
     ) -> list[JobSpec]:
         job_of = {nid: i for i, members in enumerate(groups) for nid in members}
         names = _job_names(groups, nodes)
@@ -165,12 +166,15 @@ class Translator(ABC):
             job_nodes = readers + sorted((nodes[m] for m in members), key=lambda n: position[n.id])
             job_nodes += writers
             user_nodes = [nodes[m] for m in members]
+            engine = engine_of[members[0]]
+            fell_back = engine != default_engine and all(n.engine is None for n in user_nodes)
             jobs.append(
                 JobSpec(
                     name=names[i],
                     workflow=plan.workflow,
                     mode=self.mode,
-                    engine=engine_of[members[0]],
+                    engine=engine,
+                    fallback_from=default_engine if fell_back else None,
                     nodes=job_nodes,
                     edges=job_edges[i],
                     depends_on=sorted(names[d] for d in deps[i]),

@@ -31,8 +31,9 @@ def check_command(
     """Check that every engine and mode computes the same outputs from the same sample.
 
     Runs the workflow's read/transform/predict chains (not training) on each path, compares
-    each output to the first path's, and exits 1 on any difference. JSON gives, per output
-    column, [rows differing, largest float difference]."""
+    each output to the first path's; with flink among the engines, also fits each aiflow.ml
+    estimator of a train node locally and on Flink (ml-fit/<node>). Exits 1 on any
+    difference. JSON gives, per output column, [rows differing, largest float difference]."""
     from aiflow.check import SERVE_PATH, check_workflow
     from aiflow.cli.run import load_workflow
     from aiflow.errors import InvalidInput

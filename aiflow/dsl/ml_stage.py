@@ -22,6 +22,10 @@ vector column), and the stage's first output table comes back as the input batch
 its columns as they were) plus the columns the stage added or replaced, a vector column as one
 1-D float array per row.
 
+Engine: under ``--engine flink`` the train job passes ``engine="flink"``, so the fit runs on
+Flink (``aiflow.ml.flink``: iterative fits data-parallel, others in one Flink task); the model
+comes back to the job, which registers it as on the local engine.
+
 Stream mode: ``Trainer.fit`` gets the serving version as ``base_model``. An estimator that can
 start from model data (``set_initial_model_data``: an online estimator, KMeans) continues from
 the base version's model data -- in a ``Pipeline``, each such estimator from the matching stage
@@ -132,12 +136,13 @@ class MLTrainer(Trainer):
         self.spec = stage
         self.stage_name = build_stage(stage).stage_name  # fails at instantiation if broken
 
-    def fit(self, batch: pd.DataFrame, base_model: Any = None) -> Model:
+    def fit(self, batch: pd.DataFrame, base_model: Any = None, *, engine: str = "local") -> Model:
+        """The fitted model; ``engine="flink"`` (the job's engine) fits on Flink."""
         estimator = build_stage(self.spec)  # fresh: continuing sets its initial model data
         assert isinstance(estimator, Estimator)
         if base_model is not None:
             continue_from(estimator, base_model)
-        return estimator.fit(to_table(batch))
+        return estimator.fit(to_table(batch).on(engine))
 
 
 class MLTransformer(Transformer):

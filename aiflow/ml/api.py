@@ -37,10 +37,11 @@ Not here: the file format (``persist``), composition (``pipeline``, ``graph``).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiflow.errors import MLError
 from aiflow.ml.param import WithParams
@@ -48,7 +49,27 @@ from aiflow.ml.table import Table, same_engine
 
 
 class Stage(WithParams, ABC):
-    """A node of an ML workflow: params, plus whatever tables it holds; saved as a folder."""
+    """A node of an ML workflow: params, plus whatever tables it holds; saved as a folder.
+
+    Engines: every ``transform`` and ``fit`` a subclass defines is wrapped so that, given
+    tables on engine ``flink``, it runs on Flink (``aiflow.ml.flink.engine``: the same method,
+    in Flink tasks over local tables); on ``local`` tables it is called as written. An
+    estimator whose own ``fit`` drives Flink jobs (its iterations run there) says so with
+    ``flink_driver = True`` (or ``drives_flink_fit``, when it depends on its params)."""
+
+    flink_driver: ClassVar[bool] = False
+
+    def drives_flink_fit(self) -> bool:
+        """Whether this estimator's own ``fit`` runs in the driver on Flink tables, sending its
+        iterations to Flink; otherwise the whole fit runs in one Flink task."""
+        return self.flink_driver
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("transform", "fit"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_runs_on_its_engine", False):
+                setattr(cls, name, _on_tables_engine(method))
 
     def error(self, message: str) -> MLError:
         """An ``MLError`` reading "<StageClass>: <message>" (raise it)."""
@@ -119,6 +140,24 @@ class Stage(WithParams, ABC):
     def _restore(cls, params: dict[str, Any], layout: dict[str, Any], stages: list[Stage]) -> Self:
         """A new stage from what was saved (its tables are given afterwards)."""
         return cls(**params)
+
+
+def _on_tables_engine(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` run where its tables are (see ``Stage``)."""
+
+    @functools.wraps(method)
+    def run(self: Stage, *tables: Any) -> Any:
+        given = [t for t in tables if isinstance(t, Table)]
+        if any(t.engine == "flink" for t in given):
+            from aiflow.ml.flink.engine import run as run_on_flink
+
+            same_engine(given, self.stage_name)  # no mixing engines in one call
+
+            return run_on_flink(self, method, tables)
+        return method(self, *tables)
+
+    run._runs_on_its_engine = True  # type: ignore[attr-defined]
+    return run
 
 
 class AlgoOperator(Stage):

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Final, Self
 
 import numpy as np
 
@@ -51,6 +51,7 @@ from aiflow.ml.iteration import (
     IterationContext,
     IterationListener,
     ReplayableData,
+    ShardedBody,
     iterate_bounded,
     terminate_on_max_iteration_or_tolerance,
 )
@@ -249,10 +250,12 @@ def train_sgd(
     w: np.ndarray,
     loss: Loss,
     settings: SGDSettings,
+    engine: str = "local",
 ) -> tuple[LinearModelData, Table]:
-    """Fit by mini-batch gradient descent on ``iterate_bounded`` (see the module docstring).
-    Returns the model and the history: one row per round, columns ``epoch`` and ``loss``. A
-    loss that overflows is an error naming ``stage``: the steps diverged."""
+    """Fit by mini-batch gradient descent on ``iterate_bounded`` (see the module docstring), on
+    ``engine`` (on Flink, each task computes the gradient over its shard's rows of the round's
+    mini-batch). Returns the model and the history: one row per round, columns ``epoch`` and
+    ``loss``. A loss that overflows is an error naming ``stage``: the steps diverged."""
     rows, dims = x.shape
     batch = min(settings.global_batch_size, rows)
     order = np.random.default_rng(DEFAULT_SEED).permutation(rows) if batch < rows else None
@@ -261,24 +264,45 @@ def train_sgd(
     l2 = settings.reg * (1.0 - settings.elastic_net)
     lr = settings.learning_rate
 
-    def body(variables: list[Table], data: list[Table], ctx: IterationContext) -> Any:
+    def gradient(variables: list[Table], data: list[Table], ctx: IterationContext) -> list[Table]:
+        """Per shard: the loss and gradient sums over its rows of the round's mini-batch."""
         model, points = variables[0], data[0]
         coef = model.column(COEFFICIENT)[0]
         intercept = float(model.column(INTERCEPT)[0])
         xb, yb, wb = points.column("x"), points.column("y"), points.column("w")
         if order is not None:
             start = (ctx.epoch % batches) * batch
-            index = order[start : start + batch]
+            index = order[start : start + batch] - ctx.row_offset
+            index = index[(index >= 0) & (index < len(xb))]
             xb, yb, wb = xb[index], yb[index], wb[index]
-        total = float(wb.sum())
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked below
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked in step
             loss_sum, grad = loss(xb @ coef + intercept, yb, wb)
+        return [
+            Table(
+                {
+                    "loss": [loss_sum],
+                    "total": [float(wb.sum())],
+                    "grad_x": (grad @ xb).reshape(1, -1),
+                    "grad": [float(grad.sum())],
+                }
+            )
+        ]
+
+    def step(
+        variables: list[Table], partials: list[list[Table]], ctx: IterationContext
+    ) -> IterationBodyResult:
+        model = variables[0]
+        coef = model.column(COEFFICIENT)[0]
+        intercept = float(model.column(INTERCEPT)[0])
+        sums = [p[0] for p in partials]
+        total = sum(float(t.column("total")[0]) for t in sums)
+        loss_sum = sum(float(t.column("loss")[0]) for t in sums)
         objective = loss_sum / total if total > 0 else 0.0
         objective += l1 * float(np.abs(coef).sum()) + l2 / 2 * float(coef @ coef)
         if total > 0:
-            coef = coef - lr * (grad @ xb) / total
+            coef = coef - lr * sum(t.column("grad_x")[0] for t in sums) / total
             if settings.fit_intercept:
-                intercept -= lr * float(grad.sum()) / total
+                intercept -= lr * sum(float(t.column("grad")[0]) for t in sums) / total
         if l2:
             coef = coef * max(0.0, 1.0 - lr * l2)
         if l1:
@@ -299,13 +323,15 @@ def train_sgd(
         )
 
     history, final = iterate_bounded(
-        variables=[_state(np.zeros(dims), 0.0, np.inf)],
-        data=ReplayableData([Table({"x": x, "y": y, "w": w})], replay=True),
-        body=body,
+        variables=[_state(np.zeros(dims), 0.0, np.inf).on(engine)],
+        data=ReplayableData([Table({"x": x, "y": y, "w": w}, engine=engine)], replay=True),
+        body=ShardedBody(gradient, step),
         listeners=[FinalFeedback()],
     )
     coefficient = final.column(COEFFICIENT)[0]
-    return LinearModelData(np.array(coefficient), float(final.column(INTERCEPT)[0])), history
+    return LinearModelData(np.array(coefficient), float(final.column(INTERCEPT)[0])), history.on(
+        "local"
+    )
 
 
 def _state(coef: np.ndarray, intercept: float, loss: float) -> Table:
@@ -335,6 +361,8 @@ class LinearEstimatorBase(
     HasTol,
 ):
     """The params and training data of the gradient-descent linear estimators."""
+
+    flink_driver = True  # on Flink, the gradient rounds run data-parallel (``train_sgd``)
 
     FIT_INTERCEPT = BooleanParam(
         "fit_intercept",

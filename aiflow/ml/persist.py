@@ -34,13 +34,16 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from aiflow.errors import MLError
 from aiflow.ml.api import Stage
 from aiflow.ml.table import Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMAT_VERSION: Final = 1
 METADATA: Final = "metadata.json"
@@ -215,8 +218,15 @@ def _count(metadata: dict[str, Any], key: str, meta_file: Path) -> int:
 
 def write_table(table: Table, file: Path, stage: str = "") -> None:
     """``table`` as one Parquet file; a vector column as list<double>."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    pq.write_table(to_arrow(table, stage), file)
+
+
+def to_arrow(table: Table, stage: str = "") -> pa.Table:
+    """``table`` as an Arrow table: a vector column as list<double> with its size in the
+    field's metadata (what Parquet files and ``aiflow.ml.flink``'s wire format hold)."""
+    import pyarrow as pa
 
     fields, arrays = [], []
     for name in table.columns:
@@ -237,20 +247,28 @@ def write_table(table: Table, file: Path, stage: str = "") -> None:
             raise MLError(f"{who}cannot save column '{name}' as Parquet ({exc})") from None
         arrays.append(array)
         fields.append(pa.field(name, array.type))
-    pq.write_table(pa.Table.from_arrays(arrays, schema=pa.schema(fields)), file)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def read_table(file: Path) -> Table:
     """The table in the Parquet ``file`` (written by ``write_table`` or any tool: a list of
     numbers column of one size becomes a vector column)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
         data = pq.read_table(file)
     except (OSError, pa.ArrowException) as exc:
         raise MLError(f"{file}: cannot read model data ({exc})") from None
+    return from_arrow(data, str(file))
+
+
+def from_arrow(data: pa.Table, source: str) -> Table:
+    """The ``Table`` of an Arrow table written by ``to_arrow`` (or any tool: a list of numbers
+    column of one size becomes a vector column); errors name ``source``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns: dict[str, np.ndarray] = {}
     for field, chunked in zip(data.schema, data.columns, strict=True):
         array = chunked.combine_chunks()
@@ -261,7 +279,7 @@ def read_table(file: Path) -> Table:
         saved = (field.metadata or {}).get(VECTOR_DIMS)
         dims = int(saved) if saved is not None else (int(lengths[0]) if len(lengths) else 0)
         if array.null_count or (len(lengths) and (lengths != dims).any()):
-            raise MLError(f"{file}: column '{field.name}' is not a vector column of size {dims}")
-        flat = array.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+            raise MLError(f"{source}: column '{field.name}' is not a vector column of size {dims}")
+        flat = array.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
         columns[field.name] = flat.reshape(len(array), dims)
     return Table(columns)

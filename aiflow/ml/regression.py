@@ -58,12 +58,19 @@ class LinearRegression(LinearEstimatorBase):
         ParamValidators.in_array(SOLVERS),
     )
 
+    def drives_flink_fit(self) -> bool:
+        return self._solver() == "sgd"  # the normal equations: one pass, in one Flink task
+
+    def _solver(self) -> str:
+        solver = self.get(self.SOLVER)
+        if solver == "auto":
+            return "sgd" if self.get_reg() * self.get_elastic_net() > 0 else "normal"
+        return solver
+
     def fit(self, *tables: Table) -> LinearRegressionModel:
         x, y, w = self.training_data(tables, binary=False)
         l1 = self.get_reg() * self.get_elastic_net()
-        solver = self.get(self.SOLVER)
-        if solver == "auto":
-            solver = "sgd" if l1 > 0 else "normal"
+        solver = self._solver()
         if solver == "normal" and l1 > 0:
             raise self.error(
                 "solver 'normal' has no L1 penalty: set elastic_net to 0 (or reg to 0), "
@@ -72,7 +79,7 @@ class LinearRegression(LinearEstimatorBase):
         if solver == "normal":
             data = self._solve_normal(x, y, w)
         else:
-            data, _ = train_sgd(self, x, y, w, squared_loss, self.sgd_settings())
+            data, _ = train_sgd(self, x, y, w, squared_loss, self.sgd_settings(), tables[0].engine)
         return LinearRegressionModel().copy_params_from(self).set_model_data(data.to_table())
 
     def _solve_normal(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> LinearModelData:

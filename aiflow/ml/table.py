@@ -119,6 +119,10 @@ class Table:
         """This table with columns added or replaced (same number of rows)."""
         return Table({**self._columns, **columns}, engine=self.engine)
 
+    def on(self, engine: str) -> Table:
+        """The same columns on ``engine`` (no copy; ``self`` when it is there already)."""
+        return self if engine == self.engine else Table(self._columns, engine=engine)
+
     def select(self, names: Sequence[str], *, stage: str | None = None) -> Table:
         return Table({n: self.column(n, stage=stage) for n in names}, engine=self.engine)
 

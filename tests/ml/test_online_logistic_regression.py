@@ -350,7 +350,5 @@ def test_bad_input() -> None:
         OnlineLogisticRegression().fit(Table({"features": x, "label": y}), Table({"features": x}))
     with pytest.raises(MLError, match="'coefficient'"):
         OnlineLogisticRegression().set_initial_model_data(Table({"weights": [1.0]}))
-    with pytest.raises(MLError, match="engine 'flink'"):
-        OnlineLogisticRegression().fit(Table({"features": x, "label": y}, engine="flink"))
     with pytest.raises(MLError, match="no model data"):
         OnlineLogisticRegressionModel().transform(Table({"features": x}))

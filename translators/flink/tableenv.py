@@ -20,10 +20,11 @@ Arrow batches of 10k rows (10x fewer Python calls than the default; see the prob
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from aiflow.errors import FlinkUnavailable, InvalidInput
 from aiflow.translators.flink.settings import FlinkSettings, flink_settings
 
 if TYPE_CHECKING:
+    from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import TableEnvironment
 
 _WORKER_MODE_ENV = "_python_worker_execution_mode"  # read by PyFlink in TableEnvironment._open
@@ -63,13 +65,8 @@ def create_table_env(
 
     flink = _flink_settings(settings)
     _check(mode, flink)
-    ship_python_jar = False
-    if flink.rest_url:  # fail fast, naming the URL, rather than after the client's retries
-        from aiflow.translators.flink.rest import FlinkRest
-
-        ship_python_jar = not FlinkRest(flink.rest_url, timeout=10.0).has_python_jar()
     options = table_env_options(
-        mode, flink, jars=jars, job_name=job_name, ship_python_jar=ship_python_jar
+        mode, flink, jars=jars, job_name=job_name, ship_python_jar=_ship_python_jar(flink)
     )
     options.update(config or {})
     os.environ["JAVA_HOME"] = str(find_java_home(flink.java_home))  # the gateway JVM reads it
@@ -78,20 +75,43 @@ def create_table_env(
         conf.set_string(key, value)
     builder = EnvironmentSettings.new_instance().with_configuration(conf)
     builder = builder.in_streaming_mode() if mode == "stream" else builder.in_batch_mode()
-    previous = os.environ.get(_WORKER_MODE_ENV)
-    if flink.rest_url:
-        os.environ[_WORKER_MODE_ENV] = "process"
-    try:
+    with _worker_mode(flink):
         t_env = TableEnvironment.create(builder.build())
-    finally:
-        if previous is None:
-            os.environ.pop(_WORKER_MODE_ENV, None)
-        else:
-            os.environ[_WORKER_MODE_ENV] = previous
     table_config = t_env.get_config()
     for key, value in options.items():  # the table config is what a submission reads
         table_config.set(key, value)
     return t_env
+
+
+def create_stream_env(
+    settings: Settings | FlinkSettings | None = None, *, parallelism: int | None = None
+) -> StreamExecutionEnvironment:
+    """A DataStream environment in batch runtime mode, on the same cluster and with the same
+    options as ``create_table_env("batch")`` (``aiflow.ml.flink`` runs its tasks on it);
+    ``parallelism`` overrides ``flink.parallelism``."""
+    from pyflink.common import Configuration
+    from pyflink.datastream import RuntimeExecutionMode, StreamExecutionEnvironment
+
+    flink = _flink_settings(settings)
+    _check("batch", flink)
+    options = table_env_options("batch", flink, ship_python_jar=_ship_python_jar(flink))
+    if parallelism is not None:
+        options["parallelism.default"] = str(parallelism)
+    os.environ["JAVA_HOME"] = str(find_java_home(flink.java_home))
+    conf = Configuration()
+    for key, value in options.items():
+        conf.set_string(key, value)
+    with _worker_mode(flink):
+        env = StreamExecutionEnvironment.get_execution_environment(conf)
+        if flink.rest_url:  # getExecutionEnvironment(conf) is always a local one in Java
+            from pyflink.java_gateway import get_gateway
+
+            jvm_env = get_gateway().jvm.org.apache.flink.streaming.api.environment
+            env = StreamExecutionEnvironment(
+                jvm_env.StreamExecutionEnvironment(conf._j_configuration)
+            )
+    env.set_runtime_mode(RuntimeExecutionMode.BATCH)
+    return env
 
 
 def table_env_options(
@@ -194,6 +214,32 @@ def find_java_home(configured: str | None = None) -> Path:
         "AIFLOW__FLINK__JAVA_HOME) to a JDK 11-21, or put `java` on PATH "
         "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless)"
     )
+
+
+def _ship_python_jar(flink: FlinkSettings) -> bool:
+    """Whether a session cluster lacks flink-python; asking it first also fails fast, naming
+    the URL, rather than after the client's retries."""
+    if not flink.rest_url:
+        return False
+    from aiflow.translators.flink.rest import FlinkRest
+
+    return not FlinkRest(flink.rest_url, timeout=10.0).has_python_jar()
+
+
+@contextlib.contextmanager
+def _worker_mode(flink: FlinkSettings) -> Iterator[None]:
+    """Python workers in separate processes for a session cluster (see the module docstring),
+    while the environment is created; the variable is restored afterwards."""
+    previous = os.environ.get(_WORKER_MODE_ENV)
+    if flink.rest_url:
+        os.environ[_WORKER_MODE_ENV] = "process"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(_WORKER_MODE_ENV, None)
+        else:
+            os.environ[_WORKER_MODE_ENV] = previous
 
 
 def _has_java(home: Path) -> bool:

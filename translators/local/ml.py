@@ -150,7 +150,10 @@ class Train(UserComponentNode):
     def _register(
         self, frame: pd.DataFrame, base: tuple[ModelVersion, Any] | None, lineage: dict[str, Any]
     ) -> None:
-        model = self.user.fit(frame, base_model=base[1] if base else None)
+        from aiflow.dsl.ml_stage import MLTrainer
+
+        options = {"engine": self._ml_engine()} if isinstance(self.user, MLTrainer) else {}
+        model = self.user.fit(frame, base_model=base[1] if base else None, **options)
         if model is None:
             raise UserCodeError("fit() returned None; it must return the model", self.node.id)
         assert self.node.model is not None
@@ -175,6 +178,12 @@ class Train(UserComponentNode):
         self.ctx.result.model_versions.append(
             {"model": version.model_name, "version": version.version, "artifact_uri": uri}
         )
+
+    def _ml_engine(self) -> str:
+        """Where an aiflow.ml estimator fits: on Flink when the workflow runs on Flink (this
+        local job is the Flink engine's fallback for training), else here."""
+        spec = self.ctx.spec
+        return "flink" if "flink" in (spec.engine, spec.fallback_from) else "local"
 
     def _base(self) -> tuple[ModelVersion, Any] | None:
         """The version to continue from: the serving one (what is deployed, else the newest

@@ -48,5 +48,5 @@ class LinearSVC(LinearEstimatorBase, _HasThreshold):
 
     def fit(self, *tables: Table) -> LinearSVCModel:
         x, y, w = self.training_data(tables, binary=True)
-        data, _ = train_sgd(self, x, y, w, hinge_loss, self.sgd_settings())
+        data, _ = train_sgd(self, x, y, w, hinge_loss, self.sgd_settings(), tables[0].engine)
         return LinearSVCModel().copy_params_from(self).set_model_data(data.to_table())

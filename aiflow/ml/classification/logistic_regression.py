@@ -58,6 +58,6 @@ class LogisticRegression(LinearEstimatorBase, HasRawPredictionCol):
         if self.get(self.MULTI_CLASS) == "multinomial":
             raise self.error("multi_class 'multinomial' is not supported yet (binomial only)")
         x, y, w = self.training_data(tables, binary=True)
-        data, _ = train_sgd(self, x, y, w, log_loss, self.sgd_settings())
+        data, _ = train_sgd(self, x, y, w, log_loss, self.sgd_settings(), tables[0].engine)
         model = LogisticRegressionModel().copy_params_from(self)
         return model.set_model_data(data.to_table())

@@ -31,8 +31,12 @@ The seed's semantics, as the local engine keeps them:
   without rows) or its termination table has no row; ``terminate_on_max_iteration`` and
   ``terminate_on_max_iteration_or_tolerance`` make such tables.
 
-Not here: Table itself (``table``); the Flink iteration engine (tables on engine ``flink`` are
-refused here, naming the engine).
+**On Flink** (tables on engine ``flink``), a bounded iteration runs as one Flink job whose tasks
+keep their shard of the data for every round, while the rounds are driven from here
+(``aiflow.ml.flink``): a ``ShardedBody`` runs data-parallel (``map`` in every task, ``reduce``
+here), any other body in one task. Unbounded iterations run on the local engine for now.
+
+Not here: Table itself (``table``); the Flink side (``aiflow.ml.flink``).
 """
 
 from aiflow.ml.iteration.base import (
@@ -44,6 +48,7 @@ from aiflow.ml.iteration.base import (
     IterationListener,
     OperatorFactory,
     ReplayableData,
+    ShardedBody,
 )
 from aiflow.ml.iteration.engine import iterate_bounded, iterate_unbounded
 from aiflow.ml.iteration.termination import (
@@ -60,6 +65,7 @@ __all__ = [
     "IterationListener",
     "OperatorFactory",
     "ReplayableData",
+    "ShardedBody",
     "iterate_bounded",
     "iterate_unbounded",
     "terminate_on_max_iteration",

@@ -75,6 +75,7 @@ class IterationContext:
     bounded: bool
     config: IterationConfig
     result: IterationBodyResult | None = None
+    row_offset: int = 0  # a ShardedBody's map: the index of its shard's first row in the data
 
 
 class BodyOperator(ABC):
@@ -117,8 +118,30 @@ class IterationListener:
         """The iteration ended after round ``ctx.epoch``."""
 
 
+@dataclass(frozen=True)
+class ShardedBody:
+    """A body in two halves, so that an engine can run it data-parallel.
+
+    ``map(variables, shard, ctx) -> list[Table]`` computes partial results (sums, counts) over
+    one shard of the data: on Flink, each task over its rows, with the variables broadcast;
+    ``ctx.row_offset`` is the index of the shard's first row in the whole data.
+    ``reduce(variables, partials, ctx) -> IterationBodyResult`` combines every shard's partials
+    (one list per shard, in row order) into the round's result, in the driver. The local engine
+    calls ``map`` once over all the data, so a ``ShardedBody`` computes the same there (up to
+    the order of floating-point sums)."""
+
+    map: Callable[[list[Table], list[Table], IterationContext], list[Table]]
+    reduce: Callable[[list[Table], list[list[Table]], IterationContext], IterationBodyResult]
+
+    def __call__(
+        self, variables: list[Table], data: list[Table], ctx: IterationContext
+    ) -> IterationBodyResult:
+        """The round over all ``data`` as one shard (the local engine)."""
+        return self.reduce(variables, [self.map(variables, data, ctx)], ctx)
+
+
 BodyFunction: TypeAlias = Callable[[list[Table], list[Table], IterationContext], Any]
-Body: TypeAlias = BodyFunction | type[BodyOperator] | OperatorFactory
+Body: TypeAlias = BodyFunction | type[BodyOperator] | OperatorFactory | ShardedBody
 
 
 def check_tables(values: Any, what: str) -> list[Table]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from aiflow.errors import MLError
 from aiflow.ml.iteration.base import (
@@ -41,7 +41,12 @@ def iterate_bounded(
             "(wrap the tables: ReplayableData([table], replay=True))"
         )
     loop = _Loop(who, variables, body, config, listeners, bounded=True)
-    _local_only(who, [*loop.variables, *data.tables])
+    engine = same_engine([*loop.variables, *data.tables], who)
+    if engine == "flink":  # the same loop; each round's body runs in a Flink job's tasks
+        from aiflow.ml.flink.iteration import FlinkRounds
+
+        loop.caller.close()
+        loop.caller = FlinkRounds(who, body, loop.config, data)
     outputs: list[list[Table]] = []
     collected: list[list[Table]] = [[] for _ in loop.listeners]
     try:
@@ -59,7 +64,7 @@ def iterate_bounded(
     finally:
         loop.close()
     tables = [_concat(kept, f"{who}: outputs[{i}]") for i, kept in enumerate(outputs)]
-    return tables + _listener_tables(who, collected)
+    return [t.on(engine) for t in tables + _listener_tables(who, collected)]
 
 
 def iterate_unbounded(
@@ -112,8 +117,7 @@ class _Loop:
         self.variables = check_tables(variables, f"{who}: variables")
         if not self.variables:
             raise MLError(f"{who}: variables must hold at least one Table (the model)")
-        self.function, self.factory = _resolve_body(who, body)
-        self.body_name = getattr(body, "__qualname__", type(body).__name__)
+        self.caller: RoundCaller = BodyCaller(who, body, self.config)
         self.listeners = list(listeners)
         for i, listener in enumerate(self.listeners):
             if not isinstance(listener, IterationListener):
@@ -121,7 +125,6 @@ class _Loop:
                     f"{who}: listeners[{i}] is {type(listener).__name__}, "
                     "expected an IterationListener"
                 )
-        self.operator: BodyOperator | None = None
         self.ctx = IterationContext(0, bounded, self.config)
         self.output_columns: list[list[str] | None] | None = None
 
@@ -129,7 +132,7 @@ class _Loop:
         """Run round ``epoch``: its outputs, each listener's collected rows, whether it is the
         last."""
         ctx = IterationContext(epoch, self.bounded, self.config)
-        result = self._call(ctx, data)
+        result = self.caller(list(self.variables), data, ctx)
         feedback, outputs, termination = self._check(result, epoch)
         self.ctx = ctx = replace(ctx, result=result)
         rows = self._notify(lambda lis, c: lis.on_epoch_watermark_incremented(epoch, ctx, c))
@@ -144,31 +147,10 @@ class _Loop:
         return self._notify(lambda lis, c: lis.on_iteration_terminated(self.ctx, c))
 
     def close(self) -> None:
-        operator, self.operator = self.operator, None
-        if operator is not None:
-            operator.close()
-
-    def _call(self, ctx: IterationContext, data: list[Table]) -> Any:
-        if self.function is not None:
-            return self.function(list(self.variables), data, ctx)
-        if self.operator is None:
-            assert self.factory is not None
-            operator = self.factory()
-            if not isinstance(operator, BodyOperator):
-                raise MLError(
-                    f"{self.who}: the operator factory {self.body_name} returned "
-                    f"{type(operator).__name__}, expected a BodyOperator"
-                )
-            operator.open(ctx)
-            self.operator = operator
-        try:
-            return self.operator.process(list(self.variables), data, ctx)
-        finally:
-            if self.config.operator_lifecycle == "per_round":
-                self.close()
+        self.caller.close()
 
     def _check(self, result: Any, epoch: int) -> tuple[list[Table], list[Table], Table | None]:
-        where = f"{self.who}: body {self.body_name} in round {epoch}"
+        where = f"{self.who}: body {self.caller.body_name} in round {epoch}"
         if not isinstance(result, IterationBodyResult):
             raise MLError(
                 f"{where} returned {type(result).__name__}, expected "
@@ -207,6 +189,52 @@ class _Loop:
             call(listener, _collector(self.who, i, rows))
             collected.append(rows)
         return collected
+
+
+class RoundCaller(Protocol):
+    """What the loop calls each round: ``BodyCaller`` here, ``FlinkRounds`` on Flink."""
+
+    body_name: str
+
+    def __call__(self, variables: list[Table], data: list[Table], ctx: IterationContext) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class BodyCaller:
+    """Calls a body the way its kind and the lifecycle say: a function as is, an operator
+    created by its factory per ``operator_lifecycle``. The local loop holds one; on Flink, the
+    task running a non-sharded body holds one (``aiflow.ml.flink``)."""
+
+    def __init__(self, who: str, body: Body, config: IterationConfig) -> None:
+        self.who, self.config = who, config
+        self.function, self.factory = _resolve_body(who, body)
+        self.body_name: str = getattr(body, "__qualname__", type(body).__name__)
+        self.operator: BodyOperator | None = None
+
+    def __call__(self, variables: list[Table], data: list[Table], ctx: IterationContext) -> Any:
+        if self.function is not None:
+            return self.function(variables, data, ctx)
+        if self.operator is None:
+            assert self.factory is not None
+            operator = self.factory()
+            if not isinstance(operator, BodyOperator):
+                raise MLError(
+                    f"{self.who}: the operator factory {self.body_name} returned "
+                    f"{type(operator).__name__}, expected a BodyOperator"
+                )
+            operator.open(ctx)
+            self.operator = operator
+        try:
+            return self.operator.process(variables, data, ctx)
+        finally:
+            if self.config.operator_lifecycle == "per_round":
+                self.close()
+
+    def close(self) -> None:
+        operator, self.operator = self.operator, None
+        if operator is not None:
+            operator.close()
 
 
 def _unbounded(loop: _Loop, stream: Iterable[Table | Sequence[Table]]) -> Iterator[list[Table]]:
@@ -275,4 +303,7 @@ def _concat(tables: list[Table], what: str) -> Table:
 def _local_only(who: str, tables: Sequence[Table]) -> None:
     engine = same_engine(tables, who)
     if engine != "local":
-        raise MLError(f"{who}: tables are on engine '{engine}'; this engine runs 'local' ones")
+        raise MLError(
+            f"{who}: tables are on engine '{engine}'; unbounded iterations run on 'local' "
+            "tables for now (bounded ones run on Flink too)"
+        )
