@@ -54,9 +54,9 @@ def mini_batches(
 ) -> Iterator[Table]:
     """``stream`` regrouped into mini-batches of ``size`` rows (the last may be shorter), each
     holding only ``columns``. Lazy: reads the source only as far as the consumer asks. An item
-    that is not a local Table, a missing column, or a vector column whose size changes from one
-    item to the next is an error naming ``stage`` and the item (a stream that is neither a
-    Table nor an iterable is refused at once)."""
+    that is not a Table or is on another engine than the first, a missing column, or a vector
+    column whose size changes from one item to the next is an error naming ``stage`` and the
+    item (a stream that is neither a Table nor an iterable is refused at once)."""
     return _regroup(stage, _source(stage, stream), size, columns)
 
 
@@ -65,8 +65,14 @@ def _regroup(
 ) -> Iterator[Table]:
     pending: list[Table] = []
     held = 0
+    engine = None  # every item's: the mini-batches' rounds run there (aiflow.ml.flink on flink)
     for index, item in enumerate(source):
         table = _checked_item(stage, index, item, columns)
+        engine = engine or table.engine
+        if table.engine != engine:
+            raise stage.error(
+                f"stream item {index} is on engine '{table.engine}', the ones before on '{engine}'"
+            )
         if table.num_rows == 0:
             continue
         start = 0
@@ -100,11 +106,6 @@ def _source(stage: Stage, stream: Stream) -> Iterable[Table]:
 def _checked_item(stage: Stage, index: int, item: object, columns: Sequence[str]) -> Table:
     if not isinstance(item, Table):
         raise stage.error(f"stream item {index} is a {type(item).__name__}, expected a Table")
-    if item.engine != "local":
-        raise stage.error(
-            f"stream item {index} is on engine '{item.engine}'; online training runs on 'local' "
-            "tables for now"
-        )
     return item.select(columns, stage=stage.stage_name)
 
 
@@ -168,7 +169,7 @@ def run_online(
         yield first
         yield from rest
 
-    rounds = iterate_unbounded([initial], stream(), step)
+    rounds = iterate_unbounded([initial.on(first.engine)], stream(), step)
     try:
         for (model_data,) in rounds:
             yield model_data

@@ -19,10 +19,23 @@ from sklearn.datasets import load_breast_cancer, make_blobs
 from aiflow.config import reset_settings
 from aiflow.errors import MLError
 from aiflow.ml import Pipeline, Table, load
-from aiflow.ml.classification import LogisticRegression
-from aiflow.ml.clustering import KMeans
-from aiflow.ml.evaluation import BinaryClassificationEvaluator
-from aiflow.ml.feature import StandardScaler, StringIndexer
+from aiflow.ml.classification import (
+    LinearSVC,
+    LogisticRegression,
+    NaiveBayes,
+    OnlineLogisticRegression,
+)
+from aiflow.ml.clustering import KMeans, OnlineKMeans
+from aiflow.ml.evaluation import BinaryClassificationEvaluator, MulticlassClassificationEvaluator
+from aiflow.ml.feature import (
+    Bucketizer,
+    Imputer,
+    MinMaxScaler,
+    OneHotEncoder,
+    StandardScaler,
+    StringIndexer,
+    VectorAssembler,
+)
 from aiflow.ml.iteration import (
     IterationBodyResult,
     IterationContext,
@@ -74,6 +87,53 @@ def test_a_pipeline_fits_and_transforms_on_flink_as_locally(two_tasks: None) -> 
     assert_tables_close(local_out, flink_out)
     (auc,) = BinaryClassificationEvaluator(label_col="label").transform(flink_out)
     assert auc.engine == "flink" and auc.column("areaUnderROC")[0] > 0.95
+
+
+def test_every_stage_agrees_with_the_local_engine(two_tasks: None) -> None:
+    """Every feature stage, classifier and clusterer in one pipeline, and both evaluators:
+    the Flink fit's model data and outputs equal the local ones within 1e-9 (sums over
+    shards add in another order: the stated tolerance). The pipeline fit takes four jobs."""
+    rng = np.random.default_rng(11)
+    rows = 400
+    a, b = rng.normal(size=rows), rng.normal(size=rows)
+    a[::17] = np.nan
+    color = rng.choice(np.array(["red", "green", "blue"], dtype=object), size=rows)
+    label = ((np.nan_to_num(a) + b + (color == "red")) > 0.5).astype(np.int64)
+    data = Table({"a": a, "b": b, "color": color, "label": label})
+    pipe = Pipeline(
+        [
+            Imputer(input_cols=["a", "b"], output_cols=["a_i", "b_i"]),
+            Bucketizer(input_cols=["a_i"], output_cols=["a_bucket"], splits_array=[[-9, 0, 9]]),
+            StringIndexer(input_cols=["color"], output_cols=["color_index"]),
+            OneHotEncoder(input_cols=["color_index"], output_cols=["color_vec"]),
+            VectorAssembler(input_cols=["a_i", "b_i", "color_vec"], output_col="features"),
+            VectorAssembler(input_cols=["a_bucket", "color_index"], output_col="categories"),
+            MinMaxScaler(input_col="features", output_col="unit"),
+            StandardScaler(input_col="unit", output_col="scaled"),
+            NaiveBayes(features_col="categories", prediction_col="nb"),
+            LinearSVC(features_col="scaled", prediction_col="svc", raw_prediction_col="svc_raw"),
+            OnlineKMeans(features_col="scaled", prediction_col="cluster", k=2, seed=3),
+            OnlineLogisticRegression(
+                features_col="scaled", prediction_col="olr", raw_prediction_col="olr_raw"
+            ),
+        ]
+    )
+    local_model, flink_model = pipe.fit(data), pipe.fit(data.on("flink"))
+    for a_stage, b_stage in zip(local_model.stages, flink_model.stages, strict=True):
+        assert type(a_stage) is type(b_stage)
+        if hasattr(a_stage, "get_model_data") and a_stage.state_tables():
+            for ta, tb in zip(a_stage.get_model_data(), b_stage.get_model_data(), strict=True):
+                assert_tables_close(ta, tb.on("flink"))
+    (local_out,) = local_model.transform(data)
+    (flink_out,) = flink_model.transform(data.on("flink"))
+    assert_tables_close(local_out, flink_out)
+    for evaluator in (
+        BinaryClassificationEvaluator(raw_prediction_col="svc_raw"),
+        MulticlassClassificationEvaluator(prediction_col="nb"),
+    ):
+        (local_metrics,) = evaluator.transform(local_out)
+        (flink_metrics,) = evaluator.transform(flink_out)
+        assert_tables_close(local_metrics, flink_metrics)
 
 
 def test_iterative_fits_run_data_parallel_and_match_local(two_tasks: None, tmp_path: Path) -> None:
@@ -141,6 +201,20 @@ def test_iteration_bodies_on_flink(two_tasks: None) -> None:
     assert list(plain.column("value")) == [10.0, 30.0]
 
 
+def test_online_training_runs_its_mini_batches_in_a_flink_task(two_tasks: None) -> None:
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    data = Table({"features": x, "label": y})
+    online = OnlineLogisticRegression(global_batch_size=64, learning_rate=0.5)
+    local = list(online.fit_stream(data.batches(100)))
+    # an endless-style generator of Flink tables: one task runs the rounds as batches arrive
+    flink = list(online.fit_stream(batch.on("flink") for batch in data.batches(100)))
+    assert len(flink) == len(local) == -(-len(y) // 64)
+    for a, b in zip(local, flink, strict=True):
+        assert_tables_close(a, b, atol=1e-12)
+    assert list(flink[-1].column("model_version")) == [len(local)]
+
+
 def test_errors_in_flink_tasks_come_back_as_the_stages_own(two_tasks: None) -> None:
     bad = Table({"features": np.array([[1.0, 2.0], [3.0, -1.0]]), "label": [0, 1]}, engine="flink")
     with pytest.raises(MLError, match=r"StandardScaler: column 'nope' is not in the table"):
@@ -171,7 +245,7 @@ def test_fits_on_the_session_cluster(flink_session: str, monkeypatch: pytest.Mon
 WORKFLOW = """
 import aiflow as af
 from aiflow.ml import Pipeline
-from aiflow.ml.classification import LogisticRegression
+from aiflow.ml.classification import LogisticRegression, OnlineLogisticRegression
 from aiflow.ml.feature import VectorAssembler
 
 points = af.Example("points", schema={"a": "double", "b": "double", "label": "double"},

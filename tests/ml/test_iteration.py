@@ -444,7 +444,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(MLError, match=r"mini-batch 1\[0\] is int, expected a Table"):
         list(iterate_unbounded([COUNTER], [COUNTER, [3]], counting_body(5)))  # type: ignore[list-item]
     flink = Table({"n": [0]}, engine="flink")
-    with pytest.raises(MLError, match="tables are on engine 'flink'; unbounded iterations run"):
+    with pytest.raises(MLError, match="mini-batch 0 is on engine 'local', the model on 'flink'"):
         list(iterate_unbounded([flink], [COUNTER], body))
     with pytest.raises(MLError, match="tables of different engines"):
         iterate_bounded([flink], ReplayableData([COUNTER]), body)

@@ -4,8 +4,8 @@ and ``fit`` given such tables here):
 - **a row-wise transform** (a ``Transformer``, or a ``PipelineModel`` of them, on one table):
   the rows in ``flink.parallelism`` shards, each transformed by a Flink task with the same
   code, the results put back in row order;
-- **a composite** (``Pipeline``, ``PipelineModel`` with other stages, graphs): run here, each
-  of its stages going to Flink on its own;
+- **a composite** (``PipelineModel`` with other stages, graphs): run here, each of its stages
+  going to Flink on its own; a ``Pipeline`` fits its consecutive one-task stages in one task;
 - **an estimator whose fit is iterative** (``drives_flink_fit``: KMeans, the linear models):
   its fit runs here and its ``iterate_bounded`` rounds run data-parallel in one Flink job
   (``aiflow.ml.flink.iteration``);
@@ -29,6 +29,7 @@ from aiflow.ml.table import Table
 
 if TYPE_CHECKING:
     from aiflow.ml.api import AlgoOperator
+    from aiflow.ml.pipeline import Pipeline, PipelineModel
 
 ENGINE = "flink"
 
@@ -36,10 +37,14 @@ ENGINE = "flink"
 def run(stage: Stage, method: Callable[..., Any], tables: Sequence[Table]) -> Any:
     """``method`` (a stage's own ``transform`` or ``fit``) on Flink (see the module docstring)."""
     if method.__name__ == "fit":
+        from aiflow.ml.pipeline import Pipeline
+
         assert isinstance(stage, Estimator)
-        if stage.drives_flink_fit() or stage._saved_stages():
+        if isinstance(stage, Pipeline):
+            return _fit_pipeline(stage, tables)
+        if _fits_in_driver(stage):
             return method(stage, *tables)
-        return _fit_in_task(stage, tables)
+        return _fit_in_task(stage, tables)[0]
     if row_wise(stage) and len(tables) == 1:
         return _transform_sharded(stage, tables[0])  # type: ignore[arg-type]
     if stage._saved_stages():
@@ -77,10 +82,57 @@ def _transform_sharded(stage: AlgoOperator, table: Table) -> list[Table]:
     return _on_flink(outputs)
 
 
-def _fit_in_task(estimator: Estimator, tables: Sequence[Table]) -> Stage:
-    (files,) = _in_one_task(estimator.stage_name, [local(tables)], FitProgram(estimator))
+def _fit_in_task(
+    estimator: Estimator, tables: Sequence[Table], *, transform: bool = False
+) -> tuple[Stage, list[Table]]:
+    """The fitted model and, with ``transform``, its outputs on ``tables``: one task."""
+    program = FitProgram(estimator, transform)
+    files, *outputs = _in_one_task(estimator.stage_name, [local(tables)], program)
     with tempfile.TemporaryDirectory(prefix="aiflow-ml-model-") as tmp:
-        return model_from_files(files, estimator, Path(tmp) / "model")
+        return model_from_files(files, estimator, Path(tmp) / "model"), _on_flink(outputs)
+
+
+def _fits_in_driver(stage: Stage) -> bool:
+    """An estimator whose fit drives Flink from here: iterative, or made of stages."""
+    return isinstance(stage, Estimator) and (
+        stage.drives_flink_fit() or bool(stage._saved_stages())
+    )
+
+
+def _fit_pipeline(pipeline: Pipeline, tables: Sequence[Table]) -> PipelineModel:
+    """``Pipeline.fit`` (same order, same models) in as few Flink jobs as its stages allow:
+    consecutive stages that fit in one task fit there together -- the task also transforms
+    the data when a later estimator needs it -- and an iterative estimator fits from here,
+    its rounds on Flink. (``Pipeline([VectorAssembler, StandardScaler, LogisticRegression])``:
+    two jobs, not four.)"""
+    from aiflow.ml.pipeline import Pipeline, PipelineModel
+
+    stages = pipeline.stages
+    last = max((i for i, s in enumerate(stages) if isinstance(s, Estimator)), default=-1)
+    inputs, fitted, i = list(tables), [], 0
+    while i < len(stages):
+        if _fits_in_driver(stages[i]):
+            model = stages[i].fit(*inputs)  # type: ignore[attr-defined]
+            fitted.append(model)
+            if i < last:
+                inputs = model.transform(*inputs)
+            i += 1
+            continue
+        end = i
+        while end < len(stages) and not _fits_in_driver(stages[end]):
+            end += 1
+        group, needed = stages[i:end], end - 1 < last
+        if not any(isinstance(s, Estimator) for s in group):
+            fitted += group
+            if needed:
+                inputs = PipelineModel(group).transform(*inputs)  # type: ignore[arg-type]
+        else:
+            model, outputs = _fit_in_task(Pipeline(group), inputs, transform=needed)
+            assert isinstance(model, PipelineModel)
+            fitted += model.stages
+            inputs = outputs if needed else inputs
+        i = end
+    return PipelineModel(fitted)
 
 
 def _in_one_task(name: str, shard: list[list[Table]], program: Any) -> list[Table]:

@@ -54,3 +54,26 @@ class FlinkRounds:
 
     def close(self) -> None:
         self.tasks.close()
+
+
+class FlinkStream:
+    """The body caller ``iterate_unbounded`` uses for Flink tables: one long-lived Flink task
+    runs the body on each mini-batch as it arrives, the model travelling with it (it is small;
+    the driver so holds the newest model after every mini-batch, and a task lost mid-stream
+    loses nothing but the mini-batch in flight). An operator body lives in the task for its
+    lifecycle, as locally."""
+
+    def __init__(self, who: str, body: Body, config: IterationConfig, variables: int):
+        self.body_name: str = getattr(body, "__qualname__", type(body).__name__)
+        self.variables = variables
+        program = BodyProgram(who, body, config, streamed=variables)
+        self.tasks = FlinkTasks(
+            f"{who}:{self.body_name}", [[]], program, config=config, bounded=False
+        )
+
+    def __call__(self, variables: list[Table], data: list[Table], ctx: IterationContext) -> Any:
+        (reply,) = self.tasks.round(ctx.epoch, local([*variables, *data]))
+        return body_result(reply)
+
+    def close(self) -> None:
+        self.tasks.close()

@@ -43,9 +43,12 @@ class TransformProgram:
 @dataclass(frozen=True)
 class FitProgram:
     """``estimator.fit`` over the whole data in one task; the model comes back as the files
-    ``save`` writes (JSON and Parquet, as one table of ``path``, ``content``), never pickled."""
+    ``save`` writes (JSON and Parquet, as one table of ``path``, ``content``), never pickled,
+    followed, with ``transform``, by the model's outputs on the same data (a pipeline's next
+    stage needs them)."""
 
     estimator: Estimator
+    transform: bool = False
 
     def __call__(
         self, message: list[Table], shard: list[Table], ctx: IterationContext
@@ -55,6 +58,7 @@ class FitProgram:
         from aiflow.ml.persist import write_stage
 
         model = self.estimator.fit(*shard)
+        outputs = list(model.transform(*shard)) if self.transform else []
         with tempfile.TemporaryDirectory(prefix="aiflow-ml-model-") as tmp:
             root = Path(tmp)
             write_stage(model, root)
@@ -62,7 +66,7 @@ class FitProgram:
             paths = np.array([p.relative_to(root).as_posix() for p in files], dtype=object)
             contents = np.empty(len(files), dtype=object)
             contents[:] = [p.read_bytes() for p in files]
-        return [Table({"path": paths, "content": contents})]
+        return [Table({"path": paths, "content": contents}), *outputs]
 
     def close(self) -> None:
         pass
@@ -103,13 +107,15 @@ class MapProgram:
 
 @dataclass
 class BodyProgram:
-    """Any other body, in one task holding all the data; an operator body lives in the task
-    for the rounds its lifecycle says (``BodyCaller``, as locally). The round's result comes
-    back as ``[counts, *feedback, *outputs, termination?]``."""
+    """Any other body, in one task holding all the data (bounded) or getting each mini-batch
+    with the model (unbounded, ``streamed``); an operator body lives in the task for the rounds
+    its lifecycle says (``BodyCaller``, as locally). The round's result comes back as
+    ``[counts, *feedback, *outputs, termination?]``."""
 
     who: str
     body: Body
     config: IterationConfig
+    streamed: int | None = None  # unbounded: the message is this many variables, then the data
     _caller: BodyCaller | None = field(default=None, init=False, repr=False)
 
     def __call__(
@@ -119,7 +125,10 @@ class BodyProgram:
 
         if self._caller is None:
             self._caller = BodyCaller(self.who, self.body, self.config)
-        result = self._caller(message, shard, ctx)
+        variables, data = message, shard
+        if self.streamed is not None:
+            variables, data = message[: self.streamed], message[self.streamed :]
+        result = self._caller(variables, data, ctx)
         if not isinstance(result, IterationBodyResult):
             raise MLError(
                 f"{self.who}: body {self._caller.body_name} in round {ctx.epoch} returned "

@@ -67,6 +67,7 @@ class _Task:
     key: bytes
     program: Program
     config: IterationConfig
+    bounded: bool
 
     def __call__(self, index: int) -> str:
         conn = Client(self.address, family="AF_INET", authkey=self.key)
@@ -84,7 +85,7 @@ class _Task:
                 if header.get("stop"):
                     break
                 epoch = int(header["epoch"])
-                ctx = IterationContext(epoch, True, self.config, row_offset=offset)
+                ctx = IterationContext(epoch, self.bounded, self.config, row_offset=offset)
                 try:
                     reply = pack({"ok": True}, self.program(message, data.for_round(epoch), ctx))
                 except Exception as exc:  # any failure goes back to the driver, which raises it
@@ -108,6 +109,7 @@ class FlinkTasks:
         *,
         replay: bool = True,
         config: IterationConfig | None = None,
+        bounded: bool = True,
     ) -> None:
         if not shards:
             raise MLError(f"{name}: no shard to run on Flink")
@@ -118,7 +120,9 @@ class FlinkTasks:
         self._job_error: BaseException | None = None
         self._job_done = threading.Event()
         address = self._listener.address
-        task = _Task((address[0], int(address[1])), self._key, program, config or IterationConfig())
+        task = _Task(
+            (address[0], int(address[1])), self._key, program, config or IterationConfig(), bounded
+        )
         started = time.monotonic()
         try:
             self._job = threading.Thread(

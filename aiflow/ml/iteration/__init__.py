@@ -34,7 +34,7 @@ The seed's semantics, as the local engine keeps them:
 **On Flink** (tables on engine ``flink``), a bounded iteration runs as one Flink job whose tasks
 keep their shard of the data for every round, while the rounds are driven from here
 (``aiflow.ml.flink``): a ``ShardedBody`` runs data-parallel (``map`` in every task, ``reduce``
-here), any other body in one task. Unbounded iterations run on the local engine for now.
+here), any other body in one task; an unbounded iteration's mini-batches in one long-lived task.
 
 Not here: Table itself (``table``); the Flink side (``aiflow.ml.flink``).
 """

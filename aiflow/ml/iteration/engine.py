@@ -87,13 +87,13 @@ def iterate_unbounded(
     """
     who = "iterate_unbounded"
     loop = _Loop(who, variables, body, config, listeners, bounded=False)
-    _local_only(who, loop.variables)
+    engine = same_engine(loop.variables, who)
     if isinstance(data_stream, Table) or not isinstance(data_stream, Iterable):
         raise MLError(
             f"{who}: data_stream must be an iterable of Tables (mini-batches), got "
             f"{type(data_stream).__name__} (for one table, pass table.batches(size))"
         )
-    return _unbounded(loop, data_stream)
+    return _unbounded(loop, data_stream, engine)
 
 
 class _Loop:
@@ -117,6 +117,7 @@ class _Loop:
         self.variables = check_tables(variables, f"{who}: variables")
         if not self.variables:
             raise MLError(f"{who}: variables must hold at least one Table (the model)")
+        self.body = body
         self.caller: RoundCaller = BodyCaller(who, body, self.config)
         self.listeners = list(listeners)
         for i, listener in enumerate(self.listeners):
@@ -237,21 +238,30 @@ class BodyCaller:
             operator.close()
 
 
-def _unbounded(loop: _Loop, stream: Iterable[Table | Sequence[Table]]) -> Iterator[list[Table]]:
+def _unbounded(
+    loop: _Loop, stream: Iterable[Table | Sequence[Table]], engine: str
+) -> Iterator[list[Table]]:
     last: list[Table] | None = None
     try:
+        if engine == "flink":  # the same loop; each mini-batch's round runs in a Flink task
+            from aiflow.ml.flink.iteration import FlinkStream
+
+            loop.caller.close()
+            loop.caller = FlinkStream(loop.who, loop.body, loop.config, len(loop.variables))
         for epoch, batch in enumerate(stream):
             what = f"{loop.who}: mini-batch {epoch}"
             data = check_tables([batch] if isinstance(batch, Table) else batch, what)
-            _local_only(loop.who, data)
+            if same_engine(data, what) != engine:
+                raise MLError(f"{what} is on engine '{data[0].engine}', the model on '{engine}'")
             last, rows, stop = loop.round(epoch, data)
-            yield last + _listener_tables(loop.who, rows)
+            yield [t.on(engine) for t in last + _listener_tables(loop.who, rows)]
             if stop:
                 break
         if last is not None:
             final = loop.terminated()
             if any(final):
-                yield [t.take(slice(0, 0)) for t in last] + _listener_tables(loop.who, final)
+                ends = [t.take(slice(0, 0)) for t in last] + _listener_tables(loop.who, final)
+                yield [t.on(engine) for t in ends]
     finally:
         loop.close()
 
@@ -298,12 +308,3 @@ def _concat(tables: list[Table], what: str) -> Table:
     if full:
         return full[0] if len(full) == 1 else Table.concat(full)
     return tables[0] if tables else Table({})
-
-
-def _local_only(who: str, tables: Sequence[Table]) -> None:
-    engine = same_engine(tables, who)
-    if engine != "local":
-        raise MLError(
-            f"{who}: tables are on engine '{engine}'; unbounded iterations run on 'local' "
-            "tables for now (bounded ones run on Flink too)"
-        )
