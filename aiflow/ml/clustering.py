@@ -27,6 +27,7 @@ from typing import Final, Self
 import numpy as np
 
 from aiflow.ml.api import Estimator, Model, StartsFromModelData
+from aiflow.ml.blocks import map_blocks
 from aiflow.ml.common_params import HasFeaturesCol, HasK, HasMaxIter, HasPredictionCol, HasSeed
 from aiflow.ml.iteration import (
     IterationBodyResult,
@@ -159,16 +160,23 @@ def lloyd(
         points = data[0].column("x")
         # |x|^2 does not depend on the centroids: the argmin needs only |c|^2 - 2 x.c, and
         # the inertia adds the points' |x|^2, computed once (at 1M x 100 it was a third)
-        partial = (centroids**2).sum(axis=1) - 2.0 * (points @ centroids.T)
-        nearest = np.argmin(partial, axis=1)
-        rows = np.arange(len(points))
-        inertia = float(data[0].column("x2").sum()) + float(partial[rows, nearest].sum())
-        one_hot = np.zeros((len(points), k))
-        one_hot[rows, nearest] = 1.0
-        return [
-            Table({"sums": one_hot.T @ points, "counts": one_hot.sum(axis=0)}),
-            Table({"inertia": [inertia]}),
-        ]
+        minus_two_ct, c2 = -2.0 * centroids.T, (centroids**2).sum(axis=1)
+
+        def block(start: int, stop: int) -> tuple[np.ndarray, np.ndarray, float]:
+            rows = points[start:stop]
+            partial = rows @ minus_two_ct
+            partial += c2
+            nearest = np.argmin(partial, axis=1)
+            inertia = float(np.take_along_axis(partial, nearest[:, None], axis=1).sum())
+            one_hot = np.zeros((len(rows), k))
+            one_hot[np.arange(len(rows)), nearest] = 1.0
+            return one_hot.T @ rows, one_hot.sum(axis=0), inertia
+
+        parts = map_blocks(len(points), block)  # see aiflow.ml.blocks: 2-3x faster
+        sums = np.sum([p[0] for p in parts], axis=0) if parts else np.zeros_like(centroids)
+        counts = np.sum([p[1] for p in parts], axis=0) if parts else np.zeros(k)
+        inertia = float(data[0].column("x2").sum()) + sum(p[2] for p in parts)
+        return [Table({"sums": sums, "counts": counts}), Table({"inertia": [inertia]})]
 
     def move(
         variables: list[Table], partials: list[list[Table]], ctx: IterationContext

@@ -213,6 +213,14 @@ def test_online_training_runs_its_mini_batches_in_a_flink_task(two_tasks: None) 
     for a, b in zip(local, flink, strict=True):
         assert_tables_close(a, b, atol=1e-12)
     assert list(flink[-1].column("model_version")) == [len(local)]
+    # what a stream train node under --engine flink does with each window: continue from the
+    # base version's model data, the fit in a Flink task
+    base = LogisticRegression(max_iter=5).fit(data)
+    window = data.take(slice(0, 200))
+    local_next = online.set_initial_model_data(*base.get_model_data()).fit(window)
+    flink_next = online.fit(window.on("flink"))
+    assert_tables_close(local_next.get_model_data()[0], flink_next.get_model_data()[0].on("flink"))
+    assert flink_next.get_model_data()[0].column("model_version")[0] == 200 // 64 + 1
 
 
 def test_errors_in_flink_tasks_come_back_as_the_stages_own(two_tasks: None) -> None:
