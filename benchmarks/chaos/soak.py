@@ -6,7 +6,8 @@ Phases: start the stack (PostgreSQL, migrated store, server with its scheduler);
 (version 1 deployed; optional, the CI test skips it for time: the first window's version is
 then deployed instead); submit the stream execution; once its three jobs run, start the
 producer and the watcher; once the first prediction appears, the killer works through its
-schedule for ``chaos_seconds``; then the producer stops and the soak waits until every record
+schedule for ``chaos_seconds`` (records go on arriving for ``AFTER_LAST_KILL`` seconds after
+the last kill, however late it came); then the producer stops and the soak waits until every record
 is predicted, every version decided and every deployment's rule fired (or nothing moved for
 ``drain_idle`` seconds: what is missing then is lost), stops the execution, and counts.
 """
@@ -28,6 +29,7 @@ from benchmarks.chaos.actors import Killer, Producer, Watcher, schedule
 from benchmarks.chaos.stack import JOB_NAMES, Stack
 
 KILLER_GRACE = 120.0  # s the schedule may overrun the chaos time (victims still restarting)
+AFTER_LAST_KILL = 5.0  # s the producer goes on after the last kill, so recovery shows
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def run_soak(config: SoakConfig) -> figures.Report:
         ):
             time.sleep(0.5)
         killer.stop()
+        # records must keep arriving after the last kill, else "predictions resumed after it"
+        # cannot be seen (a slow restart once pushed the last kill past the chaos time)
+        last_kill = max((k.at for k in killer.kills if k.at is not None), default=None)
+        if last_kill is not None:
+            time.sleep(max(0.0, last_kill + AFTER_LAST_KILL - time.time()))
         chaos_seconds = time.monotonic() - chaos_began
         producer.stop()
         say(f"chaos over ({len(producer.dropped)} files dropped); draining")
