@@ -23,6 +23,7 @@ from aiflow.ml.iteration.base import (
     ReplayableData,
     ShardedBody,
 )
+from aiflow.ml.iteration.engine import body_name
 from aiflow.ml.table import Table
 
 
@@ -30,7 +31,7 @@ class FlinkRounds:
     """The body caller ``iterate_bounded`` uses for Flink tables (``BodyCaller``'s interface)."""
 
     def __init__(self, who: str, body: Body, config: IterationConfig, data: ReplayableData):
-        self.body_name: str = getattr(body, "__qualname__", type(body).__name__)
+        self.body_name = body_name(body)
         self.sharded = body if isinstance(body, ShardedBody) else None
         tables = local(data.tables)
         program: Any
@@ -64,7 +65,7 @@ class FlinkStream:
     lifecycle, as locally."""
 
     def __init__(self, who: str, body: Body, config: IterationConfig, variables: int):
-        self.body_name: str = getattr(body, "__qualname__", type(body).__name__)
+        self.body_name = body_name(body)
         self.variables = variables
         program = BodyProgram(who, body, config, streamed=variables)
         self.tasks = FlinkTasks(

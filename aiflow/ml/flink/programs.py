@@ -25,8 +25,15 @@ if TYPE_CHECKING:
     from aiflow.ml.iteration.engine import BodyCaller
 
 
+class _Stateless:
+    """A program holding nothing between rounds: nothing to close."""
+
+    def close(self) -> None:
+        pass
+
+
 @dataclass(frozen=True)
-class TransformProgram:
+class TransformProgram(_Stateless):
     """``stage.transform`` over the task's shard (the message is empty)."""
 
     stage: AlgoOperator
@@ -36,12 +43,9 @@ class TransformProgram:
     ) -> list[Table]:
         return list(self.stage.transform(*shard))
 
-    def close(self) -> None:
-        pass
-
 
 @dataclass(frozen=True)
-class FitProgram:
+class FitProgram(_Stateless):
     """``estimator.fit`` over the whole data in one task; the model comes back as the files
     ``save`` writes (JSON and Parquet, as one table of ``path``, ``content``), never pickled,
     followed, with ``transform``, by the model's outputs on the same data (a pipeline's next
@@ -68,9 +72,6 @@ class FitProgram:
             contents[:] = [p.read_bytes() for p in files]
         return [Table({"path": paths, "content": contents}), *outputs]
 
-    def close(self) -> None:
-        pass
-
 
 def model_from_files(files: Table, estimator: Estimator, directory: Path) -> Stage:
     """The model ``FitProgram`` sent, written into ``directory`` and loaded (``aiflow.ml.load``
@@ -91,7 +92,7 @@ def model_from_files(files: Table, estimator: Estimator, directory: Path) -> Sta
 
 
 @dataclass(frozen=True)
-class MapProgram:
+class MapProgram(_Stateless):
     """A ``ShardedBody``'s ``map`` over the task's shard, the message being the variables."""
 
     body: ShardedBody
@@ -100,9 +101,6 @@ class MapProgram:
         self, message: list[Table], shard: list[Table], ctx: IterationContext
     ) -> list[Table]:
         return list(self.body.map(message, shard, ctx))
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass

@@ -202,6 +202,11 @@ class RoundCaller(Protocol):
     def close(self) -> None: ...
 
 
+def body_name(body: Body) -> str:
+    """How errors name a body: its function's or class's name, else its type's."""
+    return str(getattr(body, "__qualname__", type(body).__name__))
+
+
 class BodyCaller:
     """Calls a body the way its kind and the lifecycle say: a function as is, an operator
     created by its factory per ``operator_lifecycle``. The local loop holds one; on Flink, the
@@ -210,7 +215,7 @@ class BodyCaller:
     def __init__(self, who: str, body: Body, config: IterationConfig) -> None:
         self.who, self.config = who, config
         self.function, self.factory = _resolve_body(who, body)
-        self.body_name: str = getattr(body, "__qualname__", type(body).__name__)
+        self.body_name = body_name(body)
         self.operator: BodyOperator | None = None
 
     def __call__(self, variables: list[Table], data: list[Table], ctx: IterationContext) -> Any:
