@@ -1,5 +1,6 @@
 """The built wheel carries every package, including the ones mapped from top-level dirs
-(translators/, deployers/, metastore_migrations/) and the migration scripts."""
+(translators/, deployers/, metastore_migrations/), the migration scripts and the built web
+dashboard."""
 
 from __future__ import annotations
 
@@ -52,3 +53,9 @@ def test_wheel_contains_every_package_and_migration(tmp_path: Path) -> None:
     assert "aiflow/metastore_migrations/env.py" in names
     assert "aiflow/translators/local/engine.py" in names
     assert not any(n.startswith(("translators/", "deployers/", "tests/")) for n in names)
+    # the web dashboard as built (make test builds it first): `pip install aiflow` serves it
+    built = REPO / "aiflow" / "server" / "dashboard_dist"
+    assert (built / "index.html").is_file(), "the dashboard is not built: scripts/build_web.sh"
+    assert "aiflow/server/dashboard_dist/index.html" in names
+    assets = {f"aiflow/server/dashboard_dist/assets/{p.name}" for p in built.glob("assets/*")}
+    assert assets and assets <= names, sorted(assets - names)

@@ -57,6 +57,7 @@ def server_command(
     scheduler = _scheduler(app.state.store, server.scheduler_interval, registry=registry)
     if server.scheduler:
         scheduler.start_thread()
+    _announce_dashboard(server.host, server.port, dev=server.dev)
     try:
         uvicorn.run(
             app,
@@ -91,6 +92,17 @@ def scheduler_command(
         service.run()
     except KeyboardInterrupt:
         service.stop()
+
+
+def _announce_dashboard(host: str, port: int, *, dev: bool) -> None:
+    from aiflow.server.dashboard import is_built
+
+    shown = f"[{host}]" if ":" in host else host
+    if not is_built():
+        typer.echo("web dashboard: not built (scripts/build_web.sh)", err=True)
+        return
+    how = "no sign-in (dev mode)" if dev else "sign in with a token (`aiflow token create`)"
+    typer.echo(f"web dashboard: http://{shown}:{port}/ -- {how}", err=True)
 
 
 def _serve_job_api(host: str, port: int) -> None:

@@ -15,7 +15,7 @@ Plain pydantic: the FastAPI declarations of path and query parameters (their bou
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -98,6 +98,11 @@ class GraphNode(BaseModel):
     engine: str = Field(description="the engine the node runs on (its own, else the workflow's)")
     model: str | None = None
     example: str | None = None
+    properties: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per mode (`batch`, `stream`) and `common`"
+    )
+    retries: int = 0
+    timeout: float | None = None
 
 
 class GraphEdge(BaseModel):
@@ -130,6 +135,9 @@ class WorkflowGraph(BaseModel):
                 engine=node.engine or plan.engine,
                 model=node.model,
                 example=node.example.name if node.example else None,
+                properties=node.properties,
+                retries=node.retries,
+                timeout=node.timeout,
             )
             for node in plan.nodes
         ]

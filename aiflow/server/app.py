@@ -6,7 +6,9 @@ Besides the API under ``/api/v1`` (``aiflow.server.routes``) it serves:
   orchestrator never restarts a healthy server because the database is down;
 * ``/ready``: the meta store is reachable and at the code's schema revision (200), else a 503
   problem -- take the server out of rotation, do not restart it;
-* ``/metrics``: Prometheus text format (see ``aiflow.server.metrics``).
+* ``/metrics``: Prometheus text format (see ``aiflow.server.metrics``);
+* ``/``: the web dashboard (``aiflow.server.dashboard``), which signs in with a token like the
+  API and reads everything through it.
 
 Both ``/ready`` and ``/metrics`` need a viewer token like everything else except ``/health``
 (Prometheus and probes can send ``Authorization`` headers). ``/openapi.json`` and ``/docs``
@@ -34,7 +36,7 @@ from starlette.responses import Response
 import aiflow
 from aiflow.config import ServerSettings, Settings, get_settings
 from aiflow.errors import InvalidInput
-from aiflow.server import problems
+from aiflow.server import dashboard, problems
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.metrics import Metrics, ObserveRequests
 from aiflow.server.params import reject_unknown_query
@@ -89,11 +91,13 @@ def create_app(*, store: MetaStore | None = None, settings: Settings | None = No
     app.add_middleware(ObserveRequests, histogram=metrics.request_duration, dev=settings.server.dev)
     app.include_router(_ops)
     app.include_router(api_router)
+    app.include_router(dashboard.router)  # last: its catch-all must not shadow the API
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = FastAPI.openapi(app)  # caches it in openapi_schema
-            problems.document_problems(_document_unknown_query(document))
+            _document_unknown_query(_event_streams_as_31(document))
+            problems.document_problems(document)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -146,6 +150,23 @@ def _document_unknown_query(document: dict[str, Any]) -> dict[str, Any]:
             operation.setdefault("responses", {}).setdefault(
                 "422", {"description": "a query parameter this operation does not take"}
             )
+    return document
+
+
+def _event_streams_as_31(document: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI describes a Server-Sent Events response with ``itemSchema``, a keyword of
+    OpenAPI 3.2; the document declares 3.1, whose validators reject it. Under 3.1 an event
+    stream is a string; the event's shape moves to the description (and the route's docs)."""
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            for response in operation.get("responses", {}).values():
+                media = response.get("content", {}).get("text/event-stream")
+                if media is not None and "itemSchema" in media:
+                    del media["itemSchema"]
+                    media["schema"] = {
+                        "type": "string",
+                        "description": "`id:`, `event:` and `data:` lines; data is JSON",
+                    }
     return document
 
 

@@ -6,7 +6,9 @@ Routes declare the least role they need by taking a principal argument::
     def stop_execution(id: Id, store: Store, _: Editor) -> ...
 
 ``Viewer`` reads, ``Editor`` also changes and runs things, ``Admin`` also manages tokens. The
-principal comes from ``Authorization: Bearer <token>`` (``aiflow token create``), checked
+principal comes from ``Authorization: Bearer <token>`` (``aiflow token create``) or, for the web
+dashboard, from its session cookie (``aiflow.server.session``: the same token, http-only; a
+request that changes something must then also carry the session's CSRF token), checked
 against the meta store -- or, within ``server.token_cache_seconds`` (default 2 s) of the last
 check in this process, against this process's cache of verified tokens (``TokenStore``). A token
 revoked through this process's API fails at once; one revoked elsewhere (another worker or
@@ -31,10 +33,11 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aiflow.config import Settings
+from aiflow.config import ServerSettings, Settings
 from aiflow.schemas.entities import Role
 from aiflow.server.params import reject_unknown_query
 from aiflow.server.problems import Forbidden, Unauthorized
+from aiflow.server.session import refuse_cross_site, session_token
 from aiflow.store.sql_store import MetaStore
 
 __all__ = [
@@ -102,10 +105,12 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         server = _settings(request).server
         if server.dev:
+            refuse_cross_site(request)
             principal = DEV_PRINCIPAL
         else:
             ttl = server.token_cache_seconds
-            principal = await _authenticate(_store(request), credentials, ttl)
+            plaintext = _plaintext(request, credentials, server)
+            principal = await _authenticate(_store(request), plaintext, ttl)
         if not principal.role.at_least(role):
             raise Forbidden(
                 f"token '{principal.name}' has role {principal.role.value}; this needs "
@@ -119,15 +124,22 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-async def _authenticate(
-    store: MetaStore, credentials: HTTPAuthorizationCredentials | None, cache_seconds: float
-) -> Principal:
-    if credentials is None:
+def _plaintext(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, server: ServerSettings
+) -> str:
+    """The caller's token: the bearer header's, else the dashboard session's."""
+    if credentials is not None:
+        return credentials.credentials
+    plaintext = session_token(request, server)  # checks CSRF on requests that change things
+    if plaintext is None:
         raise Unauthorized(
             "this needs an API token: send 'Authorization: Bearer <token>' "
             "(an admin creates one with `aiflow token create`)"
         )
-    plaintext = credentials.credentials
+    return plaintext
+
+
+async def _authenticate(store: MetaStore, plaintext: str, cache_seconds: float) -> Principal:
     token = store.cached_token(plaintext, cache_seconds)  # no I/O: fine on the event loop
     if token is None:
         token = await run_in_threadpool(store.verify_token, plaintext, cache_seconds=cache_seconds)

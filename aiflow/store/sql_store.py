@@ -97,16 +97,23 @@ class MetaStore(
         key: str | None = None,
         type: str | None = None,
         limit: int = 100,
+        *,
+        before_seq: int | None = None,
+        newest_first: bool = False,
     ) -> list[Event]:
-        """Events with ``seq > after_seq`` in seq order: poll with the last seq seen.
+        """Events with ``after_seq < seq < before_seq`` in seq order (``newest_first``: the
+        newest ones, newest first -- a tail): poll with the last seq seen.
 
         On one Core connection, without an ORM session: pollers (the scheduler, every ``aiflow
         serve`` watcher) call it many times a second, and the session cost three times the
         query (measured: ~1.6 vs ~0.5 ms idle on SQLite)."""
         check_limit(limit)
-        stmt = (
-            select(*_EVENT_COLUMNS).where(SqlEvent.seq > after_seq).order_by(SqlEvent.seq)
-        ).limit(limit)
+        order = SqlEvent.seq.desc() if newest_first else SqlEvent.seq
+        stmt = (select(*_EVENT_COLUMNS).where(SqlEvent.seq > after_seq).order_by(order)).limit(
+            limit
+        )
+        if before_seq is not None:
+            stmt = stmt.where(SqlEvent.seq < before_seq)
         if key is not None:
             stmt = stmt.where(SqlEvent.key == key)
         if type is not None:

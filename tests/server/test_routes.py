@@ -115,7 +115,7 @@ def test_workflow_graph_has_nodes_and_typed_edges(store: MetaStore, viewer: http
     nodes = {n["id"]: n for n in graph["nodes"]}
     assert nodes["train"] == {
         "id": "train", "kind": "train", "component": "Train", "engine": "other", "model": "m",
-        "example": None,
+        "example": None, "properties": {}, "retries": 0, "timeout": None,
     }  # fmt: skip
     assert nodes["read"]["engine"] == "local"  # the workflow's, where the node sets none
     assert nodes["read"]["example"] == f"{name}-data"

@@ -19,6 +19,7 @@ from aiflow.server.routes.executions import router as executions_router
 from aiflow.server.routes.job_api import router as job_api_router
 from aiflow.server.routes.jobs import router as jobs_router
 from aiflow.server.routes.models import router as models_router
+from aiflow.server.routes.session import router as session_router
 from aiflow.server.routes.submit import router as submit_router
 from aiflow.server.routes.tokens import router as tokens_router
 from aiflow.server.routes.triggers import router as triggers_router
@@ -35,6 +36,7 @@ for router in (
     events_router,
     triggers_router,
     tokens_router,
+    session_router,
     job_api_router,  # for running jobs, with job tokens (not in the OpenAPI document)
 ):
     api_router.include_router(router)

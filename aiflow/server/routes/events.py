@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from aiflow.schemas.api import EventCreate, EventPublic, Page
 from aiflow.schemas.events import check_user_event_type
 from aiflow.server.deps import Editor, Store, Viewer
-from aiflow.server.params import DEFAULT_PAGE, FilterName, Limit, Seq
+from aiflow.server.params import DEFAULT_PAGE, INT64_MAX, FilterName, Limit, Seq
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -40,10 +40,26 @@ def list_events(
     key: FilterName = None,
     type: EventType = None,
     limit: Limit = DEFAULT_PAGE,
+    order: Annotated[
+        Literal["asc", "desc"],
+        Query(description="asc: oldest first, to follow; desc: newest first, a tail"),
+    ] = "asc",
+    before_seq: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="only events older than this seq")
+    ] = None,
 ) -> Page[EventPublic]:
-    """Events with ``seq > after_seq`` in seq order. ``next_cursor`` is the ``after_seq`` for
-    the next page when this one is full; to wait for new events, poll with the last seq seen."""
-    rows = store.list_events(after_seq=after_seq, key=key, type=type, limit=limit + 1)
+    """Events with ``after_seq < seq < before_seq``. In ``asc`` order ``next_cursor`` is the
+    ``after_seq`` of the next page when this one is full (to wait for new events, poll with the
+    last seq seen); in ``desc`` order it is the ``before_seq`` of the next, older page."""
+    newest_first = order == "desc"
+    rows = store.list_events(
+        after_seq=after_seq,
+        key=key,
+        type=type,
+        limit=limit + 1,
+        before_seq=before_seq,
+        newest_first=newest_first,
+    )
     data = rows[:limit]
     more = len(rows) > limit
     return Page[EventPublic](

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from fastapi import APIRouter
 
-from aiflow.schemas.api import ExamplePublic, Page
+from aiflow.schemas.api import ExamplePublic, Page, WorkflowGraph
+from aiflow.schemas.views import ExampleUse
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.params import DEFAULT_PAGE, Count, Limit, Name, NameCursor
 from aiflow.server.routes._paging import make_page
@@ -30,3 +33,28 @@ def list_examples(
 def get_example(name: Name, store: Store, _: Viewer) -> ExamplePublic:
     """An example with its schema (column -> type) and batch and stream locations."""
     return ExamplePublic.model_validate(store.get_example(name))
+
+
+_USAGE_SCAN: Final = 1000  # workflows looked at; a store with more answers for the first ones
+
+
+@router.get("/{name}/usage")
+def get_example_usage(name: Name, store: Store, _: Viewer) -> list[ExampleUse]:
+    """The workflows whose newest version reads or writes the example, with the nodes."""
+    store.get_example(name)  # 404 for an unknown example
+    uses: list[ExampleUse] = []
+    for workflow in store.page_workflows(limit=_USAGE_SCAN):
+        newest = store.page_workflow_versions(workflow.name, limit=1)
+        if not newest:
+            continue
+        graph = WorkflowGraph.of(newest[0])
+        mine = [node for node in graph.nodes if node.example == name]
+        reads = [node.id for node in mine if node.kind == "read_example"]
+        writes = [node.id for node in mine if node.kind == "write_example"]
+        if reads or writes:
+            uses.append(
+                ExampleUse(
+                    workflow=workflow.name, version=newest[0].version, reads=reads, writes=writes
+                )
+            )
+    return uses

@@ -3,9 +3,15 @@ by submitting them, ``POST /executions``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse
 
 from aiflow.schemas.api import Page, WorkflowGraph, WorkflowPublic, WorkflowVersionPublic
+from aiflow.schemas.views import PhysicalPlanView, PlannedJob, SourceListing
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.params import (
     DEFAULT_PAGE,
@@ -17,6 +23,7 @@ from aiflow.server.params import (
     VersionNumber,
 )
 from aiflow.server.routes._paging import make_page
+from aiflow.server.sources import list_sources, read_source
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -62,3 +69,66 @@ def get_workflow_graph(
     """The version's logical plan as nodes and edges: ``data`` edges carry records, ``model``
     edges a trained model, ``control`` edges only order nodes (``af.run_after``)."""
     return store.get_workflow_graph(name, version)
+
+
+@router.get(
+    "/{name}/versions/{version}/jobs",
+    responses={422: {"description": "the version cannot run in this mode or on this engine"}},
+)
+def get_workflow_jobs(
+    name: Name,
+    version: VersionNumber,
+    store: Store,
+    _: Viewer,
+    mode: Literal["batch", "stream"] = "batch",
+    engine: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = None,
+) -> PhysicalPlanView:
+    """The version's physical plan: the jobs a run in ``mode`` on ``engine`` (default: the
+    workflow's) would launch, each with the logical nodes fused into it."""
+    from aiflow.plan.model import LogicalPlan
+    from aiflow.translators import translator_for
+
+    recorded = store.get_workflow_version_by_number(name, version)
+    plan = LogicalPlan.model_validate(recorded.plan)
+    physical = translator_for(mode).translate(plan, engine=engine)
+    jobs = [
+        PlannedJob(
+            name=job.name,
+            engine=job.engine,
+            fallback_from=job.fallback_from,
+            nodes=[node.id for node in job.nodes],
+            depends_on=job.depends_on,
+        )
+        for job in physical.jobs
+    ]
+    return PhysicalPlanView(
+        workflow=name, version=version, mode=mode, engine=engine or plan.engine, jobs=jobs
+    )
+
+
+@router.get("/{name}/versions/{version}/source")
+async def list_workflow_sources(
+    name: Name, version: VersionNumber, store: Store, _: Viewer
+) -> SourceListing:
+    """The files of the version's source snapshot: the code its jobs run."""
+    recorded = await run_in_threadpool(store.get_workflow_version_by_number, name, version)
+    return await run_in_threadpool(list_sources, recorded)
+
+
+SourcePath = Annotated[
+    str, PathParam(min_length=1, max_length=1024, description="a path the listing names")
+]
+
+
+@router.get(
+    "/{name}/versions/{version}/source/{path:path}",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def get_workflow_source(
+    name: Name, version: VersionNumber, path: SourcePath, store: Store, _: Viewer
+) -> PlainTextResponse:
+    """One file of the version's source snapshot, as text."""
+    recorded = await run_in_threadpool(store.get_workflow_version_by_number, name, version)
+    text = await run_in_threadpool(read_source, recorded, path)
+    return PlainTextResponse(text, headers={"X-Content-Type-Options": "nosniff"})
