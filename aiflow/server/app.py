@@ -91,7 +91,7 @@ def create_app(*, store: MetaStore | None = None, settings: Settings | None = No
     app.add_middleware(ObserveRequests, histogram=metrics.request_duration, dev=settings.server.dev)
     app.include_router(_ops)
     app.include_router(api_router)
-    app.include_router(dashboard.router)  # last: its catch-all must not shadow the API
+    app.router.default = dashboard.serve_unmatched(app.router.default)  # shadows no route
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -19,11 +19,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from fastapi import APIRouter
-from fastapi.routing import APIRoute
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiflow.errors import NotFound
 
@@ -48,14 +45,22 @@ _NOT_BUILT: Final = """<!doctype html><meta charset="utf-8"><title>aiflow</title
 Node.js 20), or use the API under <a href="/docs">/docs</a>.</p>"""
 
 
-class _PageRoute(APIRoute):
-    """Matches no API or operations path, so that those keep their own 404 (unknown path)
-    and 405 (known path, other method) for every method, whatever the catch-all would say."""
+def serve_unmatched(default: ASGIApp) -> ASGIApp:
+    """The router's answer to requests no route matches: the dashboard for GET and HEAD of
+    any path outside the API, ``default`` (a 404 problem) for everything else.
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http" and _is_api(scope["path"]):
-            return Match.NONE, {}
-        return super().matches(scope)
+    A fallback rather than a catch-all route, so that no route is ever shadowed: routes added
+    after the app is built win, and a known path with another method stays a 405."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path = scope["path"].lstrip("/")
+            if not _is_api(path):
+                await dashboard_file(path)(scope, receive, send)
+                return
+        await default(scope, receive, send)
+
+    return app
 
 
 def _is_api(path: str) -> bool:
@@ -63,16 +68,7 @@ def _is_api(path: str) -> bool:
     return first in _NOT_PAGES
 
 
-router = APIRouter(include_in_schema=False, route_class=_PageRoute)
-
-
-@router.api_route("/", methods=["GET", "HEAD"])
-async def index() -> Response:
-    return _page(DIST)
-
-
-@router.api_route("/{path:path}", methods=["GET", "HEAD"])
-async def dashboard_file(path: str) -> Response:
+def dashboard_file(path: str) -> Response:
     """A file of the build, else the app's page (the app routes the path itself)."""
     found = _file(DIST, path)
     if found is None:

@@ -105,7 +105,7 @@ def test_metrics(api: ApiServer, http: HttpFactory) -> None:
     store.emit_event(unique("key"), "TEST")
     viewer.get("/health")
     viewer.delete(f"{API}/tokens/{unique('missing')}")  # 403: a viewer
-    viewer.get("/no/such/path")
+    viewer.get(f"{API}/no/such/path")  # (outside the API, paths are the dashboard's pages)
 
     response = viewer.get("/metrics")
     assert response.status_code == 200

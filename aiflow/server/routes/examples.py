@@ -6,7 +6,7 @@ from typing import Final
 
 from fastapi import APIRouter
 
-from aiflow.schemas.api import ExamplePublic, Page, WorkflowGraph
+from aiflow.schemas.api import ExamplePublic, Page
 from aiflow.schemas.views import ExampleUse
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.params import DEFAULT_PAGE, Count, Limit, Name, NameCursor
@@ -47,10 +47,12 @@ def get_example_usage(name: Name, store: Store, _: Viewer) -> list[ExampleUse]:
         newest = store.page_workflow_versions(workflow.name, limit=1)
         if not newest:
             continue
-        graph = WorkflowGraph.of(newest[0])
-        mine = [node for node in graph.nodes if node.example == name]
-        reads = [node.id for node in mine if node.kind == "read_example"]
-        writes = [node.id for node in mine if node.kind == "write_example"]
+        # the recorded plan as stored, not re-validated: a version an older aiflow recorded
+        # (or a malformed one) must not make the whole answer fail
+        nodes = [n for n in newest[0].plan.get("nodes", []) if isinstance(n, dict)]
+        mine = [n for n in nodes if (n.get("example") or {}).get("name") == name]
+        reads = [str(n.get("id")) for n in mine if n.get("kind") == "read_example"]
+        writes = [str(n.get("id")) for n in mine if n.get("kind") == "write_example"]
         if reads or writes:
             uses.append(
                 ExampleUse(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -30,10 +30,17 @@ class SessionPublic(BaseModel):
     dev: bool = Field(description="the server runs in dev mode: no sign-in needed")
 
 
-@router.post("", responses={401: {"description": "the token is invalid or revoked"}})
+async def _known_query_only(request: Request) -> None:
+    reject_unknown_query(request)  # as a dependency: before the body is validated
+
+
+@router.post(
+    "",
+    responses={401: {"description": "the token is invalid or revoked"}},
+    dependencies=[Depends(_known_query_only)],
+)
 async def create_session(body: SignIn, request: Request, response: Response) -> SessionPublic:
     """Sign in: check the token and keep it in an http-only, same-site cookie."""
-    reject_unknown_query(request)
     settings = await get_app_settings(request)
     store = request.app.state.store
     token = await run_in_threadpool(store.verify_token, body.token)
@@ -62,10 +69,9 @@ async def get_session(request: Request, store: Store, principal: Viewer) -> Sess
     )
 
 
-@router.delete("", status_code=204)
+@router.delete("", status_code=204, dependencies=[Depends(_known_query_only)])
 async def delete_session(request: Request) -> Response:
     """Sign out: the browser forgets the cookie (the token itself stays valid)."""
-    reject_unknown_query(request)
     response = Response(status_code=204)
     clear_session(response, request)
     return response
