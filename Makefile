@@ -2,7 +2,8 @@
 #   make demo   set up, then run the wine example end to end (batch, Flink batch, a stream run),
 #               then the online-learning loop live (validate -> push -> hot swap)
 #   make test   set up, then lint, type-check and run the whole test suite (the web dashboard's
-#               component tests too, and its browser tests in Debian's chromium)
+#               component tests too, and its browser tests in Debian's chromium; the Kubernetes
+#               tests against a real control plane built from the Go module proxy, cached)
 .PHONY: demo test lint web-test bench clean
 
 demo:
@@ -19,6 +20,7 @@ test:
 	scripts/ensure_databases.sh
 	scripts/ensure_chromium.sh
 	scripts/build_web.sh
+	scripts/build_k8s.sh >/dev/null
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory web-test
 	.venv/bin/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)

@@ -183,22 +183,28 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def settings_class() -> type[Settings]:
-    """``Settings`` plus a section per engine plugin with settings.
+    """``Settings`` plus a section per plugin with settings: each engine plugin's, and each
+    ``aiflow.settings`` entry point's (a deployer's, e.g. ``[kubernetes]``).
 
-    Plugins are found through the ``aiflow.engines`` entry point group, by name: this module
-    sits at the bottom of the layers and imports no engine; a plugin's descriptor and settings
-    model are plain data (``aiflow.translators.plugin``)."""
+    Plugins are found through entry point groups, by name: this module sits at the bottom of
+    the layers and imports no engine or deployer; a plugin's descriptor and settings model are
+    plain data (``aiflow.translators.plugin``)."""
     from importlib.metadata import entry_points
 
     from pydantic import create_model
 
-    sections: dict[str, Any] = {}
+    references: dict[str, str] = {}
     for ep in entry_points(group="aiflow.engines"):
         reference = getattr(ep.load(), "settings", None)
         if reference:
-            module, _, attribute = reference.partition(":")
-            model = getattr(importlib.import_module(module), attribute)
-            sections[ep.name] = (model, model())
+            references[ep.name] = reference
+    for ep in entry_points(group="aiflow.settings"):
+        references.setdefault(ep.name, ep.value)
+    sections: dict[str, Any] = {}
+    for name, reference in references.items():
+        module, _, attribute = reference.partition(":")
+        model = getattr(importlib.import_module(module), attribute)
+        sections[name] = (model, model())
     if not sections:
         return Settings
     return create_model("Settings", __base__=Settings, **sections)

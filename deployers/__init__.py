@@ -23,7 +23,10 @@ __all__ = ["available_deployers", "get_deployer"]
 
 # name -> "module:Class"; built-ins win over entry points of the same name, so a stale plugin
 # cannot shadow them.
-_BUILTINS: dict[str, str] = {"local": "aiflow.deployers.local:LocalDeployer"}
+_BUILTINS: dict[str, str] = {
+    "local": "aiflow.deployers.local:LocalDeployer",
+    "kubernetes": "aiflow.deployers.kubernetes:KubernetesDeployer",
+}
 _GROUP = "aiflow.deployers"
 
 

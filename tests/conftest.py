@@ -25,7 +25,12 @@ import pytest
 from aiflow.config import reset_settings
 from tests.services import NotReady, free_port, unavailable, wait_ready
 
-pytest_plugins = ["tests.fixtures_mariadb", "tests.fixtures_kafka", "tests.fixtures_flink"]
+pytest_plugins = [
+    "tests.fixtures_mariadb",
+    "tests.fixtures_kafka",
+    "tests.fixtures_flink",
+    "tests.k8s.fixtures",
+]
 
 if TYPE_CHECKING:
     from psycopg.sql import Composable

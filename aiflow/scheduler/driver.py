@@ -356,7 +356,8 @@ class _Driver:
             self._attempt_failed(job_id, f"could not start: {exc.message}", None)
             return
         self.running[job_id] = _Attempt(handle, time.monotonic())
-        fields: dict[str, Any] = {"attempt": attempt, "handle": handle, "log_uri": str(log_path)}
+        log_uri = handle.get("log_uri") or str(log_path)  # a deployer may say where its log is
+        fields: dict[str, Any] = {"attempt": attempt, "handle": handle, "log_uri": log_uri}
         if not self._set(job_id, _S.RUNNING, **fields):  # also clears the last exit code/error
             del self.running[job_id]  # the row is someone else's now: do not run it twice
             stop_all(self.deployer, [handle], 0.0)

@@ -5,13 +5,16 @@ Besides the API under ``/api/v1`` (``aiflow.server.routes``) it serves:
 * ``/health``: liveness -- the process answers. No authentication and no database, so an
   orchestrator never restarts a healthy server because the database is down;
 * ``/ready``: the meta store is reachable and at the code's schema revision (200), else a 503
-  problem -- take the server out of rotation, do not restart it;
+  problem -- take the server out of rotation, do not restart it. No token needed, because a
+  kubelet's probe cannot hold one (a header in the pod spec would put a secret there); only
+  with a viewer token does it also say the revision and aiflow's version, and a token that is
+  presented must be valid;
 * ``/metrics``: Prometheus text format (see ``aiflow.server.metrics``);
 * ``/``: the web dashboard (``aiflow.server.dashboard``), which signs in with a token like the
   API and reads everything through it.
 
-Both ``/ready`` and ``/metrics`` need a viewer token like everything else except ``/health``
-(Prometheus and probes can send ``Authorization`` headers). ``/openapi.json`` and ``/docs``
+``/metrics`` needs a viewer token like everything else except ``/health`` and ``/ready``
+(Prometheus can send an ``Authorization`` header). ``/openapi.json`` and ``/docs``
 are public: the document is committed to the repository (``docs/openapi.json``) anyway.
 
 ``create_app`` refuses a configuration that would be unsafe to serve (no secret key outside
@@ -37,7 +40,7 @@ import aiflow
 from aiflow.config import ServerSettings, Settings, get_settings
 from aiflow.errors import InvalidInput
 from aiflow.server import dashboard, problems
-from aiflow.server.deps import Store, Viewer
+from aiflow.server.deps import Store, Viewer, ViewerIfAny
 from aiflow.server.metrics import Metrics, ObserveRequests
 from aiflow.server.params import reject_unknown_query
 from aiflow.server.routes import api_router
@@ -187,8 +190,8 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
-    revision: str  # the meta store's schema revision
-    version: str  # aiflow's
+    revision: str | None = None  # the meta store's schema revision (viewers only)
+    version: str | None = None  # aiflow's (viewers only)
 
 
 async def _known_query_only(request: Request) -> None:
@@ -203,10 +206,18 @@ async def health() -> Health:
     return Health()
 
 
-@_ops.get("/ready", responses={503: {"description": "the meta store is not usable"}})
-def ready(store: Store, _: Viewer) -> Readiness:
-    """Readiness: the meta store is reachable and at the code's schema revision."""
-    return Readiness(revision=store.check_ready(), version=aiflow.__version__)
+@_ops.get(
+    "/ready",
+    responses={503: {"description": "the meta store is not usable"}},
+    response_model_exclude_none=True,
+)
+def ready(store: Store, viewer: ViewerIfAny) -> Readiness:
+    """Readiness: the meta store is reachable and at the code's schema revision; without a
+    token (a kubelet's probe) it says only that."""
+    revision = store.check_ready()
+    if viewer is None:
+        return Readiness()
+    return Readiness(revision=revision, version=aiflow.__version__)
 
 
 @_ops.get(

@@ -47,6 +47,7 @@ __all__ = [
     "Principal",
     "Store",
     "Viewer",
+    "ViewerIfAny",
     "get_app_settings",
     "get_store",
     "require",
@@ -139,6 +140,20 @@ def _plaintext(
     return plaintext
 
 
+async def _viewer_if_any(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """``None`` for a request that presents no credentials at all (an orchestrator's probe);
+    otherwise exactly ``Viewer``: a bad or revoked token is still a 401, never ignored."""
+    server = _settings(request).server
+    presented = "authorization" in request.headers or session_token(request, server) is not None
+    if not server.dev and not presented:
+        reject_unknown_query(request)
+        return None
+    return await require(Role.VIEWER)(request, credentials)
+
+
 async def _authenticate(store: MetaStore, plaintext: str, cache_seconds: float) -> Principal:
     token = store.cached_token(plaintext, cache_seconds)  # no I/O: fine on the event loop
     if token is None:
@@ -152,3 +167,5 @@ Store = Annotated[MetaStore, Depends(get_store)]
 Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
 Editor = Annotated[Principal, Depends(require(Role.EDITOR))]
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+# routes a kubelet probes without a token (``/ready``): they say more to a known viewer
+ViewerIfAny = Annotated[Principal | None, Depends(_viewer_if_any)]

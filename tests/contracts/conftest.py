@@ -59,14 +59,34 @@ def _kill_local(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def _local_target(name: str, shared: Path) -> DeployerTarget:
+def _local_target(request: pytest.FixtureRequest, name: str, shared: Path) -> DeployerTarget:
     make = functools.partial(get_deployer, name)
     return DeployerTarget(name, make, (sys.executable,), shared, alive, _kill_local)
 
 
-# name -> how to reach it; a Kubernetes or YARN deployer adds its line here (and the marks its
-# tests need, e.g. a cluster fixture), and then must pass the same suite.
-DEPLOYER_TARGETS: dict[str, Callable[[str, Path], DeployerTarget]] = {"local": _local_target}
+def _kubernetes_target(request: pytest.FixtureRequest, name: str, shared: Path) -> DeployerTarget:
+    """The test control plane (``k8s``), a fresh namespace per test (attempt names repeat
+    across tests: every test's store starts at execution 1). Its node agent runs pods as local
+    processes, so the image's interpreter is this one and pids are this machine's."""
+    k8s = request.getfixturevalue("k8s")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    # Environment, not a Settings object: the contract's driver subprocesses read it too.
+    monkeypatch.setenv("AIFLOW__KUBERNETES__KUBECONFIG", str(k8s.kubeconfig))
+    monkeypatch.setenv("AIFLOW__KUBERNETES__NAMESPACE", k8s.namespace("contract"))
+    monkeypatch.setenv("AIFLOW__KUBERNETES__PYTHON", sys.executable)
+    from aiflow.config import reset_settings
+
+    reset_settings()
+    make = functools.partial(get_deployer, name)
+    return DeployerTarget(name, make, (sys.executable,), shared, alive, _kill_local)
+
+
+# name -> how to reach it (given the requesting test, for the fixtures it needs, e.g. a
+# cluster); a YARN deployer adds its line here, and then must pass the same suite.
+DEPLOYER_TARGETS: dict[str, Callable[[pytest.FixtureRequest, str, Path], DeployerTarget]] = {
+    "local": _local_target,
+    "kubernetes": _kubernetes_target,
+}
 
 
 @pytest.fixture(params=available_deployers())
@@ -79,7 +99,7 @@ def deployer_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
         )
     shared = tmp_path / "shared"
     shared.mkdir()
-    target = DEPLOYER_TARGETS[name](name, shared)
+    target = DEPLOYER_TARGETS[name](request, name, shared)
     yield target
     # Whatever a failed test (or a deployer that failed to stop it) left running must not
     # outlive the test: the job program publishes every pid it starts.

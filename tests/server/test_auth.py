@@ -87,10 +87,19 @@ def test_trigger_routes_need_an_editor_to_change_anything(
     assert responses[first_allowed].status_code == expected, responses[first_allowed].text
 
 
-@pytest.mark.parametrize("path", ["/ready", "/metrics"])
-def test_operations_endpoints_are_for_any_role(http: HttpFactory, path: str) -> None:
-    responses = check_access(http, "GET", path, Role.VIEWER)
+def test_metrics_are_for_any_role(http: HttpFactory) -> None:
+    responses = check_access(http, "GET", "/metrics", Role.VIEWER)
     assert {response.status_code for response in responses.values()} == {401, 200}
+
+
+def test_ready_answers_a_probe_without_a_token_but_tells_it_nothing_more(
+    http: HttpFactory,
+) -> None:
+    """A kubelet's readiness probe carries no token; what the server runs is for viewers."""
+    anonymous = http(None).get("/ready")
+    assert anonymous.status_code == 200 and anonymous.json() == {"status": "ready"}
+    viewer = http("viewer").get("/ready").json()
+    assert viewer["status"] == "ready" and viewer["version"] and viewer["revision"]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +116,7 @@ def test_invalid_tokens_are_401_and_say_so(http: HttpFactory, authorization: str
 def test_other_schemes_are_not_accepted(api: ApiServer, http: HttpFactory) -> None:
     basic = http(None).get("/ready", headers={"Authorization": f"Basic {api.tokens['admin']}"})
     assert_problem(basic, 401, "unauthorized")
-    query = http(None).get("/ready", params={"token": api.tokens["admin"]})
+    query = http(None).get("/metrics", params={"token": api.tokens["admin"]})
     assert_problem(query, 401, "unauthorized")
 
 

@@ -278,6 +278,20 @@ KAFKA_BROKER_CLOSURE: tuple[tuple[str, str], ...] = (
 """Every other jar on the broker's runtime classpath, as Maven resolves it from the two
 artifacts above (``python -m aiflow.translators.flink.jars --print-manifest kafka-broker``)."""
 
+FLINK_OPERATOR_API = Artifact(
+    "org.apache.flink",
+    "flink-kubernetes-operator-api",
+    "1.10.0",
+    "b1f44814e17514fa8395c61b329a3ee9087123a5bda5b21fe1a495d5182c30b6",
+)
+"""The Apache Flink Kubernetes Operator's API jar, for its CRDs only: it ships them as
+``META-INF/fabric8/flinkdeployments.flink.apache.org-v1.yml`` (and ``flinksessionjobs``), which
+the Kubernetes tests install in their API server so that the chart's ``FlinkDeployment`` is
+validated by the operator's own schema. Nothing runs it. 1.10.0 is the newest release Maven
+Central served here (1.11.0-1.13.0 were not found, 2026-12); its CRD's ``flinkVersion`` enum
+ends at ``v1_20``, so the chart's session cluster says ``v1_20`` for a Flink 2.3 image until a
+newer operator's CRD is pinned here (helm/aiflow/values.yaml, ``flink.sessionCluster``)."""
+
 JAR_GROUPS: dict[str, JarGroup] = {
     group.name: group
     for group in (
@@ -288,10 +302,12 @@ JAR_GROUPS: dict[str, JarGroup] = {
             transitive=True,
             closure=KAFKA_BROKER_CLOSURE,
         ),
+        JarGroup("flink-operator-api", (FLINK_OPERATOR_API,)),
     )
 }
 """``connectors``: what Flink jobs put on ``pipeline.jars``. ``kafka-broker``: the broker's
-runtime classpath, transitive dependencies included."""
+runtime classpath, transitive dependencies included. ``flink-operator-api``: the Flink
+Kubernetes Operator's CRDs for the Kubernetes tests (the jar alone, not its dependencies)."""
 
 
 def installed_flink_version() -> str | None:
