@@ -21,7 +21,7 @@ import signal
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -50,6 +50,9 @@ class JobLaunch:
     env: dict[str, str]  # merged over the environment the deployer itself runs with
     log_path: Path  # stdout and stderr of every attempt, appended
     workdir: Path
+    # This deployer's part of the job's ``deploy=`` options (``JobSpec.deploy[name]``),
+    # accepted by its ``check_overrides`` when the run was submitted.
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,21 @@ class Deployer(ABC):
         which waits for it) or may not be read, so that callers can answer "not found" before
         they start streaming.
         """
+
+    def check_overrides(self, overrides: dict[str, Any], where: str) -> None:
+        """Refuse per-node options (``deploy={name: overrides}``) this deployer would not
+        honour, raising ``InvalidInput`` that names ``where`` (the node) and the option.
+
+        Submitting a run calls this for every node before anything is recorded or started,
+        so a typo fails the run at once instead of being ignored, or failing a job an hour
+        in. The default takes none; a deployer that honours some overrides this, and gets
+        them in ``JobLaunch.overrides``.
+        """
+        if overrides:
+            raise InvalidInput(
+                f"the {self.name} deployer takes no per-node overrides ({where}: "
+                f"deploy['{self.name}'] sets {', '.join(sorted(overrides))})"
+            )
 
     def wait_for_change(self, timeout: float) -> None:
         """Block up to ``timeout`` s, returning early when a job this instance started may have

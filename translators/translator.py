@@ -29,7 +29,7 @@ from aiflow.plan.model import (
 )
 from aiflow.plan.validate import check_for_run, topological_order
 from aiflow.translators.engine import Operator, available_engines, load_engine, operator_for
-from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan
+from aiflow.translators.physical import EXECUTION_DIR, JobSpec, PhysicalPlan, merged_deploy
 from aiflow.translators.replicate import StreamReplicas
 from aiflow.translators.rules import detach, job_rules, rule_owners
 
@@ -183,6 +183,7 @@ class Translator(ABC):
                     retries=max(n.retries for n in user_nodes),
                     retry_delay=max(n.retry_delay for n in user_nodes),
                     timeout=max((n.timeout for n in user_nodes if n.timeout), default=None),
+                    deploy=merged_deploy(user_nodes),
                 )
             )
         return jobs

@@ -1,7 +1,8 @@
 """Which aiflow server the CLI talks to, with which token: ``--server``, the ``[client]``
 settings, and the credentials file that ``aiflow login`` writes and ``aiflow logout`` edits.
 
-The server is chosen explicitly (``--server URL`` or ``AIFLOW__CLIENT__SERVER``); without one
+The server is ``--server URL``, else ``AIFLOW__CLIENT__SERVER``, else the one ``aiflow login``
+last logged in to (the credentials file's ``current``, until ``aiflow logout``); without any,
 the CLI stays embedded on the local meta store. The token is ``AIFLOW__CLIENT__TOKEN`` if set,
 else the credentials file's entry for that server. The file holds API tokens in clear, so it is
 written ``0600`` and refused when group or others can read it: a token others could read must
@@ -14,6 +15,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -36,12 +38,21 @@ def flag_server() -> str | None:
 
 
 def server_url() -> str | None:
-    """The server the CLI acts on: ``--server``, else ``AIFLOW__CLIENT__SERVER``; ``None``
-    means local (embedded)."""
+    """The server the CLI acts on: ``--server``, else ``AIFLOW__CLIENT__SERVER``, else the
+    server last logged in to; ``None`` means local (embedded)."""
     from aiflow.config import get_settings
 
-    url = _selected or get_settings().client.server
+    url = _selected or get_settings().client.server or current_server()
     return _normalize(url) if url else None
+
+
+def current_server() -> str | None:
+    """The server ``aiflow login`` last logged in to, if its token is still stored."""
+    path = credentials_path()
+    if not path.exists():
+        return None
+    current = _read_file(path).get("current")
+    return str(current) if isinstance(current, str) and current in read_credentials() else None
 
 
 def token_for(url: str) -> str | None:
@@ -73,19 +84,24 @@ def read_credentials() -> dict[str, str]:
             f"can read it), so it is not used: treat its tokens as exposed, then `chmod 600 "
             f"{path}` or `aiflow login` again"
         )
-    try:
-        data = json.loads(path.read_text())
-        servers = data["servers"]
-        if not isinstance(servers, dict):
-            raise TypeError("servers is not an object")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(f"{path} is not a valid credentials file ({exc})") from None
+    servers = _read_file(path)["servers"]
     return {str(k): str(v) for k, v in servers.items()}
 
 
-def write_credentials(servers: dict[str, str]) -> Path:
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data.get("servers"), dict):
+            raise TypeError("servers is not an object")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInput(f"{path} is not a valid credentials file ({exc})") from None
+    return dict(data)
+
+
+def write_credentials(servers: dict[str, str], current: str | None = None) -> Path:
     """Replace the credentials file atomically; it is never readable by others, not even for
-    an instant (created ``0600``, then renamed over the old one)."""
+    an instant (created ``0600``, then renamed over the old one). ``current``: the server
+    commands go to by default (``aiflow login``'s)."""
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -93,7 +109,10 @@ def write_credentials(servers: dict[str, str]) -> Path:
     try:
         with os.fdopen(fd, "w") as out:
             os.fchmod(out.fileno(), 0o600)  # a stale tmp file's wider mode must not survive
-            json.dump({"servers": servers}, out, indent=2)
+            content: dict[str, object] = {"servers": servers}
+            if current is not None:
+                content["current"] = current
+            json.dump(content, out, indent=2)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -106,6 +125,9 @@ def _normalize(url: str) -> str:
 
 
 def login_command(
+    url_argument: str | None = typer.Argument(
+        None, metavar="[URL]", help="Server URL (the same as --server)."
+    ),
     server: str | None = typer.Option(
         None, "--server", help="Server URL (default: the root --server or AIFLOW__CLIENT__SERVER)."
     ),
@@ -113,20 +135,24 @@ def login_command(
         None, "--token", help="API token (prompted for, hidden, if not given)."
     ),
 ) -> None:
-    """Check a token against a server and store it in $AIFLOW_HOME/credentials.json (0600)."""
+    """Check a token against a server, store it in $AIFLOW_HOME/credentials.json (0600), and
+    send the commands that follow to that server (until `aiflow logout`)."""
     from aiflow.client import Client
 
-    url = _normalize(server) if server else server_url()
+    if url_argument and server and _normalize(url_argument) != _normalize(server):
+        raise InvalidInput(f"two servers given: {url_argument} and --server {server}; pass one")
+    chosen = url_argument or server
+    url = _normalize(chosen) if chosen else server_url()
     if url is None:
-        raise InvalidInput("no server to log in to: pass --server URL")
+        raise InvalidInput("no server to log in to: aiflow login URL")
     if token is None:
         token = str(typer.prompt("API token", hide_input=True))
     with Client(url, token) as client:
         client.page_models(limit=1)  # any role may read: a bad token or URL fails here, not later
     servers = read_credentials()
     servers[url] = token
-    path = write_credentials(servers)
-    typer.echo(f"logged in to {url} (token stored in {path})")
+    path = write_credentials(servers, current=url)
+    typer.echo(f"logged in to {url} (token stored in {path}); commands now go to this server")
 
 
 def logout_command(
@@ -141,11 +167,12 @@ def logout_command(
     if url is None:
         raise InvalidInput("no server to log out of: pass --server URL")
     servers = read_credentials()
+    current = current_server()
     if servers.pop(url, None) is None:
         typer.echo(f"not logged in to {url}")
         return
     if servers:
-        write_credentials(servers)
+        write_credentials(servers, current=None if current == url else current)
     else:
         credentials_path().unlink()
     typer.echo(f"logged out of {url}")

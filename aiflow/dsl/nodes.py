@@ -97,6 +97,9 @@ class NodeOptions(TypedDict, total=False):
     retries: int
     retry_delay: float  # seconds
     timeout: float  # seconds
+    # Per-deployer options of the node's job, by deployer name: ``{"kubernetes": {"image":
+    # ..., "resources": ...}}``; a run checks those of its own deployer before anything starts.
+    deploy: dict[str, dict[str, Any]]
 
 
 def _new_node(wf: Workflow, kind: NodeKind, default_id: str, opts: NodeOptions) -> dict[str, Any]:
@@ -118,6 +121,7 @@ def _new_node(wf: Workflow, kind: NodeKind, default_id: str, opts: NodeOptions) 
     timeout = opts.get("timeout")
     if retries < 0 or retry_delay < 0 or (timeout is not None and timeout <= 0):
         raise InvalidPlan("retries and retry_delay must be >= 0 and timeout > 0", node_id)
+    deploy = _deploy_options(opts.get("deploy"), node_id)
     return {
         "id": node_id,
         "kind": kind,
@@ -126,7 +130,38 @@ def _new_node(wf: Workflow, kind: NodeKind, default_id: str, opts: NodeOptions) 
         "retries": retries,
         "retry_delay": retry_delay,
         "timeout": timeout,
+        "deploy": deploy,
     }
+
+
+_DEPLOYER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+def _deploy_options(value: object, node_id: str) -> dict[str, dict[str, Any]]:
+    """``deploy=`` as plain JSON, by deployer name; empty option sets are dropped, so
+    ``deploy={"kubernetes": {}}`` records (and hashes) the same plan as no option. What the
+    options mean is each deployer's to check, when a run uses it (``Deployer.check_overrides``).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidPlan(
+            f"deploy= must map deployer names to options, e.g. "
+            f"deploy={{'kubernetes': {{'image': '...'}}}}; got {type(value).__name__}",
+            node_id,
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, options in value.items():
+        if not isinstance(name, str) or not _DEPLOYER_NAME.match(name):
+            raise InvalidPlan(f"deploy= key {name!r} is not a deployer name", node_id)
+        if not isinstance(options, dict):
+            raise InvalidPlan(
+                f"deploy['{name}'] must be a dict of options, got {type(options).__name__}",
+                node_id,
+            )
+        if options:
+            out[name] = to_json_value(options, f"node '{node_id}' deploy['{name}']")
+    return out
 
 
 def _check_feeds(wf: Workflow, node_id: str, source: DataRef, needs: dict[str, str] | None) -> None:

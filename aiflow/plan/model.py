@@ -111,6 +111,10 @@ class Node(_Frozen):
     retries: int = 0
     retry_delay: float = 0.0
     timeout: float | None = None
+    # Per-deployer settings of this node's job (``deploy={"kubernetes": {"image": ...}}``):
+    # deployer name -> JSON options, checked by that deployer when a run uses it, ignored by
+    # the others, so one workflow runs anywhere. Empty for most nodes (and left out of the hash).
+    deploy: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def props(self, mode: str) -> dict[str, Any]:
         """The node's properties for one mode: common ones overlaid with the mode's."""
@@ -139,6 +143,9 @@ class LogicalPlan(_Frozen):
         data = self.model_dump(mode="json")
         if not data["actions"]:  # plans without rules hash as they did before rules existed
             del data["actions"]
+        for node in data["nodes"]:  # nor do nodes without deployer options
+            if not node["deploy"]:
+                del node["deploy"]
         return canonical_json(data)
 
     def hash(self) -> str:

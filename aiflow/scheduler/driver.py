@@ -41,7 +41,12 @@ from aiflow.scheduler.launch import (
     spawn_driver,
     stop_all,
 )
-from aiflow.scheduler.reconcile import driver_is_dead, reconcile, request_stop
+from aiflow.scheduler.reconcile import (
+    driver_is_dead,
+    reconcile,
+    request_stop,
+    unrecorded_attempts,
+)
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 from aiflow.store.patience import patient
 
@@ -183,6 +188,10 @@ class _Driver:
             log.info("execution %s: not adopted (another driver has it, or it ended)", self.id)
             return self.store.get_execution(self.id)
         log.warning("execution %s: adopted from driver pid %s on %s", self.id, *previous)
+        stray = unrecorded_attempts(self.deployer, self.id, self.jobs.values())
+        if stray:  # started by the dead driver, never recorded: this driver relaunches them
+            log.warning("execution %s: stopping %d unrecorded attempt(s)", self.id, len(stray))
+            stop_all(self.deployer, stray, self.settings.scheduler.kill_grace)
         for job_id, job in self.jobs.items():
             if self.status[job_id] != _S.RUNNING:
                 continue
@@ -349,6 +358,7 @@ class _Driver:
             env=job_env(self.store.uri, job, attempt, self.settings),
             log_path=log_path,
             workdir=self.workdir,
+            overrides=(job.spec.get("deploy") or {}).get(self.deployer.name) or {},
         )
         try:
             handle = self.deployer.submit(launch)

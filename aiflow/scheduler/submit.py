@@ -21,7 +21,7 @@ list``), and its rules are what runs. Submitting another version replaces the wo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,6 +29,7 @@ from aiflow.config import get_settings
 from aiflow.errors import ExecutionFailed, InvalidPlan
 
 if TYPE_CHECKING:
+    from aiflow.deployers.base import Deployer
     from aiflow.dsl.workflow import Workflow
     from aiflow.schemas.entities import Execution, Job
     from aiflow.schemas.inputs import JobCreate, RuleCreate
@@ -74,7 +75,8 @@ def submit_workflow(
     deployer = deployer or settings.default_deployer
     plan = wf.plan
     physical = translator_for(mode).translate(plan, engine=engine)
-    get_deployer(deployer)  # unknown deployer: fail before writing anything
+    # unknown deployer, or node options it refuses: fail before writing anything
+    check_deploy_options(get_deployer(deployer), physical.jobs)
     if wf.source_file is None:
         raise InvalidPlan(
             f"workflow '{wf.name}' was not defined in a file; aiflow snapshots the file's "
@@ -121,6 +123,56 @@ def submit_workflow(
     store.set_workflow_rules(version.id, rules)  # before the execution: it may fire them
     execution = store.create_execution(version.id, mode, engine, deployer, jobs)
     return execution, physical
+
+
+def check_deploy_options(deployer: Deployer, jobs: Iterable[JobSpec]) -> None:
+    """Refuse the run if a node's ``deploy=`` names no installed deployer (a typo would be
+    ignored on every run) or sets options that ``deployer``, the one this run uses, refuses
+    (``Deployer.check_overrides``): checked node by node, so the error names the node, then
+    as the job's merged options, which are what each launch gets."""
+    known: list[str] = []  # the installed deployers, listed once, when first needed
+    for job in jobs:
+        nodes = [(node.id, node.deploy) for node in job.nodes]
+        _check_options(deployer, job.name, nodes, job.deploy, known)
+
+
+def check_recorded_deploy_options(deployer: Deployer, jobs: Iterable[JobCreate]) -> None:
+    """``check_deploy_options`` for jobs as recorded (a trigger repeating a run on another
+    deployer), read from their specs as stored: a spec from before ``deploy=`` has none."""
+    known: list[str] = []
+    for job in jobs:
+        nodes = [
+            (str(node.get("id")), node.get("deploy") or {})
+            for node in job.spec.get("nodes") or []
+            if isinstance(node, dict)
+        ]
+        _check_options(deployer, job.name, nodes, job.spec.get("deploy") or {}, known)
+
+
+def _check_options(
+    deployer: Deployer,
+    job: str,
+    nodes: list[tuple[str, dict[str, Any]]],
+    merged: dict[str, Any],
+    known: list[str],
+) -> None:
+    from aiflow.deployers import available_deployers
+
+    for node_id, options in nodes:
+        if not options:
+            continue
+        known[:] = known or available_deployers()
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise InvalidPlan(
+                f"deploy= names deployer '{unknown[0]}', which is not installed "
+                f"(deployers: {', '.join(known)})",
+                node_id,
+            )
+        if deployer.name in options:
+            deployer.check_overrides(options[deployer.name], f"node '{node_id}'")
+    if deployer.name in merged:
+        deployer.check_overrides(merged[deployer.name], f"job '{job}'")
 
 
 def _job_create(job: JobSpec) -> JobCreate:

@@ -36,15 +36,15 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Final
 
-from aiflow.errors import InvalidInput, NotFound
-from aiflow.scheduler.submit import rerun_jobs
+from aiflow.errors import AiflowError, InvalidInput, NotFound
+from aiflow.scheduler.submit import check_recorded_deploy_options, rerun_jobs
 from aiflow.schemas.entities import WORKFLOW_ORIGIN
 from aiflow.schemas.inputs import ExecutionStart, TriggerFire
 from aiflow.schemas.schedules import next_fire
 
 if TYPE_CHECKING:
     from aiflow.schemas.entities import Event, Fire, Trigger
-    from aiflow.schemas.inputs import TriggerCreate
+    from aiflow.schemas.inputs import JobCreate, TriggerCreate
     from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger("aiflow.scheduler")
@@ -198,11 +198,27 @@ def _prepare(store: MetaStore, trigger: Trigger) -> tuple[ExecutionStart | None,
             f"execution{on} to repeat: run that version once (`aiflow run FILE --mode "
             f"{trigger.mode}`), then its trigger can start it again"
         )
+    deployer = trigger.deployer or template.deployer
+    refused = _refused_deploy_options(deployer, jobs)
+    if refused is not None:
+        return None, refused
     start = ExecutionStart(
         workflow_version_id=template.workflow_version_id,
         mode=template.mode,
         engine=template.engine,
-        deployer=trigger.deployer or template.deployer,
+        deployer=deployer,
         jobs=jobs,
     )
     return start, None
+
+
+def _refused_deploy_options(deployer: str, jobs: list[JobCreate]) -> str | None:
+    """Why ``deployer`` refuses the nodes' ``deploy=`` options, if it does: a trigger may
+    name another deployer than the run it repeats, whose options were checked for its own."""
+    from aiflow.deployers import get_deployer
+
+    try:
+        check_recorded_deploy_options(get_deployer(deployer), jobs)
+    except AiflowError as exc:
+        return exc.message
+    return None

@@ -69,6 +69,10 @@ class KubernetesDeployer(Deployer):
 
     # -- Deployer API -----------------------------------------------------------------------
 
+    def check_overrides(self, overrides: dict[str, Any], where: str) -> None:
+        """A node's ``deploy={"kubernetes": ...}``: see ``objects.check_overrides``."""
+        objects.check_overrides(overrides, where)
+
     def submit(self, launch: JobLaunch) -> Handle:
         config = self.config
         namespace = config.namespace
@@ -204,7 +208,8 @@ class KubernetesDeployer(Deployer):
     def find_attempts(self, execution_id: int) -> list[Handle]:
         """Handles of every Job of execution ``execution_id`` in the configured namespace,
         found by label: what a reconciler needs to stop the attempts a dead driver started
-        but had not recorded."""
+        but had not recorded (``aiflow.scheduler.reconcile.unrecorded_attempts``). Each also
+        names the aiflow job it runs (``job_id``), which a stored handle does not need."""
         namespace = self.config.namespace
         kube = self._client()
         listing = kube.call(
@@ -216,12 +221,14 @@ class KubernetesDeployer(Deployer):
         handles = []
         for job in listing.get("items") or []:
             meta = job["metadata"]
+            labels = meta.get("labels") or {}
             handles.append(
                 {
                     "namespace": namespace,
                     "job": meta["name"],
                     "uid": meta["uid"],
-                    "attempt": int((meta.get("labels") or {}).get(naming.ATTEMPT, 0)),
+                    "job_id": int(labels.get(naming.JOB, 0)),
+                    "attempt": int(labels.get(naming.ATTEMPT, 0)),
                     "log_uri": naming.log_uri(namespace, meta["name"]),
                     "server": kube.server,
                 }

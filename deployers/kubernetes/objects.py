@@ -14,8 +14,9 @@ database credentials, they reach the store through a server's job API.
 
 The pod starts from ``pod_template_file`` when one is set (the escape hatch for volumes,
 sidecars, security contexts, as with Airflow's KubernetesPodOperator and Spark), then the
-``[kubernetes]`` settings that were set explicitly, then what aiflow itself needs (command,
-environment, labels, restart policy), which nothing overrides.
+``[kubernetes]`` settings that were set explicitly, then the node's options (``deploy=``,
+``overrides``: a node's own pod template file replaces the settings' one), then what aiflow
+itself needs (command, environment, labels, restart policy), which nothing overrides.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from aiflow.deployers.base import JobLaunch
-from aiflow.errors import DeploymentError
+from aiflow.errors import DeploymentError, InvalidInput
 from aiflow.translators.job_store import without_credentials
 
-from . import naming
+from . import naming, overrides
 from .settings import KubernetesSettings
 
 _METASTORE_URI = "AIFLOW__METASTORE__URI"
@@ -41,6 +42,10 @@ def job_manifest(launch: JobLaunch, settings: KubernetesSettings, name: str) -> 
     if not launch.command:
         raise DeploymentError(f"job '{launch.job_name}': empty command")
     refuse_store_password(launch)
+    extra_env: dict[str, str] = {}
+    if launch.overrides:  # checked at submit; a stored spec is checked again all the same
+        options = overrides.parse(launch.overrides, f"job '{launch.job_name}'")
+        settings, extra_env = overrides.effective(settings, options)
     labels = {**settings.labels, **naming.labels_of(launch)}
     annotations = {**settings.annotations, naming.JOB_NAME: launch.job_name}
     spec: dict[str, Any] = {
@@ -50,7 +55,7 @@ def job_manifest(launch: JobLaunch, settings: KubernetesSettings, name: str) -> 
         "completions": 1,
         # A replacement pod (none here: backoffLimit 0) only once the old one has ended.
         "podReplacementPolicy": "Failed",
-        "template": pod_template(launch, settings, name, labels, annotations),
+        "template": pod_template(launch, settings, name, labels, annotations, extra_env),
     }
     if settings.active_deadline is not None:
         spec["activeDeadlineSeconds"] = settings.active_deadline
@@ -67,6 +72,18 @@ def job_manifest(launch: JobLaunch, settings: KubernetesSettings, name: str) -> 
         },
         "spec": spec,
     }
+
+
+def check_overrides(options: dict[str, Any], where: str) -> None:
+    """A node's ``deploy={"kubernetes": options}``: known options with good values, and a pod
+    template file that can be read, or ``InvalidInput`` naming ``where`` and the option."""
+    parsed = overrides.parse(options, where)
+    if parsed.pod_template_file is not None:
+        what = "deploy['kubernetes'].pod_template_file"
+        try:
+            load_pod_template(Path(parsed.pod_template_file), what)
+        except DeploymentError as exc:
+            raise InvalidInput(f"{where}: {exc.message}") from None
 
 
 def secret_manifest(job: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -129,8 +146,11 @@ def pod_template(
     secret: str,
     labels: dict[str, str],
     annotations: dict[str, str],
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The pod: the template file, then the settings set explicitly, then aiflow's needs."""
+    """The pod: the template file, then the settings set explicitly (with the node's options
+    laid over them, ``overrides.effective``), then aiflow's needs. ``extra_env`` (the node's
+    variables) goes after the template's and before aiflow's."""
     base = load_pod_template(settings.pod_template_file)
     explicit = settings.model_fields_set
     meta = base.setdefault("metadata", {})
@@ -149,7 +169,7 @@ def pod_template(
         container["image"] = settings.image
     container["command"] = [_escape(arg) for arg in command(launch, settings)]
     container.pop("args", None)
-    container["env"] = _env(container.get("env") or [], launch, secret)
+    container["env"] = _env(container.get("env") or [], launch, secret, extra_env or {})
     if settings.image_pull_policy:
         container["imagePullPolicy"] = settings.image_pull_policy
     if settings.resources:
@@ -178,9 +198,11 @@ def command(launch: JobLaunch, settings: KubernetesSettings) -> list[str]:
     return argv
 
 
-def load_pod_template(path: Path | None) -> dict[str, Any]:
+def load_pod_template(
+    path: Path | None, what: str = "[kubernetes] pod_template_file"
+) -> dict[str, Any]:
     """The pod template file (a Pod or a pod template: ``metadata`` + ``spec``), or an empty
-    pod; a file that is missing or no pod is an error naming it."""
+    pod; a file that is missing or no pod is an error naming it (and ``what`` set it)."""
     if path is None:
         return {}
     import yaml
@@ -188,14 +210,12 @@ def load_pod_template(path: Path | None) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(Path(path).expanduser().read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise DeploymentError(
-            f"cannot read the pod template file {path} ([kubernetes] pod_template_file): {exc}"
-        ) from exc
+        raise DeploymentError(f"cannot read the pod template file {path} ({what}): {exc}") from exc
     if isinstance(loaded, dict) and loaded.get("kind") == "PodTemplate":
         loaded = loaded.get("template")
     if not (isinstance(loaded, dict) and isinstance(loaded.get("spec", {}), dict)):
         raise DeploymentError(
-            f"the pod template file {path} ([kubernetes] pod_template_file) is not a Pod: "
+            f"the pod template file {path} ({what}) is not a Pod: "
             "expected a mapping with 'metadata' and 'spec' (e.g. 'kind: Pod')"
         )
     containers = loaded.get("spec", {}).get("containers", [])
@@ -220,12 +240,15 @@ def forwarded_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
-def _env(template: list[dict[str, Any]], launch: JobLaunch, secret: str) -> list[dict[str, Any]]:
-    """The template's variables, then the driver's settings (``forwarded_settings``), then the
-    job's: public ones inline, credentials from the Secret; later ones win."""
+def _env(
+    template: list[dict[str, Any]], launch: JobLaunch, secret: str, extra: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The template's variables, then the node's (``extra``), then the driver's settings
+    (``forwarded_settings``), then the job's: public ones inline, credentials from the Secret;
+    later ones win."""
     secrets = secret_values(launch)
     ours: list[dict[str, Any]] = []
-    for key, value in {**forwarded_settings(), **launch.env}.items():
+    for key, value in {**extra, **forwarded_settings(), **launch.env}.items():
         if key in secrets:
             ref = {"secretKeyRef": {"name": secret, "key": key}}
             ours.append({"name": key, "valueFrom": ref})

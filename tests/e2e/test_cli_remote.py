@@ -192,7 +192,8 @@ def test_login_stores_a_private_token_and_refuses_a_readable_file(
     credentials = home / "credentials.json"
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     assert json.loads(credentials.read_text()) == {
-        "servers": {api_server.url: api_server.tokens["viewer"]}
+        "servers": {api_server.url: api_server.tokens["viewer"]},
+        "current": api_server.url,
     }
     assert (
         remote(api_server, home, "model", "list", "--json", role=None).stdout
@@ -209,6 +210,35 @@ def test_login_stores_a_private_token_and_refuses_a_readable_file(
         remote(api_server, home, "logout", role=None).stdout == f"logged out of {api_server.url}\n"
     )
     assert not credentials.exists()
+
+
+def test_login_url_sends_the_commands_that_follow_to_that_server(
+    api_server: ApiServer, tmp_path: Path
+) -> None:
+    """`aiflow login URL`, then plain commands: they go to the server until `aiflow logout`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIFLOW")}
+    env["AIFLOW_HOME"] = str(tmp_path)
+
+    def aiflow(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "aiflow", *args],
+            env=env, capture_output=True, text=True, timeout=60, check=check,
+        )  # fmt: skip
+
+    def asked(*args: str) -> str:
+        """The stderr of a command that fails: it names the server when one was asked."""
+        done = aiflow(*args, check=False)
+        assert done.returncode == 1, done
+        return done.stderr
+
+    alias = ("model", "alias", "no-such-model", "deployed", "1")  # viewers may not, remotely
+    assert api_server.url not in asked(*alias)  # the local store: no such model
+    aiflow("login", api_server.url + "/", "--token", api_server.tokens["viewer"])
+    assert asked(*alias).startswith(f"error: 403 forbidden from {api_server.url}: ")
+    remote_models = json.loads(api_server.cli("model", "list", "--json").stdout)
+    assert json.loads(aiflow("model", "list", "--json").stdout) == remote_models
+    assert aiflow("logout").stdout == f"logged out of {api_server.url}\n"
+    assert api_server.url not in asked(*alias)
 
 
 def test_the_server_can_be_chosen_by_environment(api_server: ApiServer, tmp_path: Path) -> None:
