@@ -12,6 +12,12 @@ one of any number of reconcilers wins, and takes over the jobs from their stored
 ones keep running untouched (a stream job keeps streaming), ended ones count as a failed
 attempt and are retried as their ``retries`` allow. An execution that was being stopped is
 ended here instead, as its driver would have.
+
+A driver that died between a deployer's ``submit`` and the store write that records the
+handle leaves an attempt nobody knows of: the store says the job is queued. Where the deployer
+can list an execution's attempts (``find_attempts``, the Kubernetes deployer: its Jobs by
+label), both paths stop those first (``unrecorded_attempts``), so the attempt does not run
+twice, nor block the adopting driver's relaunch under the same name.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from aiflow.scheduler.launch import spawn_driver, stop_all
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 
 if TYPE_CHECKING:
-    from aiflow.deployers.base import Deployer
+    from collections.abc import Iterable
+
+    from aiflow.deployers.base import Deployer, Handle
     from aiflow.store.sql_store import MetaStore
 
 log = logging.getLogger("aiflow.scheduler")
@@ -134,6 +142,30 @@ def reconcile(
     return sorted(reconciled)
 
 
+def unrecorded_attempts(deployer: Deployer, execution_id: int, jobs: Iterable[Job]) -> list[Handle]:
+    """The attempts of execution ``execution_id`` that a dead driver started but never
+    recorded: those whose number is past the last attempt the store has for their job.
+
+    Only a deployer with ``find_attempts(execution_id)`` can tell (its handles then carry the
+    ``job_id`` and ``attempt`` they run); for others, and when it cannot answer, this is empty
+    (logged): the adopting driver's relaunch of such an attempt then fails on its own.
+    """
+    find = getattr(deployer, "find_attempts", None)
+    if find is None:
+        return []
+    last = {job.id: job.attempt for job in jobs}
+    try:
+        found = find(execution_id)
+    except AiflowError as exc:
+        log.warning("execution %s: cannot list its attempts (%s)", execution_id, exc)
+        return []
+    return [
+        handle
+        for handle in found
+        if handle.get("job_id") in last and int(handle.get("attempt") or 0) > last[handle["job_id"]]
+    ]
+
+
 def _adopt(key: tuple[str, int], execution: Execution, start: Adopt) -> None:
     """Start a driver for ``execution`` unless this process started one recently."""
     now = time.monotonic()
@@ -167,7 +199,9 @@ def _take_over(store: MetaStore, execution: Execution, deployer: Deployer) -> bo
             log.warning("job %s: cannot check its process (%s); stopping it", job.id, exc)
             running = True
         (alive if running else dead).append(job)
-    stop_all(deployer, [j.handle for j in alive if j.handle], get_settings().scheduler.kill_grace)
+    stray = unrecorded_attempts(deployer, execution.id, jobs)
+    handles = [j.handle for j in alive if j.handle] + stray
+    stop_all(deployer, handles, get_settings().scheduler.kill_grace)
     if stopping:
         final, job_status, reason = ExecutionStatus.KILLED, JobStatus.KILLED, "stop requested"
         error = f"stopped on request; its {driver} was not running"
