@@ -42,6 +42,11 @@ SCHEMA_ERROR = "values don't meet the specifications of the schema"
 def test_schema_rejects_bad_values_naming_the_key(
     helm: Helm, args: list[str], names: list[str]
 ) -> None:
+    assert_schema_refuses(helm, args, names)
+
+
+def assert_schema_refuses(helm: Helm, args: list[str], names: list[str]) -> None:
+    """``helm template ARGS`` fails on the values schema, naming each of ``names``."""
     done = helm.template([], *args, check=False)
     assert done.returncode != 0, f"helm template {' '.join(args)} was accepted"
     assert SCHEMA_ERROR in done.stderr, done.stderr
