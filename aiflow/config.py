@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aiflow.config_file import config_file_source, find_config_file
@@ -39,6 +39,27 @@ class MetastoreSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     poll_interval: float = Field(default=0.02, description="seconds between scheduler loop turns")
     kill_grace: float = Field(default=5.0, description="seconds between SIGTERM and SIGKILL")
+    # A driver on another host (a replaced pod) is judged dead by its lease alone, so the lease
+    # must survive a missed renewal or two (a slow database, a GC pause): hence > 3 heartbeats.
+    driver_heartbeat: float = Field(
+        default=10.0, gt=0, description="seconds between renewals of a driver's lease"
+    )
+    driver_lease: float = Field(
+        default=60.0,
+        gt=0,
+        description="seconds without a renewal after which another host may declare a driver "
+        "dead and adopt its execution; more than 3 x driver_heartbeat",
+    )
+
+    @model_validator(mode="after")
+    def _lease_outlasts_heartbeats(self) -> SchedulerSettings:
+        if self.driver_lease <= 3 * self.driver_heartbeat:
+            raise ValueError(
+                f"scheduler.driver_lease ({self.driver_lease:g} s) must be more than 3 x "
+                f"scheduler.driver_heartbeat ({self.driver_heartbeat:g} s), so that a driver "
+                "that misses a renewal or two is not declared dead while it runs"
+            )
+        return self
 
 
 class StreamSettings(BaseModel):

@@ -105,6 +105,10 @@ class Deployer(ABC):
     # ``wait_for_change`` returns as soon as a started job ends, instead of just sleeping; the
     # driver relies on this for low job-end -> successor-start latency.
     supports_wait: ClassVar[bool] = False
+    # The jobs are processes of the driver's host, which no other host can poll or stop (the
+    # local deployer). Such drivers hold no lease in the meta store and are judged dead only
+    # from their own host (``aiflow.scheduler.lease``).
+    host_bound: ClassVar[bool] = False
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings

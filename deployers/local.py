@@ -73,6 +73,7 @@ class LocalDeployer(Deployer):
     """
 
     name = "local"
+    host_bound = True
     supports_follow_logs = True
     supports_log_ranges = True
     supports_wait = True

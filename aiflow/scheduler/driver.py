@@ -11,7 +11,8 @@ a job goes RUNNING together with its handle, so a running job always has a handl
 has to find it again (``request_stop``, ``reconcile``).
 
 Ownership is guarded by compare-and-set on every transition: if another process changed a row
-under the driver (a reconciler that wrongly thought it dead), the driver takes the store's word.
+under the driver, the driver takes the store's word; if its lease renewal matches no row (it was
+adopted after a stall, ``aiflow.scheduler.lease``), it stops acting at once and returns.
 
 Failures of the driver itself: a meta store outage (a database restart) is waited out, call by
 call, for up to two minutes (``aiflow.store.patience``) while the jobs keep running; a driver
@@ -21,8 +22,6 @@ killed outright is replaced by one that adopts its running jobs (``reconcile``, 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -41,12 +40,8 @@ from aiflow.scheduler.launch import (
     spawn_driver,
     stop_all,
 )
-from aiflow.scheduler.reconcile import (
-    driver_is_dead,
-    reconcile,
-    request_stop,
-    unrecorded_attempts,
-)
+from aiflow.scheduler.lease import ClaimLost, DriverLease
+from aiflow.scheduler.reconcile import driver_is_dead, reconcile, request_stop, unrecorded_attempts
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 from aiflow.store.patience import patient
 
@@ -109,6 +104,7 @@ class _Driver:
         self.on_update = on_update
         self.command_for = command_for
         self.settings = get_settings()
+        self.lease = DriverLease(self.store, execution_id, deployer)  # renewed by the loop
         self.workdir = Path.cwd()  # relative paths in user code mean what they mean locally
         self.stream = False
         self.jobs: dict[int, Job] = {}  # as loaded: the static parts (name, deps, retries)
@@ -140,6 +136,8 @@ class _Driver:
         restore_signals = catch_stop_signals(self._on_signal)
         try:
             outcome = self._loop()
+        except ClaimLost:  # adopted or ended elsewhere: its jobs and rows are not ours to touch
+            return self.store.get_execution(self.id)
         except KeyboardInterrupt:
             outcome = self._stop_everything("interrupted (KeyboardInterrupt)")
         except BaseException as exc:
@@ -154,8 +152,7 @@ class _Driver:
         if execution.status == ExecutionStatus.QUEUED and self.store.transition_execution(
             self.id, ExecutionStatus.RUNNING, expected={ExecutionStatus.QUEUED}
         ):
-            me = os.getpid(), socket.gethostname()
-            self.store.claim_driver(self.id, replacing=(None, None), pid=me[0], host=me[1])
+            self.lease.claim(replacing=(None, None))
             return None
         current = self.store.get_execution(self.id)
         if current.status == ExecutionStatus.STOPPING and current.driver_pid is None:
@@ -178,12 +175,11 @@ class _Driver:
         """Replace the running execution's dead driver (CAS on its pid) and take over its jobs:
         a live one is watched from its handle as if started here (its timeout counts from
         now); one that ended meanwhile is an attempt that failed (its exit code is lost)."""
-        me = os.getpid(), socket.gethostname()
         previous = (execution.driver_pid, execution.driver_host)
         if not (
             execution.status == ExecutionStatus.RUNNING
             and driver_is_dead(execution)
-            and self.store.claim_driver(self.id, replacing=previous, pid=me[0], host=me[1])
+            and self.lease.claim(replacing=previous)
         ):
             log.info("execution %s: not adopted (another driver has it, or it ended)", self.id)
             return self.store.get_execution(self.id)
@@ -216,9 +212,10 @@ class _Driver:
         interval = self.settings.scheduler.poll_interval
         next_check = 0.0
         while True:
+            now = time.monotonic()
+            self.lease.keep(now)  # first: a driver that lost its claim must not act (ClaimLost)
             if self.signalled:
                 return self._stop_everything(f"driver received {self.signalled}")
-            now = time.monotonic()
             if now >= next_check:  # a stop from another process, noticed within the interval
                 next_check = now + interval
                 if self.store.get_execution(self.id).status == ExecutionStatus.STOPPING:

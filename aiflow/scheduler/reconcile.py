@@ -2,9 +2,10 @@
 
 Both work from the store alone (the driver's pid and host, each job's deployer handle), because
 they run in another process than the driver: ``aiflow stop``, the scheduler's pass, or the next
-``aiflow run`` after a crash. A driver is only declared dead when this host can prove it (same
-host, pid gone or recycled); a driver on another host is left alone, since a wrong "dead" would
-kill live jobs.
+``aiflow run`` after a crash. A driver is declared dead when this host can prove it (same
+host, pid gone or recycled) or, on another host (a replaced Kubernetes pod), when its lease in
+the store has expired (``aiflow.scheduler.lease``: not renewed for ``scheduler.driver_lease``
+seconds); a wrong "dead" would kill live jobs, hence a lease of several renewals.
 
 A running execution whose driver died (``kill -9``, an OOM kill) is **adopted**: a new driver
 (``python -m aiflow.scheduler --adopt``) replaces the dead one by compare-and-set on its pid, so
@@ -34,6 +35,7 @@ import psutil
 from aiflow.config import get_settings
 from aiflow.errors import AiflowError
 from aiflow.scheduler.launch import spawn_driver, stop_all
+from aiflow.scheduler.lease import lease_expired
 from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
 
 if TYPE_CHECKING:
@@ -62,15 +64,19 @@ _adopting: dict[tuple[str, int], float] = {}
 def driver_is_dead(execution: Execution) -> bool:
     """True only when this host can tell the execution's driver process is gone.
 
-    A driver records its pid after its process started and before ``driver_started_at`` (or,
-    for rows written before that column, ``started_at``) was set, so a process with that pid
-    created after that moment is a recycled pid, not the driver.
+    On the driver's own host, by its pid: a driver records its pid after its process started
+    and before ``driver_started_at`` (or, for rows written before that column, ``started_at``)
+    was set, so a process with that pid created after that moment is a recycled pid, not the
+    driver. On another host, by its lease (``lease_expired``): not renewed for
+    ``scheduler.driver_lease`` seconds by this host's clock. A driver without a heartbeat
+    (claimed by an aiflow before leases, or holding none: the local deployer's, whose jobs no
+    other host can reach) is never dead from another host, as before leases.
     """
     if execution.driver_pid is None:
         age = (datetime.now(UTC) - (execution.started_at or execution.created_at)).total_seconds()
         return execution.status != ExecutionStatus.QUEUED and age > _UNCLAIMED_AFTER
     if execution.driver_host != socket.gethostname():
-        return False
+        return lease_expired(execution)
     try:
         proc = psutil.Process(execution.driver_pid)
         if proc.status() == psutil.STATUS_ZOMBIE:

@@ -138,6 +138,8 @@ class Execution(Entity):
     trigger_event_seq: int | None = None
     # When its current driver started (a replaced driver's successor started later than it).
     driver_started_at: datetime | None = None
+    # When its driver last renewed its lease (None: claimed by an aiflow without leases).
+    driver_heartbeat_at: datetime | None = None
 
 
 class Job(Entity):

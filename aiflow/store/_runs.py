@@ -157,13 +157,22 @@ class RunStore(StoreBase):
             return execution_entity(session, id)
 
     def claim_driver(
-        self, id: int, *, replacing: tuple[int | None, str | None], pid: int, host: str
+        self,
+        id: int,
+        *,
+        replacing: tuple[int | None, str | None],
+        pid: int,
+        host: str,
+        lease: bool = True,
     ) -> bool:
         """Record process ``pid`` on ``host`` as running execution ``id``'s driver, if its
         recorded driver is still ``replacing`` (pid, host; ``(None, None)`` for the first one)
         and it is running: a compare-and-set, so of the processes that found the same dead
-        driver, one becomes the new one. Also records when the new driver started."""
+        driver, one becomes the new one. Also records when the new driver started, which is
+        its first lease renewal (``renew_driver``) unless it holds no ``lease`` (its heartbeat
+        is then cleared)."""
         old_pid, old_host = replacing
+        now = utcnow()
         stmt = (
             update(SqlExecution)
             .where(
@@ -176,7 +185,32 @@ class RunStore(StoreBase):
                 if old_host is None
                 else SqlExecution.driver_host == old_host,
             )
-            .values(driver_pid=pid, driver_host=host, driver_started_at=utcnow())
+            .values(
+                driver_pid=pid,
+                driver_host=host,
+                driver_started_at=now,
+                driver_heartbeat_at=now if lease else None,
+            )
+        )
+        return self._compare_and_set(id, stmt)
+
+    def renew_driver(self, id: int, *, pid: int, host: str) -> bool:
+        """Renew the lease of execution ``id``'s driver, process ``pid`` on ``host``: set
+        ``driver_heartbeat_at`` to now if that process is still its recorded driver and the
+        execution has not ended. False, changing nothing, when it is not: another process
+        adopted or ended the execution, and the caller is no longer its driver.
+
+        The time is this host's clock, as for every timestamp the store writes; comparing it
+        with another host's clock assumes the two agree to well within the lease."""
+        stmt = (
+            update(SqlExecution)
+            .where(
+                SqlExecution.id == id,
+                SqlExecution.driver_pid == pid,
+                SqlExecution.driver_host == host,
+                SqlExecution.status.in_([ExecutionStatus.RUNNING, ExecutionStatus.STOPPING]),
+            )
+            .values(driver_heartbeat_at=utcnow())
         )
         return self._compare_and_set(id, stmt)
 

@@ -229,6 +229,8 @@ class SqlExecution(Base):
     driver_host: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     # When the current driver started: later than started_at once a driver was replaced.
     driver_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The driver's lease: renewed every scheduler.driver_heartbeat s (aiflow.scheduler.lease).
+    driver_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -252,6 +254,7 @@ class SqlExecution(Base):
             driver_pid=self.driver_pid,
             driver_host=self.driver_host,
             driver_started_at=self.driver_started_at,
+            driver_heartbeat_at=self.driver_heartbeat_at,
             error=self.error,
             created_at=self.created_at,
             started_at=self.started_at,
