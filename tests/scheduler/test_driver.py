@@ -307,6 +307,14 @@ def test_stream_jobs_start_on_running_upstream_and_fail_together(
     assert all_gone(*read_ints(tmp_path / "source.pid"))
 
 
+def kill_leftovers(drivers: list[subprocess.Popen[str]]) -> None:
+    """Kill the driver processes a failed test left running."""
+    for driver in drivers:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+
+
 def start_driver(tmp_path: Path, eid: int, *, adopt: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(tmp_path / "driver.py"), str(eid), str(tmp_path / "job.py")]
@@ -355,10 +363,7 @@ def test_of_two_drivers_adopting_one_execution_one_wins(store: MetaStore, tmp_pa
         output, _ = winner.communicate(timeout=30)
         assert "final killed stop requested" in output
     finally:
-        for adopter in adopters:
-            if adopter.poll() is None:
-                adopter.kill()
-                adopter.wait()
+        kill_leftovers(adopters)
     wait_until(lambda: all_gone(*tree), timeout=5)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +35,9 @@ from tests.scheduler.test_driver import (
     create,
     job,
     jobs_by_name,
+    kill_leftovers,
     read_ints,
+    start_driver,
     wait_until,
 )
 from tests.services import alive, all_gone
@@ -60,16 +61,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MetaStore
     (tmp_path / "driver.py").write_text(PORTABLE_DRIVER)
     yield MetaStore()
     reset_settings()
-
-
-def start_driver(tmp_path: Path, eid: int, *, adopt: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(tmp_path / "driver.py"), str(eid), str(tmp_path / "job.py")]
-        + (["adopt"] if adopt else []),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def set_row(store: MetaStore, eid: int, **values: object) -> None:
@@ -167,10 +158,7 @@ def test_a_running_execution_of_a_replaced_pod_is_adopted(store: MetaStore, tmp_
         output, _ = adopters[0].communicate(timeout=30)
         assert "final killed stop requested" in output
     finally:
-        for adopter in adopters:
-            if adopter.poll() is None:
-                adopter.kill()
-                adopter.wait()
+        kill_leftovers(adopters)
     wait_until(lambda: all_gone(*pids), timeout=10)
 
 
