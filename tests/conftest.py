@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures_kafka",
     "tests.fixtures_flink",
     "tests.k8s.fixtures",
+    "tests.yarn.fixtures",
 ]
 
 if TYPE_CHECKING:

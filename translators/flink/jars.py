@@ -82,7 +82,7 @@ def jar_group(name: str) -> JarGroup:
 
 
 def ensure_jars(group: str) -> list[Path]:
-    """Paths of the pinned jars of ``group`` ("connectors" or "kafka-broker"), sorted by name,
+    """Paths of the pinned jars of ``group`` (a name in ``versions.JAR_GROUPS``), sorted by name,
     fetched into the cache first if any is missing or corrupt."""
     return ensure_group(jar_group(group), cache_root() / group)
 
@@ -257,7 +257,7 @@ def _print_manifest(name: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m aiflow.translators.flink.jars",
-        description="Fetch the pinned Flink connector / Kafka broker jars into the jar cache "
+        description="Fetch the pinned jars (versions.JAR_GROUPS) into the jar cache "
         f"(${CACHE_ENV}, default ~/.cache/aiflow/jars) and verify their SHA-256.",
     )
     parser.add_argument("groups", nargs="*", help=f"default: all of {', '.join(JAR_GROUPS)}")
