@@ -26,6 +26,7 @@ __all__ = ["available_deployers", "get_deployer"]
 _BUILTINS: dict[str, str] = {
     "local": "aiflow.deployers.local:LocalDeployer",
     "kubernetes": "aiflow.deployers.kubernetes:KubernetesDeployer",
+    "yarn": "aiflow.deployers.yarn:YarnDeployer",
 }
 _GROUP = "aiflow.deployers"
 

@@ -53,6 +53,9 @@ class JobLaunch:
     # This deployer's part of the job's ``deploy=`` options (``JobSpec.deploy[name]``),
     # accepted by its ``check_overrides`` when the run was submitted.
     overrides: dict[str, Any] = field(default_factory=dict)
+    # The execution's workflow, for targets that show it (a YARN application's name); empty
+    # where a caller has none.
+    workflow_name: str = ""
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ class _Driver:
         self.lease = DriverLease(self.store, execution_id, deployer)  # renewed by the loop
         self.workdir = Path.cwd()  # relative paths in user code mean what they mean locally
         self.stream = False
+        self.workflow_name = ""
         self.jobs: dict[int, Job] = {}  # as loaded: the static parts (name, deps, retries)
         self.status: dict[int, JobStatus] = {}  # what the store says, without re-reading it
         self.attempt: dict[int, int] = {}
@@ -122,6 +123,7 @@ class _Driver:
     def run(self, *, adopt: bool = False) -> Execution:
         execution = self.store.get_execution(self.id)
         self.stream = execution.mode == "stream"
+        self.workflow_name = execution.workflow_name
         for job in self.store.list_jobs(self.id):
             self.jobs[job.id] = job
             self.status[job.id] = job.status
@@ -356,6 +358,7 @@ class _Driver:
             log_path=log_path,
             workdir=self.workdir,
             overrides=(job.spec.get("deploy") or {}).get(self.deployer.name) or {},
+            workflow_name=self.workflow_name,
         )
         try:
             handle = self.deployer.submit(launch)

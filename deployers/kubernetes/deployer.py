@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState
+from aiflow.deployers.remote import secret_values
 from aiflow.errors import DeploymentError, InvalidInput
 
 from . import logs as pod_logs
@@ -78,7 +79,7 @@ class KubernetesDeployer(Deployer):
         namespace = config.namespace
         name = naming.job_name(launch.execution_id, launch.job_name, launch.job_id, launch.attempt)
         manifest = objects.job_manifest(launch, config, name)
-        secrets = objects.secret_values(launch)
+        secrets = secret_values(launch)
         kube = self._client()
         self._cache(namespace, wait=False)  # watching before the Job exists
         where = f"Job {name} in namespace {namespace}"

@@ -22,14 +22,13 @@ itself needs (command, environment, labels, restart policy), which nothing overr
 from __future__ import annotations
 
 import copy
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from aiflow.deployers.base import JobLaunch
+from aiflow.deployers.remote import forwarded_settings, refuse_store_password, secret_values
 from aiflow.errors import DeploymentError, InvalidInput
-from aiflow.translators.job_store import without_credentials
 
 from . import naming, overrides
 from .settings import KubernetesSettings
@@ -41,7 +40,7 @@ def job_manifest(launch: JobLaunch, settings: KubernetesSettings, name: str) -> 
     """The attempt's Job, created suspended: no pod may start before its Secret exists."""
     if not launch.command:
         raise DeploymentError(f"job '{launch.job_name}': empty command")
-    refuse_store_password(launch)
+    refuse_store_password(launch, "kubernetes")
     extra_env: dict[str, str] = {}
     if launch.overrides:  # checked at submit; a stored spec is checked again all the same
         options = overrides.parse(launch.overrides, f"job '{launch.job_name}'")
@@ -109,35 +108,6 @@ def secret_manifest(job: dict[str, Any], values: dict[str, str]) -> dict[str, An
         },
         "stringData": values,
     }
-
-
-def secret_values(launch: JobLaunch) -> dict[str, str]:
-    """The variables of ``launch.env`` that must not be inline: exactly what a local child
-    process would not inherit (``without_credentials``)."""
-    public = without_credentials(launch.env)
-    return {key: value for key, value in launch.env.items() if key not in public}
-
-
-def refuse_store_password(launch: JobLaunch) -> None:
-    """A meta store URL with a password would put database credentials into every pod."""
-    uri = launch.env.get(_METASTORE_URI)
-    if not uri:
-        return
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(uri)
-    except ArgumentError:
-        return  # not a database URL (e.g. the "no direct access" marker of server jobs)
-    if url.password:
-        raise DeploymentError(
-            f"job '{launch.job_name}': the meta store URL "
-            f"{url.render_as_string(hide_password=True)} carries a password, and the "
-            "kubernetes deployer does not give database credentials to job pods; run the "
-            "workflow under an aiflow server (aiflow run --server URL, or the Helm chart): its "
-            "jobs reach the store through the server's job API with a short-lived job token"
-        )
 
 
 def pod_template(
@@ -227,19 +197,6 @@ def load_pod_template(
     }
 
 
-def forwarded_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """The driver's ``AIFLOW__*`` settings a job needs, e.g. ``AIFLOW__FLINK__REST_URL`` (the
-    session cluster its Flink jobs go to). A local job inherits them with the driver's
-    environment; a pod inherits nothing, so they are passed on, minus credentials and the
-    ``[kubernetes]`` section (the driver's own kubeconfig means nothing inside a pod)."""
-    environ = dict(os.environ if environ is None else environ)
-    return {
-        key: value
-        for key, value in without_credentials(environ).items()
-        if key.startswith("AIFLOW__") and not key.startswith("AIFLOW__KUBERNETES__")
-    }
-
-
 def _env(
     template: list[dict[str, Any]], launch: JobLaunch, secret: str, extra: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -248,7 +205,7 @@ def _env(
     later ones win."""
     secrets = secret_values(launch)
     ours: list[dict[str, Any]] = []
-    for key, value in {**extra, **forwarded_settings(), **launch.env}.items():
+    for key, value in {**extra, **forwarded_settings("kubernetes"), **launch.env}.items():
         if key in secrets:
             ref = {"secretKeyRef": {"name": secret, "key": key}}
             ours.append({"name": key, "valueFrom": ref})

@@ -43,7 +43,8 @@ class DeployerTarget:
     ``python`` starts the job program on the target (a local interpreter; in a pod, the image's);
     ``shared`` is where the program publishes what the test observes, seen by both sides;
     ``alive(pid)`` tells whether a process the program reported still runs on the target, and
-    ``kill(pid)`` ends one a failed test left behind (a safety net, not part of the contract).
+    ``kill(pid)`` ends one a failed test left behind (a safety net, not part of the contract);
+    ``start_latency`` is how long a job may take to start there.
     """
 
     name: str
@@ -52,6 +53,10 @@ class DeployerTarget:
     shared: Path
     alive: Callable[[int], bool]
     kill: Callable[[int], None]
+    # s for a submitted job's process to start on the target (a YARN container: the
+    # scheduler's allocation, localization and the ApplicationMaster's JVM); tests whose
+    # timing must include a started job add it
+    start_latency: float = 0.0
 
 
 def _kill_local(pid: int) -> None:
@@ -81,11 +86,26 @@ def _kubernetes_target(request: pytest.FixtureRequest, name: str, shared: Path) 
     return DeployerTarget(name, make, (sys.executable,), shared, alive, _kill_local)
 
 
+def _yarn_target(request: pytest.FixtureRequest, name: str, shared: Path) -> DeployerTarget:
+    """The test Hadoop cluster (``hadoop_nodes``: restored after the test), an application
+    type of the test's own. Its NodeManagers run containers as local processes, so the
+    interpreter is this one and pids are this machine's."""
+    from tests.yarn.fixtures import use_cluster
+
+    cluster = request.getfixturevalue("hadoop_nodes")
+    use_cluster(request.getfixturevalue("monkeypatch"), cluster)
+    make = functools.partial(get_deployer, name)
+    return DeployerTarget(
+        name, make, (sys.executable,), shared, alive, _kill_local, start_latency=10.0
+    )
+
+
 # name -> how to reach it (given the requesting test, for the fixtures it needs, e.g. a
 # cluster); a YARN deployer adds its line here, and then must pass the same suite.
 DEPLOYER_TARGETS: dict[str, Callable[[pytest.FixtureRequest, str, Path], DeployerTarget]] = {
     "local": _local_target,
     "kubernetes": _kubernetes_target,
+    "yarn": _yarn_target,
 }
 
 

@@ -272,13 +272,14 @@ def test_retries_run_the_job_again_until_it_succeeds(
 def test_timeout_stops_the_job_and_fails_it(
     store: MetaStore, deployer_target: DeployerTarget
 ) -> None:
-    eid = create(store, deployer_target, job("slow", "sleep", timeout=0.5))
+    timeout = 0.5 + deployer_target.start_latency  # the job has started when it times out
+    eid = create(store, deployer_target, job("slow", "sleep", timeout=timeout))
     started = time.monotonic()
     final = drive(store, deployer_target, eid)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 30 + timeout
     slow = by_name(store, eid)["slow"]
     assert final.status == _E.FAILED
-    assert (slow.status, slow.error) == (_J.FAILED, "timed out after 0.5s")
+    assert (slow.status, slow.error) == (_J.FAILED, f"timed out after {timeout:g}s")
     pid = read_pids(deployer_target.shared / "slow.pid")[0]
     wait_for(lambda: not deployer_target.alive(pid), GONE_WITHIN, "the timed-out job gone", 0.05)
 

@@ -18,6 +18,7 @@ from aiflow.deployers.base import JobLaunch
 from aiflow.deployers.kubernetes import naming, objects
 from aiflow.deployers.kubernetes.settings import KubernetesSettings
 from aiflow.deployers.kubernetes.status import assess, refusal
+from aiflow.deployers.remote import secret_values
 from aiflow.errors import DeploymentError
 from aiflow.translators.job_store import NO_DIRECT_STORE
 
@@ -133,7 +134,7 @@ def test_credentials_go_to_the_secret_never_inline() -> None:
     for secret in ("AIFLOW_JOB_TOKEN", "AIFLOW__METASTORE__URI", "AIFLOW__SERVER__SECRET_KEY"):
         ref = {"secretKeyRef": {"name": "af-7-x-42-a2", "key": secret}}
         assert variables[secret] == {"name": secret, "valueFrom": ref}
-    values = objects.secret_values(launch(env=env))
+    values = secret_values(launch(env=env))
     assert set(values) == {
         "AIFLOW_JOB_TOKEN",
         "AIFLOW__METASTORE__URI",
