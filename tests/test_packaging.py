@@ -52,6 +52,8 @@ def test_wheel_contains_every_package_and_migration(tmp_path: Path) -> None:
     assert any(n.startswith("aiflow/metastore_migrations/versions/0001") for n in names)
     assert "aiflow/metastore_migrations/env.py" in names
     assert "aiflow/translators/local/engine.py" in names
+    # the YARN ApplicationMaster ships as source, compiled where the deployer first runs
+    assert "aiflow/deployers/yarn/am/JobMaster.java" in names
     assert not any(n.startswith(("translators/", "deployers/", "tests/")) for n in names)
     # the web dashboard as built (make test builds it first): `pip install aiflow` serves it
     built = REPO / "aiflow" / "server" / "dashboard_dist"

@@ -42,6 +42,9 @@ class SoakConfig:
     batch: bool = True  # run the batch workflow first (version 1 deployed)
     drain_timeout: float = 300.0
     drain_idle: float = 90.0  # s without progress after which the drain gives up
+    # s the caught-up state must last: the trainer may still register a version for the last
+    # micro-batch after every record was predicted (seen once: its validation then never ran)
+    drain_settle: float = 8.0
     run_dir: Path | None = None  # default: a new temp directory, removed unless keep
     keep: bool = False
     log: Any = print  # progress lines
@@ -131,13 +134,15 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
 
 
 def _drain(stack: Stack, watcher: Watcher, producer: Producer, config: SoakConfig) -> list[str]:
-    """Wait until the output, the model center and the rule have caught up, or until nothing
+    """Wait until the output, the model center and the rule have caught up (and stay so for
+    ``drain_settle`` seconds), or until nothing
     moved for ``drain_idle`` seconds (what is missing then stays missing), or the timeout;
     say what did not catch up."""
     expected = {figures.part_name(d) for d in producer.dropped}
     deadline = time.monotonic() + config.drain_timeout
     state: tuple[int, list[str]] | None = None
     moved = time.monotonic()
+    caught_up: float | None = None
     while True:
         missing = expected - set(watcher.first_seen)
         try:
@@ -145,7 +150,12 @@ def _drain(stack: Stack, watcher: Watcher, producer: Producer, config: SoakConfi
         except Exception as exc:  # the store is not reachable: a finding of its own
             behind = [f"the meta store did not answer: {exc}"]
         if not missing and not behind:
-            return []
+            caught_up = caught_up or time.monotonic()
+            if time.monotonic() - caught_up >= config.drain_settle:
+                return []
+            time.sleep(0.5)
+            continue
+        caught_up = None
         if (len(missing), behind) != state:
             state, moved = (len(missing), behind), time.monotonic()
         idle = time.monotonic() - moved

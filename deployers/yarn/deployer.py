@@ -124,11 +124,7 @@ class YarnDeployer(Deployer):
                     f"{grace + _STOP_SLACK:.0f} s (ResourceManager {rm.url})"
                 )
             time.sleep(0.2)
-        state = assess(app_id, report)
-        if state.exit_code == 0 or state.error is None:
-            self._final[app_id] = state
-        else:
-            self._final.setdefault(app_id, state)
+        self._final.setdefault(app_id, assess(app_id, report))  # a known end stays the truth
         self._seen.pop(app_id, None)
 
     def logs(

@@ -9,6 +9,7 @@ file system, so paths here are always turned back into such URLs for the submiss
 from __future__ import annotations
 
 import posixpath
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -84,8 +85,11 @@ class Staging:
         """Write ``local`` to ``path`` unless a file of the same size is there (content-named
         paths make that enough).
 
-        One WebHDFS ``CREATE``, streamed to the DataNode it redirects to: fsspec's writer
-        creates an empty file and appends 5 MB at a time, ~12x slower."""
+        Written under a temporary name, then renamed into place only if ``path`` is still
+        absent: a file YARN localizes must never change (its size and time are in every
+        submission), and two drivers staging the same jar at once must both succeed. One
+        WebHDFS ``CREATE``, streamed to the DataNode it redirects to: fsspec's writer creates
+        an empty file and appends 5 MB at a time, ~12x slower."""
         if self.exists(path) and self.size(path) == local.stat().st_size:
             return
         self._call(
@@ -93,20 +97,35 @@ class Staging:
             path,
             lambda: self.fs.makedirs(posixpath.dirname(path), exist_ok=True),
         )
-        url = f"{self.webhdfs}/webhdfs/v1{path}"
-        params = {"op": "CREATE", "overwrite": "true", "user.name": self.user}
+        staged = f"{path}.{uuid.uuid4().hex}.tmp"
         try:
             with httpx.Client(timeout=httpx.Timeout(120.0, connect=5.0)) as client:
-                redirect = client.put(url, params=params)
-                location = redirect.headers.get("location")
-                if redirect.status_code != 307 or not location:
-                    raise OSError(f"{redirect.status_code} {redirect.text[:300]}")
-                with local.open("rb") as data:
-                    written = client.put(location, content=_chunks(data))
-                if written.status_code != 201:
-                    raise OSError(f"{written.status_code} {written.text[:300]}")
+                self._create(client, local, staged)
+                renamed = client.put(
+                    self._url(staged),
+                    params={"op": "RENAME", "destination": path, "user.name": self.user},
+                )
+                if renamed.status_code != 200:
+                    raise OSError(f"{renamed.status_code} {renamed.text[:300]}")
         except (httpx.HTTPError, OSError) as exc:
             raise self._error("upload", path, exc) from None
+        finally:
+            if self.exists(staged):  # not renamed: another writer's file is in place
+                self.remove(staged)
+
+    def _create(self, client: httpx.Client, local: Path, path: str) -> None:
+        params = {"op": "CREATE", "overwrite": "false", "user.name": self.user}
+        redirect = client.put(self._url(path), params=params)
+        location = redirect.headers.get("location")
+        if redirect.status_code != 307 or not location:
+            raise OSError(f"{redirect.status_code} {redirect.text[:300]}")
+        with local.open("rb") as data:
+            written = client.put(location, content=_chunks(data))
+        if written.status_code != 201:
+            raise OSError(f"{written.status_code} {written.text[:300]}")
+
+    def _url(self, path: str) -> str:
+        return f"{self.webhdfs}/webhdfs/v1{path}"
 
     def exists(self, path: str) -> bool:
         return bool(self._call("look up", path, lambda: self.fs.exists(path)))
@@ -132,7 +151,7 @@ class Staging:
             params["length"] = length
         try:
             reply = httpx.get(
-                f"{self.webhdfs}/webhdfs/v1{path}",
+                self._url(path),
                 params=params,
                 follow_redirects=True,
                 timeout=httpx.Timeout(30.0, connect=5.0),

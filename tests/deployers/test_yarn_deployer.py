@@ -214,3 +214,78 @@ def test_the_resource_manager_address_comes_from_hadoop_conf(
     assert cluster.default_fs == hadoop.default_fs
     assert cluster.webhdfs == hadoop.namenode_http
     assert httpx.get(f"{cluster.resource_manager}/ws/v1/cluster/info").status_code == 200
+
+
+def test_a_packed_environment_is_shipped_and_its_python_runs_the_job(
+    hadoop: HadoopCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``python_archive``: YARN localizes the archive as ``environment/`` in the container and
+    the job runs with ``environment/bin/python``. The archive here holds a launcher script in
+    place of a packed venv (packing aiflow's would take minutes): what is tested is YARN's
+    shipping and unpacking, and that the job's interpreter is the archive's."""
+    import getpass
+    import io
+    import tarfile
+
+    from aiflow.deployers.yarn import hadoop_conf
+    from aiflow.deployers.yarn.staging import Staging
+
+    use_cluster(monkeypatch, hadoop)
+    launcher = f'#!/bin/sh\necho "python from the archive"\nexec {sys.executable} "$@"\n'.encode()
+    packed = tmp_path / "env.tar.gz"
+    with tarfile.open(packed, "w:gz") as tar:
+        entry = tarfile.TarInfo("bin/python")
+        entry.size, entry.mode = len(launcher), 0o755
+        tar.addfile(entry, io.BytesIO(launcher))
+    config = YarnDeployer().config
+    staging = Staging(hadoop_conf.resolve(config), config.staging_dir, getpass.getuser())
+    remote = staging.path("test-envs", f"{tmp_path.name}.tar.gz")
+    staging.upload(packed, remote)
+    monkeypatch.setenv("AIFLOW__YARN__PYTHON_ARCHIVE", staging.url(remote))
+    reset_settings()
+    d = YarnDeployer()
+    handle = d.submit(launch(tmp_path, "import os, sys; print(os.path.basename(sys.argv[0]))"))
+    try:
+        state = wait_done(d, handle)
+        assert (state.exit_code, state.error) == (0, None)
+        assert list(d.logs(handle)) == ["python from the archive", "-c"]
+    finally:
+        d.stop(handle, grace=0)
+        d.close()
+
+
+def test_two_drivers_staging_one_jar_at_once_both_succeed(
+    hadoop: HadoopCluster, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A localized file must never change under YARN (its size and time are in submissions):
+    concurrent uploads of one content-named file leave exactly one, and no temporary files."""
+    import getpass
+    import os
+    import threading
+
+    from aiflow.deployers.yarn import hadoop_conf
+    from aiflow.deployers.yarn.staging import Staging
+
+    use_cluster(monkeypatch, hadoop)
+    config = YarnDeployer().config
+    local = tmp_path / "am.jar"
+    local.write_bytes(os.urandom(3 * 2**20 + 17))
+    target = f"/tmp/aiflow-test-staging/{tmp_path.name}/am.jar"
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        staging = Staging(hadoop_conf.resolve(config), config.staging_dir, getpass.getuser())
+        try:
+            staging.upload(local, target)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upload) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    staging = Staging(hadoop_conf.resolve(config), config.staging_dir, getpass.getuser())
+    assert staging.read(target) == local.read_bytes()
+    assert staging.fs.ls(os.path.dirname(target)) == [target]
