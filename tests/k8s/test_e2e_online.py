@@ -41,7 +41,9 @@ def scored_rids(scores: Path) -> list[int]:
     return rids
 
 
-def test_online_learning_streams_on_kubernetes(kcli: Cli, cluster: Cluster, tmp_path: Path) -> None:
+def online_project(tmp_path: Path) -> tuple[Path, ModuleType]:
+    """A private copy of examples/online_learning with its history written and an empty
+    stream directory, and its ``clicks`` module (which makes the stream's parts)."""
     project = tmp_path / "online_learning"
     project.mkdir()
     for name in ("workflow.py", "clicks.py"):
@@ -49,6 +51,11 @@ def test_online_learning_streams_on_kubernetes(kcli: Cli, cluster: Cluster, tmp_
     clicks = load_clicks(project)
     clicks.write_history(project / "data")
     (project / "data" / "stream").mkdir()
+    return project, clicks
+
+
+def test_online_learning_streams_on_kubernetes(kcli: Cli, cluster: Cluster, tmp_path: Path) -> None:
+    project, clicks = online_project(tmp_path)
     workflow = project / "workflow.py"
 
     batch = run_on_kubernetes(kcli, workflow, "--mode", "batch")

@@ -7,14 +7,13 @@ applications."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO, Cli
-from tests.k8s.test_e2e_online import PARTS, ROWS, load_clicks, scored_rids
+from tests.e2e.conftest import Cli
+from tests.k8s.test_e2e_online import PARTS, ROWS, online_project, scored_rids
 from tests.k8s.test_e2e_wine import execution_row, stop_if_running
 from tests.services import wait_for
 from tests.yarn.cluster import HadoopCluster
@@ -28,13 +27,7 @@ def test_online_learning_streams_on_yarn(
 ) -> None:
     yarn: Yarn = yarn_on(hadoop_nodes, monkeypatch)
     ycli = Cli(aiflow_home, tmp_path, dict(yarn.settings))
-    project = tmp_path / "online_learning"
-    project.mkdir()
-    for name in ("workflow.py", "clicks.py"):
-        shutil.copy(REPO / "examples" / "online_learning" / name, project / name)
-    clicks = load_clicks(project)
-    clicks.write_history(project / "data")
-    (project / "data" / "stream").mkdir()
+    project, clicks = online_project(tmp_path)
     workflow = project / "workflow.py"
 
     batch = run_on_yarn(ycli, workflow, "--mode", "batch")
