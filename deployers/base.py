@@ -186,6 +186,15 @@ class Deployer(ABC):
                 f"deploy['{self.name}'] sets {', '.join(sorted(overrides))})"
             )
 
+    def refuse_offset(self, offset: int | None) -> None:
+        """What ``logs`` does with an ``offset`` on a deployer without ``supports_log_ranges``:
+        refuse it, saying how its logs can be read."""
+        if offset is not None and not self.supports_log_ranges:
+            raise InvalidInput(
+                f"the {self.name} deployer reads logs by lines (whole, tail or follow), "
+                "not from a byte offset"
+            )
+
     def wait_for_change(self, timeout: float) -> None:
         """Block up to ``timeout`` s, returning early when a job this instance started may have
         ended. The driver calls ``poll`` afterwards, so a spurious early return is harmless.

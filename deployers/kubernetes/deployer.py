@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState
 from aiflow.deployers.remote import secret_values
-from aiflow.errors import DeploymentError, InvalidInput
+from aiflow.errors import DeploymentError
 
 from . import logs as pod_logs
 from . import naming, objects
@@ -172,11 +172,7 @@ class KubernetesDeployer(Deployer):
         offset: int | None = None,
         until: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
-        if offset is not None:
-            raise InvalidInput(
-                "the kubernetes deployer reads logs by lines (whole, tail or follow), "
-                "not from a byte offset"
-            )
+        self.refuse_offset(offset)
         kube = self._client()
         if isinstance(handle_or_log_uri, dict):
             try:

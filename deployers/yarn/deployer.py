@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, describe_exit
 from aiflow.deployers.remote import refuse_store_password
-from aiflow.errors import DeploymentError, InvalidInput
+from aiflow.errors import DeploymentError
 
 from . import am, hadoop_conf, logs, submission
-from .rm import ResourceManager
+from .rm import ResourceManager, tags_of
 from .settings import YarnSettings
 from .staging import Staging
 
@@ -136,11 +137,7 @@ class YarnDeployer(Deployer):
         offset: int | None = None,
         until: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
-        if offset is not None:
-            raise InvalidInput(
-                "the yarn deployer reads logs by lines (whole, tail or follow), "
-                "not from a byte offset"
-            )
+        self.refuse_offset(offset)
         if isinstance(handle_or_log_uri, dict):
             app_id = handle_or_log_uri.get("application")
         else:
@@ -168,7 +165,7 @@ class YarnDeployer(Deployer):
         tag = f"{submission.TAG_EXECUTION}{execution_id}"
         handles = []
         for app in rm.apps_tagged(tag, self.config.application_type):
-            tags = {t.strip() for t in str(app.get("applicationTags") or "").split(",")}
+            tags = tags_of(app)
             handles.append(
                 {
                     "application": app["id"],
@@ -259,6 +256,4 @@ def _tag_number(tags: set[str], prefix: str) -> int:
 
 def _path_of(url: str) -> str:
     """The path part of an ``hdfs://`` URL (or a plain path on the default file system)."""
-    from urllib.parse import urlsplit
-
     return urlsplit(url).path

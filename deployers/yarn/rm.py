@@ -77,7 +77,7 @@ class ResourceManager:
         )
         apps = ((body or {}).get("apps") or {}).get("app") or []
         # The tag filter matches case-insensitively and any of several tags: check exactly.
-        return [app for app in apps if tag in _tags(app)]
+        return [app for app in apps if tag in tags_of(app)]
 
     def node_http_address(self, node_id: str) -> str | None:
         """The NodeManager's web address (host:port) for a node id (host:port of its RPC)."""
@@ -125,7 +125,8 @@ class ResourceManager:
             ) from None
 
 
-def _tags(app: dict[str, Any]) -> set[str]:
+def tags_of(app: dict[str, Any]) -> set[str]:
+    """An application report's tags (a comma-separated string in the report)."""
     return {tag.strip() for tag in str(app.get("applicationTags") or "").split(",") if tag}
 
 

@@ -54,6 +54,27 @@ def online_project(tmp_path: Path) -> tuple[Path, ModuleType]:
     return project, clicks
 
 
+def stream_then_stop(cli: Cli, project: Path, clicks: ModuleType, execution: int) -> set[int]:
+    """Drop the stream's parts into the running stream ``execution``, wait until every record
+    is scored and a version was trained on the stream, then stop it; the streamed record ids."""
+    expected: set[int] = set()
+    for i in range(PARTS):
+        frame = clicks.stream_part(i, PARTS, ROWS)
+        expected |= set(frame["rid"])
+        clicks.drop(project / "data" / "stream", f"clicks-{i:03d}.csv", frame)
+        time.sleep(0.5)
+    scores = project / "out" / "scores"
+    wait_for(lambda: expected <= set(scored_rids(scores)), 180, "every streamed record scored", 1)
+    wait_for(
+        lambda: len(cli.json("model", "versions", "ctr")) >= 2,
+        120,
+        "a model version trained on the stream",
+        1,
+    )
+    cli.run("execution", "stop", str(execution))
+    return expected
+
+
 def test_online_learning_streams_on_kubernetes(kcli: Cli, cluster: Cluster, tmp_path: Path) -> None:
     project, clicks = online_project(tmp_path)
     workflow = project / "workflow.py"
@@ -73,23 +94,7 @@ def test_online_learning_streams_on_kubernetes(kcli: Cli, cluster: Cluster, tmp_
         wait_for(all_running, 120, "every stream job running as a Kubernetes Job", 0.5)
         jobs = cluster.jobs(execution)
         assert jobs and all(j.spec.active_deadline_seconds is None for j in jobs)
-        expected: set[int] = set()
-        for i in range(PARTS):
-            frame = clicks.stream_part(i, PARTS, ROWS)
-            expected |= set(frame["rid"])
-            clicks.drop(project / "data" / "stream", f"clicks-{i:03d}.csv", frame)
-            time.sleep(0.5)
-        scores = project / "out" / "scores"
-        wait_for(
-            lambda: expected <= set(scored_rids(scores)), 180, "every streamed record scored", 1
-        )
-        wait_for(
-            lambda: len(kcli.json("model", "versions", "ctr")) >= 2,
-            120,
-            "a model version trained on the stream",
-            1,
-        )
-        kcli.run("execution", "stop", str(execution))
+        expected = stream_then_stop(kcli, project, clicks, execution)
     finally:
         stop_if_running(kcli, execution)
     rids = scored_rids(project / "out" / "scores")

@@ -157,22 +157,30 @@ def stop_if_running(cli: Cli, execution: int) -> None:
         cli.run("execution", "stop", str(execution), check=False)
 
 
-# -- batch on the local engine ----------------------------------------------------------------
-
-
-def test_wine_batch_runs_as_kubernetes_jobs(kcli: Cli, wine: Path, cluster: Cluster) -> None:
-    summary = run_on_kubernetes(kcli, wine)
+def assert_wine_run(cli: Cli, summary: dict[str, Any], wine: Path, deployer: str) -> int:
+    """What a user sees after a successful wine run on ``deployer``: its outputs, both jobs
+    succeeded, the accuracy metric, the execution listed with its deployer, model version 1
+    from it. Returns the execution's id."""
     assert_wine_outputs(summary, wine)
     assert [(j["name"], j["status"]) for j in summary["jobs"]] == [
         ("train_wine_sgd", "succeeded"),
         ("write_wine_preds", "succeeded"),
     ]
     assert summary["metrics"]["evaluate_accuracy"]["accuracy"] > 0.9
-    execution = summary["execution"]
-    (listed,) = kcli.json("execution", "list")
-    assert (listed["id"], listed["deployer"]) == (execution, "kubernetes")
-    versions = kcli.json("model", "versions", "wine_sgd")
+    execution = int(summary["execution"])
+    (listed,) = cli.json("execution", "list")
+    assert (listed["id"], listed["deployer"]) == (execution, deployer)
+    versions = cli.json("model", "versions", "wine_sgd")
     assert [(v["version"], v["execution_id"]) for v in versions] == [(1, execution)]
+    return execution
+
+
+# -- batch on the local engine ----------------------------------------------------------------
+
+
+def test_wine_batch_runs_as_kubernetes_jobs(kcli: Cli, wine: Path, cluster: Cluster) -> None:
+    summary = run_on_kubernetes(kcli, wine)
+    execution = assert_wine_run(kcli, summary, wine, "kubernetes")
 
     jobs = kcli.json("job", "list", str(execution))
     assert_labelled_jobs(cluster, execution, jobs)

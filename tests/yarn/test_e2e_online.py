@@ -7,13 +7,12 @@ applications."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Cli
-from tests.k8s.test_e2e_online import PARTS, ROWS, online_project, scored_rids
+from tests.k8s.test_e2e_online import online_project, scored_rids, stream_then_stop
 from tests.k8s.test_e2e_wine import execution_row, stop_if_running
 from tests.services import wait_for
 from tests.yarn.cluster import HadoopCluster
@@ -50,23 +49,7 @@ def test_online_learning_streams_on_yarn(
             return len(apps) == jobs and all(app["state"] == "RUNNING" for app in apps)
 
         wait_for(apps_running, 120, "an application RUNNING on YARN for each stream job", 0.5)
-        expected: set[int] = set()
-        for i in range(PARTS):
-            frame = clicks.stream_part(i, PARTS, ROWS)
-            expected |= set(frame["rid"])
-            clicks.drop(project / "data" / "stream", f"clicks-{i:03d}.csv", frame)
-            time.sleep(0.5)
-        scores = project / "out" / "scores"
-        wait_for(
-            lambda: expected <= set(scored_rids(scores)), 180, "every streamed record scored", 1
-        )
-        wait_for(
-            lambda: len(ycli.json("model", "versions", "ctr")) >= 2,
-            120,
-            "a model version trained on the stream",
-            1,
-        )
-        ycli.run("execution", "stop", str(execution))
+        expected = stream_then_stop(ycli, project, clicks, execution)
     finally:
         stop_if_running(ycli, execution)
     rids = scored_rids(project / "out" / "scores")

@@ -29,7 +29,7 @@ import pytest
 
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Cli
-from tests.k8s.test_e2e_wine import assert_wine_outputs
+from tests.k8s.test_e2e_wine import assert_wine_outputs, assert_wine_run
 from tests.services import wait_for
 from tests.yarn.cluster import HadoopCluster, NodeManager
 from tests.yarn.fixtures import use_cluster
@@ -224,17 +224,7 @@ def test_wine_batch_runs_as_yarn_applications(
 ) -> None:
     with ContainerFiles(yarn.cluster.base_dir).watching() as files:
         summary = run_on_yarn(ycli, wine)
-    assert_wine_outputs(summary, wine)
-    assert [(j["name"], j["status"]) for j in summary["jobs"]] == [
-        ("train_wine_sgd", "succeeded"),
-        ("write_wine_preds", "succeeded"),
-    ]
-    assert summary["metrics"]["evaluate_accuracy"]["accuracy"] > 0.9
-    execution = summary["execution"]
-    (listed,) = ycli.json("execution", "list")
-    assert (listed["id"], listed["deployer"]) == (execution, "yarn")
-    versions = ycli.json("model", "versions", "wine_sgd")
-    assert [(v["version"], v["execution_id"]) for v in versions] == [(1, execution)]
+    execution = assert_wine_run(ycli, summary, wine, "yarn")
 
     jobs = ycli.json("job", "list", str(execution))
     assert_wine_applications(yarn, summary, jobs)
