@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aiflow.config_file import config_file_source, find_config_file
@@ -60,6 +60,34 @@ class SchedulerSettings(BaseModel):
                 "that misses a renewal or two is not declared dead while it runs"
             )
         return self
+
+
+class StorageSettings(BaseModel):
+    """Where aiflow keeps what jobs share: source snapshots, model artifacts, intermediates
+    and Flink checkpoints. Unset, under ``$AIFLOW_HOME``: right on one machine, or when every
+    node mounts it. ``hdfs://namenode:8020/aiflow`` puts them on HDFS (over WebHDFS, with the
+    NameNode's address from ``$HADOOP_CONF_DIR``), so a job on any node of a cluster finds them
+    and nothing depends on the submitting machine's disk."""
+
+    root: str | None = Field(
+        default=None,
+        description="URI or absolute path for snapshots, artifacts, intermediates and "
+        "checkpoints (hdfs://nn:8020/aiflow, file:///shared/aiflow); unset: AIFLOW_HOME; "
+        "env AIFLOW__STORAGE__ROOT",
+    )
+
+    @field_validator("root")
+    @classmethod
+    def _supported(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme, _, rest = value.partition("://")
+        if not rest:
+            if not value.startswith("/"):
+                raise ValueError(f"{value!r} must be an absolute path or a URI")
+        elif scheme not in ("file", "hdfs"):
+            raise ValueError(f"{value!r}: only file:// and hdfs:// roots are supported")
+        return value.rstrip("/") or "/"
 
 
 class StreamSettings(BaseModel):
@@ -136,6 +164,7 @@ class Settings(BaseSettings):
     metastore: MetastoreSettings = MetastoreSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     stream: StreamSettings = StreamSettings()
+    storage: StorageSettings = StorageSettings()
     server: ServerSettings = ServerSettings()
     client: ClientSettings = ClientSettings()
     default_engine: str = "local"
@@ -150,20 +179,33 @@ class Settings(BaseSettings):
         return self.metastore.uri or f"sqlite:///{self.home / 'aiflow.db'}"
 
     @property
-    def artifacts_dir(self) -> Path:
-        return self.home / "artifacts"
+    def storage_root(self) -> str:
+        """``storage.root``, else ``$AIFLOW_HOME`` (a path)."""
+        return self.storage.root or str(self.home)
+
+    @property
+    def artifacts_uri(self) -> str:
+        """Where model versions' artifacts are saved (through fsspec)."""
+        return f"{self.storage_root}/artifacts"
 
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
     @property
+    def snapshots_uri(self) -> str:
+        """Where source snapshots are kept (through fsspec), one archive per hash."""
+        return f"{self.storage_root}/snapshots"
+
+    @property
     def snapshots_dir(self) -> Path:
+        """This machine's snapshot work space: unpacked sources, incoming uploads."""
         return self.home / "snapshots"
 
     @property
-    def executions_dir(self) -> Path:
-        return self.home / "executions"
+    def executions_uri(self) -> str:
+        """Under which each execution's intermediates are written (through fsspec)."""
+        return f"{self.storage_root}/executions"
 
     @classmethod
     def settings_customise_sources(

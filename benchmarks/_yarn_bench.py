@@ -209,7 +209,7 @@ def _rm_times(handle: dict[str, Any]) -> dict[str, float]:
     machine clock): its AM container launched, and the application finished."""
     if "application" not in handle:
         return {}
-    from aiflow.deployers.yarn.rm import ResourceManager
+    from aiflow.hadoop.rm import ResourceManager
 
     rm = ResourceManager(handle["resource_manager"], getpass.getuser())
     try:
@@ -253,9 +253,9 @@ def throughput(size_mb: int, reps: int, scratch: Path) -> Throughput:
     streamed request each (what the protocol does without fsspec's 5 MB APPENDs); copied and
     read on local disk."""
     from aiflow.config import get_settings
-    from aiflow.deployers.yarn import hadoop_conf
     from aiflow.deployers.yarn.settings import YarnSettings
     from aiflow.deployers.yarn.staging import Staging
+    from aiflow.hadoop import conf as hadoop_conf
 
     config = get_settings().section("yarn", YarnSettings)
     staging = Staging(hadoop_conf.resolve(config), config.staging_dir, getpass.getuser())

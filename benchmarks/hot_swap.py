@@ -134,7 +134,7 @@ class Versions:
 
         rows = self.rng.choice(len(self.frame), len(self.frame) // 2, replace=False)
         model = LogisticRegression().fit(self.frame.iloc[rows], self.labels.iloc[rows])
-        uri, flavor = save_model(model, self.name, str(get_settings().artifacts_dir))
+        uri, flavor = save_model(model, self.name, get_settings().artifacts_uri)
         version = self.store.register_model_version(
             self.name, uri, flavor, checksum=artifact_checksum(uri)
         )

@@ -111,7 +111,7 @@ def seed(home: Path) -> tuple[str, Any, Path]:
     features = frame.drop(columns=["target"])
     model = LogisticRegression(max_iter=5000).fit(features, frame["target"])
     store = MetaStore()
-    uri, flavor = save_model(model, MODEL, str(get_settings().artifacts_dir))
+    uri, flavor = save_model(model, MODEL, get_settings().artifacts_uri)
     version = store.register_model_version(MODEL, uri, flavor, checksum=artifact_checksum(uri))
     store.promote_model_version(MODEL, version.version)
     _, token = store.create_token("bench", "viewer")

@@ -218,3 +218,29 @@ def test_cli_reports_a_config_error_on_one_line(aiflow_home: Path) -> None:
     assert done.stderr.count("\n") == 1, done.stderr
     assert f"config file {path}: unknown key 'server.prot'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_storage_root_moves_what_jobs_share(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from aiflow.config import Settings
+
+    monkeypatch.setenv("AIFLOW_HOME", str(tmp_path))
+    local = Settings()
+    assert local.artifacts_uri == f"{tmp_path}/artifacts"  # default: under AIFLOW_HOME
+    assert local.snapshots_uri == f"{tmp_path}/snapshots"
+    monkeypatch.setenv("AIFLOW__STORAGE__ROOT", "hdfs://nn:8020/aiflow/")
+    remote = Settings()
+    assert (remote.artifacts_uri, remote.snapshots_uri, remote.executions_uri) == (
+        "hdfs://nn:8020/aiflow/artifacts",
+        "hdfs://nn:8020/aiflow/snapshots",
+        "hdfs://nn:8020/aiflow/executions",
+    )
+    assert remote.snapshots_dir == tmp_path / "snapshots"  # the local cache stays local
+    for bad, reason in (
+        ("relative/dir", "absolute path"),
+        ("s3://b/x", "only file:// and hdfs://"),
+    ):
+        monkeypatch.setenv("AIFLOW__STORAGE__ROOT", bad)
+        with pytest.raises(ValueError, match=reason):
+            Settings()

@@ -1,7 +1,7 @@
 """The layer rule: dependencies point one way along the data path.
 
-    errors, config -> ml -> plan -> schemas -> store -> dsl -> translators (engines) -> runtime
-        -> deployers -> scheduler -> serving -> check -> server -> cli
+    errors, config -> hadoop -> ml -> plan -> schemas -> store -> dsl -> translators (engines)
+        -> runtime -> deployers -> scheduler -> serving -> check -> server -> cli
 
 A module may import its own layer and the layers to its left, never one to its right, lazily
 (inside a function) or not, and type-only imports count too: a layer that must *name* a type
@@ -30,6 +30,7 @@ SOURCES = {
 }
 LAYERS = [
     "base",  # aiflow.errors, aiflow.config, aiflow.config_file
+    "hadoop",  # clients of a Hadoop cluster's interfaces (YARN deployer, Flink's YARN session)
     "ml",  # aiflow.ml: the algorithm library, usable alone (numpy, PyFlink); engines use it
     "plan",
     "schemas",

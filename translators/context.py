@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiflow.translators.physical import EXECUTION_DIR, JobSpec
@@ -126,11 +125,12 @@ class JobContext:
         return self.spec.mode
 
     @property
-    def execution_dir(self) -> Path:
-        return self.settings.executions_dir / str(self.execution.id)
+    def execution_dir(self) -> str:
+        """The execution's intermediates: a path, or a URI under ``storage.root``."""
+        return f"{self.settings.executions_uri}/{self.execution.id}"
 
     def resolve_uri(self, uri: str) -> str:
-        return uri.replace(EXECUTION_DIR, str(self.execution_dir))
+        return uri.replace(EXECUTION_DIR, self.execution_dir)
 
     def stream_consumer(self, node: Node) -> str:
         """Ledger key of a stream source. A user example's progress belongs to the workflow
@@ -148,7 +148,7 @@ class JobContext:
         chosen = node.example.options.get("dead_letter_uri")
         if chosen:
             return f"{self.resolve_uri(str(chosen)).rstrip('/')}/execution={self.execution.id}"
-        return str(self.execution_dir / "dead_letter" / node.id)
+        return f"{self.execution_dir}/dead_letter/{node.id}"
 
     def model_version_for(self, node: Node) -> ModelVersion | None:
         """The model version a node evaluates or predicts with — the one rule every engine

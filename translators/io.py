@@ -27,6 +27,7 @@ from typing import IO, Any
 import fsspec
 import pandas as pd
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
 from aiflow.translators.records import BadRecord, parse_file, record_texts, untyped
 
@@ -54,6 +55,22 @@ def list_data_files(uri: str) -> list[str]:
         if info.get("type") == "file" and is_data_file(name):
             out.append(_unstrip(uri, info["name"], fs))
     return sorted(out)
+
+
+def data_files_if_any(uri: str) -> list[str]:
+    """``list_data_files`` of a directory that may not exist yet (an upstream job's output, a
+    staging or dead-letter directory): none then. Local or remote (``storage.root``)."""
+    fs, path = fsspec.core.url_to_fs(uri)
+    return list_data_files(uri) if fs.isdir(path) else []
+
+
+def count_lines(uri: str) -> int:
+    """Non-blank lines in a directory's data files (0 when it does not exist)."""
+    total = 0
+    for file in data_files_if_any(uri):
+        with fsspec.open(file, "rb") as f:
+            total += sum(1 for line in f if line.strip())
+    return total
 
 
 def _unstrip(uri: str, path: str, fs: Any) -> str:

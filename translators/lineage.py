@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import fsspec
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.plan.model import NodeKind
 from aiflow.translators import io
 

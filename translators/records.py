@@ -20,6 +20,7 @@ from typing import IO, Any
 import fsspec
 import pandas as pd
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # what a text file in newline="" mode splits on

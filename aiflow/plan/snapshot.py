@@ -20,6 +20,7 @@ from pathlib import Path
 
 import fsspec
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
 
 SOURCE_SUFFIXES = (".py", ".sql")

@@ -83,7 +83,7 @@ def submit_workflow(
             "directory so jobs can run its code anywhere"
         )
     snap = snapshot.collect(wf.source_file)
-    snapshot_uri = snapshot.store(snap, settings.snapshots_dir)
+    snapshot_uri = snapshot.store(snap, settings.snapshots_uri)
 
     examples: dict[str, Any] = {}
     for node in plan.nodes:

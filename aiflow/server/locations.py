@@ -44,7 +44,7 @@ def check_locations(plan: LogicalPlan, mode: str, settings: Settings, store_uri:
     use in a ``mode`` run of ``plan``."""
     from aiflow.translators.physical import EXECUTION_DIR
 
-    fence = _Fence(settings.home, store_uri)
+    fence = _Fence(settings.home, store_uri, settings.storage.root)
     for node in plan.nodes:
         example = node.example
         if example is None:
@@ -59,6 +59,8 @@ def check_locations(plan: LogicalPlan, mode: str, settings: Settings, store_uri:
             path = _local_path(uri)
             if path is not None:
                 fence.check(where, uri, path)
+            else:
+                fence.check_remote(where, uri)
         if node.kind in (NodeKind.READ_EXAMPLE, NodeKind.WRITE_EXAMPLE):
             for view, uri, access in _uses(node, mode):
                 path = _local_path(uri)
@@ -122,10 +124,22 @@ def _local_path(uri: str) -> str | None:
 class _Fence:
     """The server's own files: ``AIFLOW_HOME`` except its data area, and the meta store."""
 
-    def __init__(self, home: Path, store_uri: str) -> None:
+    def __init__(self, home: Path, store_uri: str, storage_root: str | None = None) -> None:
         self.home = Path(os.path.realpath(home))
         self.data = Path(os.path.realpath(self.home / DATA_AREA))
         self.store_file = _sqlite_file(store_uri)
+        self.storage_root = storage_root  # snapshots, artifacts, intermediates (storage.root)
+        local = _local_path(storage_root) if storage_root else None
+        self.storage = Path(os.path.realpath(local)) if local else None
+
+    def check_remote(self, where: str, uri: str) -> None:
+        """A remote URI inside ``storage.root`` (e.g. on HDFS): aiflow's own files too."""
+        root = self.storage_root
+        if root and "://" in root and (uri.rstrip("/") + "/").startswith(root + "/"):
+            raise InvalidInput(
+                f"{where}: {uri} is inside aiflow's storage root {root} (snapshots, model "
+                "artifacts, intermediates); use a location outside it"
+            )
 
     def check(self, where: str, uri: str, path: str) -> None:
         if not os.path.isabs(path):
@@ -140,6 +154,11 @@ class _Fence:
                 f"{where}: {named} is inside the server's AIFLOW_HOME ({self.home}), which "
                 "holds its meta store, configuration, code and logs; examples may use only "
                 f"its data area {self.data}/ there"
+            )
+        if self.storage is not None and real.is_relative_to(self.storage):
+            raise InvalidInput(
+                f"{where}: {named} is inside aiflow's storage root {self.storage} (snapshots, "
+                "model artifacts, intermediates); use a location outside it"
             )
         store = self.store_file
         if store is not None and real.parent == store.parent and real.name.startswith(store.name):

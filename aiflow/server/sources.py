@@ -13,6 +13,7 @@ from typing import Final
 
 import fsspec
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput, NotFound
 from aiflow.schemas.entities import WorkflowVersion
 from aiflow.schemas.views import SourceFile, SourceListing

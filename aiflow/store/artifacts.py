@@ -33,6 +33,7 @@ from typing import Any, Final
 
 import fsspec
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import ArtifactCorrupt, UserCodeError
 from aiflow.store import ml_artifacts
 

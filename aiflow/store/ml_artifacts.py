@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import ArtifactCorrupt, MLError, UserCodeError
 
 if TYPE_CHECKING:

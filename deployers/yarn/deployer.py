@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, describe_exit
 from aiflow.deployers.remote import refuse_store_password
 from aiflow.errors import DeploymentError
+from aiflow.hadoop import conf as hadoop_conf
+from aiflow.hadoop.rm import ResourceManager, tags_of
 
-from . import am, hadoop_conf, logs, submission
-from .rm import ResourceManager, tags_of
+from . import am, logs, submission
 from .settings import YarnSettings
 from .staging import Staging
 

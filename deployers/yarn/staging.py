@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from aiflow.errors import DeploymentError
-
-from .hadoop_conf import Cluster
+from aiflow.hadoop.conf import Cluster
+from aiflow.hadoop.fs import webhdfs
 
 
 class Staging:
@@ -51,16 +51,7 @@ class Staging:
     @property
     def fs(self) -> Any:
         if self._fs is None:
-            from fsspec.implementations.webhdfs import WebHDFS
-
-            address = urlsplit(self.webhdfs)
-            self._fs = WebHDFS(
-                address.hostname or "localhost",
-                port=address.port or 9870,
-                user=self.user,
-                use_https=address.scheme == "https",
-                skip_instance_cache=True,
-            )
+            self._fs = webhdfs(str(self.webhdfs), self.user)
         return self._fs
 
     def path(self, *parts: str) -> str:

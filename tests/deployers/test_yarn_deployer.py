@@ -203,8 +203,8 @@ def test_bad_overrides_are_named_at_submit(tmp_path: Path) -> None:
 def test_the_resource_manager_address_comes_from_hadoop_conf(
     hadoop: HadoopCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aiflow.deployers.yarn import hadoop_conf
     from aiflow.deployers.yarn.settings import YarnSettings
+    from aiflow.hadoop import conf as hadoop_conf
 
     monkeypatch.delenv("HADOOP_CONF_DIR", raising=False)
     with pytest.raises(InvalidInput, match="AIFLOW__YARN__RESOURCE_MANAGER"):
@@ -227,8 +227,8 @@ def test_a_packed_environment_is_shipped_and_its_python_runs_the_job(
     import io
     import tarfile
 
-    from aiflow.deployers.yarn import hadoop_conf
     from aiflow.deployers.yarn.staging import Staging
+    from aiflow.hadoop import conf as hadoop_conf
 
     use_cluster(monkeypatch, hadoop)
     launcher = f'#!/bin/sh\necho "python from the archive"\nexec {sys.executable} "$@"\n'.encode()
@@ -263,8 +263,8 @@ def test_two_drivers_staging_one_jar_at_once_both_succeed(
     import os
     import threading
 
-    from aiflow.deployers.yarn import hadoop_conf
     from aiflow.deployers.yarn.staging import Staging
+    from aiflow.hadoop import conf as hadoop_conf
 
     use_cluster(monkeypatch, hadoop)
     config = YarnDeployer().config

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from aiflow.deployers.base import JobLaunch
-from aiflow.deployers.yarn import hadoop_conf, logs, submission
+from aiflow.deployers.yarn import logs, submission
 from aiflow.deployers.yarn.deployer import assess
 from aiflow.deployers.yarn.settings import YarnSettings
 from aiflow.errors import DeploymentError, InvalidInput
+from aiflow.hadoop import conf as hadoop_conf
 
 
 def site(path: Path, **properties: str) -> None:

@@ -60,7 +60,7 @@ def test_train_node_with_unpicklable_model_fails_and_registers_nothing(tmp_path:
     pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "in.csv", index=False)
     (tmp_path / "workflow.py").write_text(textwrap.dedent(WORKFLOW))
     module = load_workflow_file(tmp_path / "workflow.py")
-    store, artifacts = MetaStore(), get_settings().artifacts_dir
+    store, artifacts = MetaStore(), get_settings().artifacts_uri
 
     with pytest.raises(ExecutionFailed):
         af.run(module.wf, progress=False)

@@ -36,7 +36,7 @@ def fit(seed: int = 0, columns: list[str] | None = None) -> LogisticRegression:
 
 def register(store: MetaStore, name: str, model: Any, *, checksum: bool = True) -> int:
     """Save ``model`` as the next version of ``name`` (with its checksum, as jobs do)."""
-    uri, flavor = save_model(model, name, str(get_settings().artifacts_dir))
+    uri, flavor = save_model(model, name, get_settings().artifacts_uri)
     digest = artifact_checksum(uri) if checksum else None
     return store.register_model_version(name, uri, flavor, checksum=digest).version
 

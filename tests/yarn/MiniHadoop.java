@@ -48,6 +48,10 @@ public class MiniHadoop {
     dfs.waitActive();
     String defaultFs = dfs.getFileSystem().getUri().toString();
     conf.set("fs.defaultFS", defaultFs);
+    // what a container's CLASSPATH gets for Hadoop (Flink's YARN containers read it): on a real
+    // cluster the install's share/hadoop dirs, here the conf dir and the jar dir of this JVM
+    conf.set(YarnConfiguration.YARN_APPLICATION_CLASSPATH,
+        base.resolve("conf") + "," + System.getProperty("aiflow.hadoop.jars") + "/*");
 
     conf.setBoolean(YarnConfiguration.LOG_AGGREGATION_ENABLED, true);
     conf.set(YarnConfiguration.NM_REMOTE_APP_LOG_DIR, "/tmp/logs");

@@ -314,7 +314,7 @@ def _spawn_raw(
         env["HADOOP_CONF_DIR"] = str(conf_dir)  # in YARN's env whitelist, so containers get it
     command = [
         str(java_home / "bin" / "java"), *_OPENS, f"-Xmx{heap}", "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+        "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true", f"-Daiflow.hadoop.jars={jar_dir}",
         f"-Dlog4j.configuration=file:{base_dir / 'log4j.properties'}",
         "-cp", f"{base_dir / 'classes'}:{jar_dir}/*", "MiniHadoop", *args,
     ]  # fmt: skip

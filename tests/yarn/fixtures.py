@@ -14,12 +14,16 @@ sees a full cluster whatever this one did.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aiflow.errors import AiflowError
 from tests.services import unavailable
 from tests.yarn.cluster import HadoopCluster, HadoopError, start_hadoop
+
+if TYPE_CHECKING:
+    from aiflow.translators.flink.yarn_session import FlinkYarnSession
 
 SESSION_NODEMANAGERS = 2
 
@@ -49,6 +53,59 @@ def hadoop_nodes(hadoop: HadoopCluster) -> Iterator[HadoopCluster]:
     if missing > 0:
         hadoop.start_nodemanagers(missing)
     hadoop.wait_nodes(timeout=90)
+
+
+@pytest.fixture(scope="session")
+def flink_on_yarn(
+    hadoop: HadoopCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FlinkYarnSession]:
+    """A Flink session running as a YARN application on ``hadoop`` (started once, ~25 s; its
+    TaskManagers are YARN containers Flink asks for as jobs need slots). Its home, where its
+    state file lives, is a directory of its own (``.state_file.parent.parent``)."""
+    import getpass
+    import sys
+
+    from aiflow.errors import FlinkUnavailable
+    from aiflow.hadoop.conf import resolve
+    from aiflow.translators.flink.settings import FlinkSettings
+    from aiflow.translators.flink.tableenv import find_java_home, pyflink_home
+    from aiflow.translators.flink.yarn_session import FlinkYarnSession
+
+    try:
+        pyflink_home()
+        find_java_home()
+    except FlinkUnavailable as exc:
+        unavailable(f"Flink not available: {exc}")
+    session = FlinkYarnSession(
+        resolve(_Addresses(hadoop)),
+        hadoop.conf_dir,
+        user=getpass.getuser(),
+        python=sys.executable,
+        home=tmp_path_factory.mktemp("flink-yarn-home"),
+        settings=FlinkSettings(**FLINK_ON_YARN_MEMORY),
+        hadoop_classpath=hadoop_classpath(hadoop),
+    )
+    session.start(timeout=240)
+    try:
+        yield session
+    finally:
+        session.stop()
+
+
+# small enough for 2 NodeManagers beside the other tests' containers; TaskManagers of 1280 MB
+FLINK_ON_YARN_MEMORY = {"jobmanager_memory": "768m", "taskmanager_memory": "1280m"}
+
+
+def hadoop_classpath(cluster: HadoopCluster) -> str:
+    """What ``hadoop classpath`` prints on a real cluster: conf dir, then the client jars."""
+    return ":".join(cluster.classpath)
+
+
+class _Addresses:
+    def __init__(self, cluster: HadoopCluster) -> None:
+        self.resource_manager: str | None = cluster.resource_manager
+        self.hadoop_conf_dir = cluster.conf_dir
+        self.webhdfs: str | None = None
 
 
 def use_cluster(monkeypatch: pytest.MonkeyPatch, cluster: HadoopCluster) -> str:

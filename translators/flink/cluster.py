@@ -17,14 +17,12 @@ until ``GET /overview`` shows a TaskManager, and records the ports and the two d
 
 from __future__ import annotations
 
-import fcntl
 import json
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -289,27 +287,8 @@ class FlinkCluster:
         tmp.write_text(json.dumps(state, indent=2) + "\n")
         tmp.replace(self.state_file)
 
-    @contextmanager
-    def _locked(self, timeout: float) -> Iterator[None]:
-        """An exclusive lock on ``cluster.lock``, waited for at most ``timeout`` seconds (a
-        concurrent start is bounded by its own timeout, so that is enough)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "cluster.lock", "w") as handle:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise FlinkUnavailable(
-                            f"another `aiflow flink` command holds {self.root / 'cluster.lock'}"
-                        ) from None
-                    time.sleep(0.2)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self, timeout: float) -> AbstractContextManager[None]:
+        return clusterconf.locked(self.root / "cluster.lock", timeout)
 
 
 # -- shortcuts for the cluster under $AIFLOW_HOME, with the configured settings -------------------

@@ -17,12 +17,17 @@ Everything is rewritten on each start, so a changed setting or an upgraded PyFli
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aiflow.errors import FlinkUnavailable
 from aiflow.translators.flink.settings import FlinkSettings
 from aiflow.translators.flink.tableenv import flink_python_jar
 
@@ -35,6 +40,14 @@ def prepare(
     root: Path, settings: FlinkSettings, flink_home: Path, rest_port: int, rpc_port: int
 ) -> None:
     """Create the tree and write its conf and lib dirs."""
+    link_tree(root, flink_home)
+    config = cluster_config(root, settings, flink_home, rest_port, rpc_port)
+    (root / "conf" / "config.yaml").write_text(dump_yaml(config))
+
+
+def link_tree(root: Path, flink_home: Path) -> None:
+    """The tree's directories, the wheel's log4j files, and ``lib/`` (the wheel's jars plus
+    ``flink-python``); the caller writes ``conf/config.yaml``."""
     for sub in SUBDIRS:
         (root / sub).mkdir(parents=True, exist_ok=True)
     for src in (flink_home / "conf").glob("log4j*.properties"):
@@ -44,8 +57,6 @@ def prepare(
         link.unlink()
     for jar in [*sorted((flink_home / "lib").glob("*.jar")), flink_python_jar(flink_home)]:
         (lib / jar.name).symlink_to(jar)
-    config = cluster_config(root, settings, flink_home, rest_port, rpc_port)
-    (root / "conf" / "config.yaml").write_text(dump_yaml(config))
 
 
 def daemon_env(root: Path, java_home: Path) -> dict[str, str]:
@@ -67,12 +78,8 @@ def cluster_config(
     root: Path, settings: FlinkSettings, flink_home: Path, rest_port: int, rpc_port: int
 ) -> dict[str, Any]:
     """Flat Flink options (``dump_yaml`` nests them)."""
-    from ruamel.yaml import YAML  # a dependency of apache-flink itself
-
-    shipped = YAML(typ="safe").load((flink_home / "conf" / "config.yaml").read_text()) or {}
-    java_opts = shipped.get("env", {}).get("java", {}).get("opts", {}).get("all", "")
     return {
-        "env.java.opts.all": java_opts,  # the --add-opens Flink needs on Java 17+
+        "env.java.opts.all": shipped_java_opts(flink_home),
         "env.log.dir": str(root / "log"),
         "env.pid.dir": str(root / "pid"),
         "jobmanager.bind-host": HOST,
@@ -98,6 +105,35 @@ def cluster_config(
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
     }
+
+
+def shipped_java_opts(flink_home: Path) -> str:
+    """The wheel's ``env.java.opts.all``: the --add-opens Flink needs on Java 17+."""
+    from ruamel.yaml import YAML  # a dependency of apache-flink itself
+
+    shipped = YAML(typ="safe").load((flink_home / "conf" / "config.yaml").read_text()) or {}
+    return str(shipped.get("env", {}).get("java", {}).get("opts", {}).get("all", ""))
+
+
+@contextmanager
+def locked(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``, waited for at most ``timeout`` seconds (a concurrent
+    start is bounded by its own timeout, so that is enough)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise FlinkUnavailable(f"another `aiflow flink` command holds {path}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def dump_yaml(flat: dict[str, Any]) -> str:

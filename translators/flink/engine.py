@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import posixpath
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,9 +245,13 @@ class FlinkEngine(Engine):
 
     @classmethod
     def forget_workflow(cls, workflow: str, settings: Settings) -> None:
-        import shutil
+        import fsspec
 
-        shutil.rmtree(settings.home / "flink" / "jobs" / workflow, ignore_errors=True)
+        import aiflow.hadoop.fs  # noqa: F401 (hdfs:// over WebHDFS)
+
+        fs, path = fsspec.core.url_to_fs(f"{_checkpoints_root(settings)}/{workflow}")
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
 
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
         from aiflow.translators.flink.tableenv import create_table_env
@@ -256,14 +261,13 @@ class FlinkEngine(Engine):
         logs = ctx.settings.logs_dir / str(ctx.execution.id) / spec.name
         info["jvm_log_dir"] = str(jvm_logs_to(logs / f"flink-attempt-{ctx.job.attempt}"))
         config: dict[str, str] = {}
+        if spec.mode == "stream" and flink_settings(ctx.settings).rest_url:
+            _cancel_orphans(ctx, info)  # first: an orphan may still complete a checkpoint
         if spec.mode == "stream":
-            checkpoints = ctx.settings.home / "flink" / "jobs" / spec.workflow / spec.name / "chk"
-            config = checkpoint_options(checkpoints)
+            config = checkpoint_options(checkpoint_location(ctx.settings, spec))
             restored = config.get("execution.state-recovery.path")
             if restored:
                 info["restored_from"] = restored
-        if spec.mode == "stream" and flink_settings(ctx.settings).rest_url:
-            _cancel_orphans(ctx, info)
         t_env = create_table_env(
             spec.mode,
             ctx.settings,
@@ -334,15 +338,16 @@ def _cancel_orphans(ctx: JobContext, info: dict[str, Any]) -> None:
     is killed while it submits (the driver's SIGKILL after the stop grace) leaves its Flink job
     running on the session cluster, holding slots and writing the same outputs; the next start
     of the same stream job is the one place that knows it is not wanted."""
-    from aiflow.translators.flink.rest import FlinkRest
+    from aiflow.translators.flink.rest import TERMINAL_STATES, FlinkRest
 
     rest = FlinkRest(str(flink_settings(ctx.settings).rest_url))
     prefix = f"{ctx.spec.workflow}/{ctx.spec.name}#"
-    mine = flink_job_name(ctx.spec.workflow, ctx.spec.name, ctx.execution.id)
     cancelled = []
-    for job in rest.jobs():
-        if job.name.startswith(prefix) and job.name != mine and job.state == "RUNNING":
+    for job in rest.jobs():  # ours is not submitted yet: any running one is an orphan, even
+        # of this execution (an earlier attempt whose container was lost with its node)
+        if job.name.startswith(prefix) and job.state == "RUNNING":
             rest.cancel(job.job_id)
+            rest.wait(job.job_id, TERMINAL_STATES, timeout=60.0)
             cancelled.append(f"{job.name} ({job.job_id})")
     if cancelled:
         log.warning("cancelled orphaned Flink jobs of this stream job: %s", cancelled)
@@ -375,22 +380,51 @@ class Stopped(Exception):
     """The job was asked to stop before its Flink job was submitted."""
 
 
-def checkpoint_options(directory: Path) -> dict[str, str]:
+def checkpoint_location(settings: Settings, spec: JobSpec) -> str:
+    """Where a stream job's checkpoints go: under ``flink.checkpoints_dir`` (a URI, e.g. on
+    HDFS, which every node of a cluster reaches), else ``<storage.root>/flink/jobs`` (default
+    ``$AIFLOW_HOME/flink/jobs``)."""
+    uri = f"{_checkpoints_root(settings)}/{spec.workflow}/{spec.name}/chk"
+    return uri if "://" in uri else Path(uri).as_uri()
+
+
+def _checkpoints_root(settings: Settings) -> str:
+    root = flink_settings(settings).checkpoints_dir or f"{settings.storage_root}/flink/jobs"
+    return root.rstrip("/")
+
+
+def checkpoint_options(location: str | Path) -> dict[str, str]:
     """Checkpoints kept after the job ends, and a restore from the newest one, so a stream
     job that is restarted — a retry, or the next execution — continues exactly where the
-    last one's last checkpoint left its sources and sinks."""
-    directory.mkdir(parents=True, exist_ok=True)
+    last one's last checkpoint left its sources and sinks.
+
+    ``location``: a local directory, or a ``file://`` or ``hdfs://`` URI (listed over WebHDFS;
+    Flink itself writes there through its Hadoop file system)."""
+    import fsspec
+
+    import aiflow.hadoop.fs  # noqa: F401 (hdfs:// over WebHDFS)
+
+    uri = location.as_uri() if isinstance(location, Path) else location
+    fs, root = fsspec.core.url_to_fs(uri)
+    fs.makedirs(root, exist_ok=True)
     options = {
-        "execution.checkpointing.dir": directory.as_uri(),
+        "execution.checkpointing.dir": uri,
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.num-retained": "2",
     }
-    done = [m.parent for m in directory.glob("*/chk-*/_metadata")]
+    done = [posixpath.dirname(m) for m in fs.glob(f"{root.rstrip('/')}/*/chk-*/_metadata")]
     if done:
-        newest = max(done, key=lambda d: (d.stat().st_mtime, int(d.name.split("-")[1])))
-        options["execution.state-recovery.path"] = newest.as_uri()
+        newest = max(done, key=lambda d: (_mtime(fs, d), int(d.rsplit("-", 1)[1])))
+        options["execution.state-recovery.path"] = uri[: len(uri) - len(root)] + newest
         options["execution.state-recovery.ignore-unclaimed-state"] = "true"
     return options
+
+
+def _mtime(fs: Any, path: str) -> float:
+    info = fs.info(path)
+    if "modificationTime" in info:  # WebHDFS: ms since the epoch
+        return float(info["modificationTime"]) / 1000
+    return float(info.get("mtime") or info.get("created") or 0)
 
 
 def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
@@ -406,7 +440,8 @@ def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
         if rest:
             from aiflow.translators.flink.rest import FlinkRest
 
-            info["web_ui"] = FlinkRest(rest).web_ui_url(flink_id)
+            ui = flink_settings(ctx.settings).web_ui_url
+            info["web_ui"] = FlinkRest(rest, web_ui=ui).web_ui_url(flink_id)
         ctx.publish()
         while not ctx.stop.is_set():
             try:

@@ -157,7 +157,7 @@ class ReadExample(_ExampleNode):
         if not kafka_io.is_kafka(target):
 
             def count() -> None:
-                n = _count_lines(target)
+                n = io.count_lines(target)
                 self.ctx.result.dead_letters[node] = {"count": n, "uri": target}
 
             job.finalizers.append(count)
@@ -236,7 +236,7 @@ class ReadIntermediate(_ExampleNode):
 
         directory = self.uri()
         while True:
-            files = io.list_data_files(directory) if os.path.isdir(directory) else []
+            files = io.data_files_if_any(directory)
             for file in files:
                 frame = io.read_example_file(
                     file, self.example.format, self.columns(), rows=SAMPLE_ROWS
@@ -290,7 +290,7 @@ class WriteExample(_ExampleNode):
         if self.ctx.mode == "stream":
             staging = str(job.state_dir / "staging" / node)
         else:
-            staging = str(self.ctx.execution_dir / "flink" / self.ctx.spec.name / node)
+            staging = f"{self.ctx.execution_dir}/flink/{self.ctx.spec.name}/{node}"
         _json_sink(self, node, columns, staging)
         job.insert(node, job.tables[inputs[0]])
         if self.ctx.mode == "stream":
@@ -305,11 +305,8 @@ class WriteExample(_ExampleNode):
 
     def _write_batch(self, staging: str, columns: dict[str, str]) -> None:
         example = self.example
-        frame = (
-            io.read_example_uri(staging, "json", columns)
-            if os.path.isdir(staging)
-            else io.empty_frame(columns)
-        )
+        files = io.data_files_if_any(staging)  # on storage.root: maybe HDFS
+        frame = io.read_example_uri(staging, "json", columns) if files else io.empty_frame(columns)
         target = io.batch_target(
             self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
         )
@@ -372,13 +369,3 @@ def _rolling(operator: FlinkOperator) -> str:
         f", 'sink.rolling-policy.inactivity-interval' = '{ms} ms'"
         f", 'sink.rolling-policy.check-interval' = '{min(ms, 1000)} ms'"
     )
-
-
-def _count_lines(directory: str) -> int:
-    if not os.path.isdir(directory):
-        return 0
-    total = 0
-    for file in io.list_data_files(directory):
-        with open(file, "rb") as f:
-            total += sum(1 for line in f if line.strip())
-    return total

@@ -95,11 +95,14 @@ class CheckpointSummary:
 
 
 class FlinkRest:
-    """The REST API at ``url`` (``http://host:port``, the JobManager's ``rest.port``)."""
+    """The REST API at ``url`` (``http://host:port``, the JobManager's ``rest.port``);
+    ``web_ui``: where users reach the web UI when that is elsewhere (a YARN session's
+    ResourceManager proxy), else ``url``."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, web_ui: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.web_ui = (web_ui or url).rstrip("/")
 
     # -- cluster ---------------------------------------------------------------------------------
 
@@ -128,9 +131,9 @@ class FlinkRest:
     def web_ui_url(self, job_id: str | None = None, state: str | None = None) -> str:
         """The web UI, or a job's page in it (``completed`` once the job has ended)."""
         if job_id is None:
-            return f"{self.url}/#/overview"
+            return f"{self.web_ui}/#/overview"
         where = "completed" if state in TERMINAL_STATES else "running"
-        return f"{self.url}/#/job/{where}/{job_id}/overview"
+        return f"{self.web_ui}/#/job/{where}/{job_id}/overview"
 
     # -- jobs ------------------------------------------------------------------------------------
 

@@ -19,6 +19,16 @@ class FlinkSettings(BaseModel):
         description="session cluster REST URL (http://host:port); unset: embedded mini-cluster; "
         "env AIFLOW__FLINK__REST_URL",
     )
+    web_ui_url: str | None = Field(
+        default=None,
+        description="the session cluster's web UI when users reach it elsewhere than rest_url "
+        "(a YARN session: the ResourceManager's proxy); env AIFLOW__FLINK__WEB_UI_URL",
+    )
+    checkpoints_dir: str | None = Field(
+        default=None,
+        description="URI under which stream jobs keep checkpoints (hdfs://nn:8020/aiflow/chk, "
+        "file:///...); unset: $AIFLOW_HOME/flink/jobs",
+    )
     checkpoint_interval: float = Field(
         default=5.0, gt=0, description="seconds between checkpoints of stream jobs"
     )

@@ -32,6 +32,7 @@ import fsspec
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction
 
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import AiflowError, InvalidInput, UserCodeError
 from aiflow.translators import io
 

@@ -161,7 +161,7 @@ class ReadIntermediate(ReadExample):
         return self._recorded
 
     def _list(self, directory: str) -> list[str]:
-        return io.list_data_files(directory) if os.path.isdir(directory) else []
+        return io.data_files_if_any(directory)
 
     def read_all(self) -> pd.DataFrame:
         if self._cached is None:

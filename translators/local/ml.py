@@ -157,7 +157,7 @@ class Train(UserComponentNode):
         if model is None:
             raise UserCodeError("fit() returned None; it must return the model", self.node.id)
         assert self.node.model is not None
-        root = str(self.ctx.settings.artifacts_dir)
+        root = self.ctx.settings.artifacts_uri
         try:  # saved whole before anything is registered: a failure leaves no version
             uri, flavor = save_model(model, self.node.model, root)
         except UserCodeError as exc:

@@ -94,6 +94,12 @@ public final class JobMaster {
 
     ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
     Map<String, String> env = builder.environment();
+    // The container's Hadoop client jars, as `hadoop classpath` gives them on an edge node:
+    // PyFlink puts HADOOP_CLASSPATH on its JVM's classpath, so a Flink job reaches hdfs://.
+    String classpath = System.getenv("CLASSPATH");
+    if (classpath != null && !env.containsKey("HADOOP_CLASSPATH")) {
+      env.put("HADOOP_CLASSPATH", classpath);
+    }
     env.putAll(jobEnv);
     if (workingDir != null) {
       builder.directory(new java.io.File(workingDir));

@@ -1,11 +1,12 @@
 """The addresses a Hadoop client needs, from ``[yarn]`` settings or the Hadoop configuration.
 
 Every Hadoop client reads ``core-site.xml``, ``hdfs-site.xml`` and ``yarn-site.xml`` from
-``$HADOOP_CONF_DIR``; so does this deployer, for whatever the ``[yarn]`` settings leave unset:
-the ResourceManager's REST address, the default file system, and the NameNode's HTTP address
-(WebHDFS). Only what those three need is understood: ``${name}`` references to other
-properties, and Hadoop's defaults for the properties involved. High availability (several
-ResourceManagers or NameNodes) is not resolved here: set the active one's address explicitly.
+``$HADOOP_CONF_DIR``; so do the YARN deployer and the Flink engine's YARN session, for
+whatever the ``[yarn]`` settings leave unset: the ResourceManager's REST address, the default
+file system, and the NameNode's HTTP address (WebHDFS). Only what those three need is
+understood: ``${name}`` references to other properties, and Hadoop's defaults for the
+properties involved. High availability (several ResourceManagers or NameNodes) is not
+resolved here: set the active one's address explicitly.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiflow.errors import InvalidInput
-
-from .settings import YarnSettings
 
 _FILES = ("core-site.xml", "hdfs-site.xml", "yarn-site.xml")
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
@@ -31,9 +31,20 @@ _DEFAULTS = {
 }
 
 
+class Addresses(Protocol):
+    """What may be set explicitly (the ``[yarn]`` settings section has these fields)."""
+
+    @property
+    def resource_manager(self) -> str | None: ...
+    @property
+    def hadoop_conf_dir(self) -> Path | None: ...
+    @property
+    def webhdfs(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Cluster:
-    """Where the deployer talks to: the RM's REST API, the default FS and its WebHDFS."""
+    """Where a client talks to: the RM's REST API, the default FS and its WebHDFS."""
 
     resource_manager: str  # http://host:port
     default_fs: str  # hdfs://host:port (or file:///)
@@ -58,7 +69,12 @@ def read_properties(conf_dir: Path) -> dict[str, str]:
     return properties
 
 
-def resolve(settings: YarnSettings) -> Cluster:
+def conf_dir(settings: Addresses) -> Path | None:
+    """The Hadoop configuration directory: the explicit one, else ``$HADOOP_CONF_DIR``."""
+    return settings.hadoop_conf_dir or _env_conf_dir()
+
+
+def resolve(settings: Addresses) -> Cluster:
     """The cluster's addresses: explicit settings first, then the Hadoop configuration."""
     conf_dir = settings.hadoop_conf_dir or _env_conf_dir()
     properties = {**_DEFAULTS, **(read_properties(conf_dir) if conf_dir else {})}
@@ -76,7 +92,7 @@ def resolve(settings: YarnSettings) -> Cluster:
     if not rm:
         if conf_dir is None:
             raise InvalidInput(
-                "the yarn deployer needs the ResourceManager's address: set "
+                "YARN needs the ResourceManager's address: set "
                 "AIFLOW__YARN__RESOURCE_MANAGER (e.g. http://rm-host:8088) or HADOOP_CONF_DIR"
             )
         rm = get("yarn.resourcemanager.webapp.address")
