@@ -51,6 +51,7 @@ bench:
 	.venv/bin/python benchmarks/ml.py
 	.venv/bin/python benchmarks/k8s_jobs.py
 	.venv/bin/python benchmarks/yarn_jobs.py
+	.venv/bin/python benchmarks/yarn_flink.py
 	scripts/ensure_chromium.sh && scripts/build_web.sh
 	.venv/bin/python benchmarks/web_pageload.py
 
