@@ -54,6 +54,7 @@ def test_wheel_contains_every_package_and_migration(tmp_path: Path) -> None:
     assert "aiflow/translators/local/engine.py" in names
     # the YARN ApplicationMaster ships as source, compiled where the deployer first runs
     assert "aiflow/deployers/yarn/am/JobMaster.java" in names
+    assert "aiflow/translators/flink/closures/hadoop-cluster.sha256" in names  # jar pins
     assert not any(n.startswith(("translators/", "deployers/", "tests/")) for n in names)
     # the web dashboard as built (make test builds it first): `pip install aiflow` serves it
     built = REPO / "aiflow" / "server" / "dashboard_dist"

@@ -153,8 +153,7 @@ def _fetch(group: JarGroup, directory: Path, stale: Sequence[str]) -> None:
             raise JarCacheError(
                 f"Maven resolved a different jar set for group '{group.name}' than "
                 f"translators/flink/versions.py pins: missing {missing}, unexpected {unexpected}; "
-                "after "
-                f"a version bump, regenerate the pins with "
+                f"after a version bump, regenerate closures/{group.name}.sha256 with "
                 f"`python -m aiflow.translators.flink.jars --print-manifest {group.name}`"
             )
         for name in stale:
@@ -247,11 +246,15 @@ def _pom(group: JarGroup) -> str:
 
 
 def _print_manifest(name: str) -> None:
+    """``closures/<group>.sha256`` on stdout; the top-level jars (pinned in their ``Artifact``)
+    on stderr."""
     group = jar_group(name)
     top = {artifact.filename for artifact in group.top}
     for filename, digest in resolve_manifest(group).items():
-        label = "top-level: pin in its Artifact" if filename in top else "closure"
-        print(f'    ("{filename}", "{digest}"),  # {label}')
+        if filename in top:
+            print(f"top-level, pin in its Artifact: {digest}  {filename}", file=sys.stderr)
+        else:
+            print(f"{digest}  {filename}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
