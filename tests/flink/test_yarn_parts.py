@@ -39,6 +39,7 @@ def test_the_session_config_leaves_addresses_to_yarn(tmp_path: Path) -> None:
     )
     assert config["taskmanager.numberOfTaskSlots"] == 3
     assert config["restart-strategy.type"] == "none"
+    assert config["resourcemanager.taskmanager-timeout"] == "300 s"  # warm for 5 minutes
     assert config["execution.checkpointing.dir"] == "hdfs://nn:8020/chk"
     assert "--add-opens" in config["env.java.opts.all"]
     unset = yarn_session_config(

@@ -36,6 +36,12 @@ class FlinkSettings(BaseModel):
     jobmanager_memory: str = Field(default="1024m", description="JobManager process size")
     taskmanager_memory: str = Field(default="1728m", description="TaskManager process size")
     slots: int = Field(default=2, ge=1, description="task slots of the TaskManager")
+    taskmanager_idle_timeout: float = Field(
+        default=300.0,
+        gt=0,
+        description="seconds a session on YARN keeps an idle TaskManager before giving its "
+        "container back (Flink's own 30 s makes the next job wait ~30 s for a new one)",
+    )
     rest_port: int = Field(default=0, ge=0, le=65535, description="REST/web UI port; 0: free")
     rpc_port: int = Field(default=0, ge=0, le=65535, description="JobManager RPC port; 0: free")
     java_home: str | None = Field(

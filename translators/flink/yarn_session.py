@@ -314,6 +314,9 @@ def yarn_session_config(
         "restart-strategy.type": "none",  # aiflow's driver owns retries (as in cluster_config)
         "web.submit.enable": False,
         "metrics.fetcher.update-interval": 2000,
+        # Flink gives idle TaskManager containers back to YARN after this; the next job then
+        # waits for a new container (~30 s measured, docs/benchmarks.md "Flink on YARN")
+        "resourcemanager.taskmanager-timeout": f"{round(settings.taskmanager_idle_timeout)} s",
         "python.executable": python,  # on the nodes: the TaskManagers' Python workers
         "python.client.executable": python,
         "yarn.application.name": "aiflow-flink",
