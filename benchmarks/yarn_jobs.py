@@ -18,8 +18,10 @@ and the ``hadoop-cluster`` jars (fetched by Maven on first use).
    in between are the log lines (ms) of the ResourceManager (AM container allocated, AM
    registered) and of the NodeManager that ran it (localizing, localized, process launched).
 2. hdfs: a 64 MB and a 256 MB file of random bytes written (``Staging.upload``) and read
-   (``Staging.read``) over WebHDFS, ``--reps`` times each; beside them the same over WebHDFS
-   in one streamed request each (the protocol without fsspec's 5 MB APPEND calls), and
+   (``Staging.read``) over WebHDFS, ``--reps`` times each; beside them through fsspec's
+   ``hdfs://`` (``aiflow.hadoop.hdfs``: what artifacts, snapshots and intermediates under an
+   HDFS ``storage.root`` use, 64 MB APPENDs), the same over WebHDFS in one streamed request
+   each (the protocol without APPEND calls), and
    ``shutil.copyfile`` and a read of the same file on local disk (no fsync on either side;
    the one DataNode keeps its blocks on the same disk).
 """

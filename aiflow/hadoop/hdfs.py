@@ -18,6 +18,10 @@ class HadoopFileSystem(WebHDFS):
     the URL's authority (none: the default file system), both from ``$HADOOP_CONF_DIR``."""
 
     protocol = ("hdfs",)
+    # Write buffer and read-ahead: each full buffer is one WebHDFS APPEND (or OPEN) round trip
+    # through the NameNode's redirect; fsspec's default 5 MB made writes crawl (see
+    # docs/benchmarks.md, "HDFS"), 64 MB is a block of HDFS's own default size.
+    blocksize = 64 << 20
 
     def __init__(
         self,

@@ -198,11 +198,16 @@ class HadoopCluster:
                 )
             time.sleep(0.5)
 
-    def kill_applications(self) -> list[str]:
-        """Kill every YARN application not yet finished (a test's leftovers hold containers);
-        returns their ids."""
+    def kill_applications(self, spare_tag: str = "aiflow-flink-session") -> list[str]:
+        """Kill every YARN application not yet finished (a test's leftovers hold containers)
+        except those tagged ``spare_tag`` (the session-wide Flink session of the
+        ``flink_on_yarn`` fixture); returns their ids."""
         answer = self.rm_get("/ws/v1/cluster/apps?states=NEW,NEW_SAVING,SUBMITTED,ACCEPTED,RUNNING")
-        ids = [app["id"] for app in (answer.get("apps") or {}).get("app") or []]
+        ids = [
+            app["id"]
+            for app in (answer.get("apps") or {}).get("app") or []
+            if spare_tag not in str(app.get("applicationTags") or "").split(",")
+        ]
         for app_id in ids:
             httpx.put(
                 f"{self.resource_manager}/ws/v1/cluster/apps/{app_id}/state",

@@ -41,8 +41,10 @@ def yarn(hadoop: HadoopCluster, monkeypatch: pytest.MonkeyPatch) -> Yarn:
 
 @pytest.fixture
 def session(flink_on_yarn: FlinkYarnSession) -> dict[str, Any]:
-    info = flink_on_yarn.status()
-    assert info is not None and info.state == "RUNNING", info
+    # start() returns the running session, or starts it again if an earlier test took it down
+    # (a killed NodeManager may have held its JobManager)
+    info = flink_on_yarn.start(timeout=240)
+    assert info.state == "RUNNING", info
     return info.to_dict()
 
 
