@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import psutil
 import pytest
 
 from tests.e2e.conftest import Cli, drop
@@ -68,10 +69,14 @@ def test_taskmanager_kill_loses_and_duplicates_nothing(
         wait_for(lambda: len(_output(out)) >= FILES // 2 * ROWS, 240, "the first half")
         pid = flink_cluster.status().taskmanager_pid
         assert pid
+        workers = psutil.Process(pid).children(recursive=True)  # its Python UDF workers
+        assert workers
         os.kill(pid, signal.SIGKILL)
         for i in range(FILES // 2, FILES):  # arrive while the TaskManager is down
             drop(_batch(tmp_path, i), tmp_path / "in")
         flink_cluster.start(timeout=180)  # the cluster comes back; the job is retried
+        # the dead TaskManager's workers, orphaned to init, were cleaned up by the restart
+        assert not [w.pid for w in workers if w.is_running() and w.status() != "zombie"]
         wait_for(lambda: len(_output(out)) >= FILES * ROWS, 300, "every record after recovery")
         job = cli.json("job", "list", str(started["execution"]))[0]
         shown = cli.json("job", "show", str(job["id"]))

@@ -99,6 +99,7 @@ class FlinkCluster:
                 url = _rest_url(state["rest_port"])
                 return StartResult(url, _web_ui(url), already_running=True, seconds=0.0)
             self._terminate([p for p in (jm, tm) if p], grace=15.0)
+            self._terminate(self._orphaned_workers(), grace=5.0)  # of a TaskManager that died
             java_home = find_java_home(self.settings.java_home)
             flink_home = pyflink_home()
             rest_port = clusterconf.pick_port(
@@ -163,6 +164,7 @@ class FlinkCluster:
             state = self._read_state()
             pids = [p for p in self._pids(state) if p]
             self._terminate(pids, grace=timeout)
+            self._terminate(self._orphaned_workers(), grace=5.0)
             self._forget_pid_files()
             if state:
                 self._write_state({k: state[k] for k in ("rest_port", "rpc_port") if k in state})
@@ -255,6 +257,24 @@ class FlinkCluster:
         path = self.pid_dir / f"flink-{IDENT}-{daemon}.pid"
         lines = path.read_text().split() if path.exists() else []
         return int(lines[-1]) if lines and lines[-1].isdigit() else None
+
+    def _orphaned_workers(self) -> list[int]:
+        """Python UDF workers (``pyflink-udf-runner.sh``, ``beam_boot``, their log ``tee``)
+        whose TaskManager is gone: a TaskManager that is killed (OOM, ``kill -9``) leaves them
+        running forever, reparented to init. Ours are the ones whose environment names this
+        cluster's conf dir, which the TaskManager passed on; checked after the daemons are
+        down, so no live TaskManager's worker is among them."""
+        import psutil
+
+        conf = str(self.conf_dir)
+        found = []
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if proc.environ().get("FLINK_CONF_DIR") == conf:
+                    found.append(proc.info["pid"])
+            except (psutil.Error, OSError):
+                continue  # gone, or another user's
+        return found
 
     @staticmethod
     def _terminate(pids: list[int], grace: float) -> None:
