@@ -69,15 +69,16 @@ def read_properties(conf_dir: Path) -> dict[str, str]:
     return properties
 
 
-def conf_dir(settings: Addresses) -> Path | None:
+def conf_dir(settings: Addresses | None = None) -> Path | None:
     """The Hadoop configuration directory: the explicit one, else ``$HADOOP_CONF_DIR``."""
-    return settings.hadoop_conf_dir or _env_conf_dir()
+    return (settings.hadoop_conf_dir if settings else None) or _env_conf_dir()
 
 
-def resolve(settings: Addresses) -> Cluster:
-    """The cluster's addresses: explicit settings first, then the Hadoop configuration."""
-    conf_dir = settings.hadoop_conf_dir or _env_conf_dir()
-    properties = {**_DEFAULTS, **(read_properties(conf_dir) if conf_dir else {})}
+def resolve(settings: Addresses | None = None) -> Cluster:
+    """The cluster's addresses: explicit settings first, then the Hadoop configuration
+    (``None``: the configuration alone, as in a YARN container)."""
+    directory = conf_dir(settings)
+    properties = {**_DEFAULTS, **(read_properties(directory) if directory else {})}
 
     def get(key: str) -> str:
         value = properties.get(key, "")
@@ -88,16 +89,16 @@ def resolve(settings: Addresses) -> Cluster:
             value = expanded
         return value
 
-    rm = settings.resource_manager
+    rm = settings.resource_manager if settings else None
     if not rm:
-        if conf_dir is None:
+        if directory is None:
             raise InvalidInput(
                 "YARN needs the ResourceManager's address: set "
                 "AIFLOW__YARN__RESOURCE_MANAGER (e.g. http://rm-host:8088) or HADOOP_CONF_DIR"
             )
         rm = get("yarn.resourcemanager.webapp.address")
     default_fs = get("fs.defaultFS")
-    webhdfs = settings.webhdfs
+    webhdfs = settings.webhdfs if settings else None
     if not webhdfs and default_fs.startswith("hdfs://"):
         host, _, port = get("dfs.namenode.http-address").rpartition(":")
         if host in ("", "0.0.0.0"):

@@ -23,26 +23,21 @@ if TYPE_CHECKING:
     from aiflow.hadoop.conf import Cluster
 
 
-class _FromEnvironment:
-    """No explicit addresses: ``$HADOOP_CONF_DIR`` only (what a YARN container has)."""
-
-    resource_manager = None
-    hadoop_conf_dir = None
-    webhdfs = None
+def endpoint(address: str) -> dict[str, Any]:
+    """fsspec ``WebHDFS`` arguments for the NameNode at ``address`` (http[s]://host:port)."""
+    split = urlsplit(address)
+    return {
+        "host": split.hostname or "localhost",
+        "port": split.port or 9870,
+        "use_https": split.scheme == "https",
+    }
 
 
 def webhdfs(address: str, user: str) -> Any:
     """An fsspec ``WebHDFS`` filesystem on the NameNode at ``address`` (http[s]://host:port)."""
     from fsspec.implementations.webhdfs import WebHDFS
 
-    split = urlsplit(address)
-    return WebHDFS(
-        split.hostname or "localhost",
-        port=split.port or 9870,
-        user=user,
-        use_https=split.scheme == "https",
-        skip_instance_cache=True,
-    )
+    return WebHDFS(**endpoint(address), user=user, skip_instance_cache=True)
 
 
 def resolve_from_environment(uri: str) -> Cluster:
@@ -52,7 +47,7 @@ def resolve_from_environment(uri: str) -> Cluster:
 
     if not os.environ.get("HADOOP_CONF_DIR"):
         raise InvalidInput(f"{uri!r} is on HDFS: set HADOOP_CONF_DIR to the cluster's config")
-    return resolve(_FromEnvironment())
+    return resolve()
 
 
 # by name: WebHDFS (and requests) are imported only when an hdfs:// URL is first opened

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fsspec.implementations.webhdfs import WebHDFS
 
 from aiflow.errors import InvalidInput
-from aiflow.hadoop.fs import resolve_from_environment
+from aiflow.hadoop.fs import endpoint, resolve_from_environment
 
 
 class HadoopFileSystem(WebHDFS):
@@ -40,13 +40,10 @@ class HadoopFileSystem(WebHDFS):
                 f"system {cluster.default_fs!r} (HADOOP_CONF_DIR); use a path on it"
             )
         self.authority = default
-        address = urlsplit(cluster.webhdfs)
         kwargs.pop("use_https", None)
         super().__init__(
-            address.hostname or "localhost",
-            port=address.port or 9870,
+            **endpoint(cluster.webhdfs),
             user=user or os.environ.get("HADOOP_USER_NAME") or getpass.getuser(),
-            use_https=address.scheme == "https",
             **kwargs,
         )
 

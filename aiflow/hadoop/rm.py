@@ -13,6 +13,7 @@ a Kerberos cluster needs SPNEGO in front (docs/yarn.md).
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ import httpx
 from aiflow.errors import DeploymentError
 
 _BASE = "/ws/v1/cluster"
+LIVE_STATES = frozenset({"NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING"})
+"""Application states before an end (FINISHED, FAILED, KILLED)."""
 
 
 class ResourceManager:
@@ -66,6 +69,23 @@ class ResourceManager:
             what=f"kill {app_id}",
             missing_ok=True,
         )
+
+    def kill_and_wait(self, app_id: str, timeout: float) -> dict[str, Any] | None:
+        """``kill``, then wait until the report shows the application ended; returns that
+        report (None if the ResourceManager forgot it). Raises ``DeploymentError`` naming the
+        application and this ResourceManager when it still runs after ``timeout`` seconds."""
+        self.kill(app_id)  # the NodeManager SIGTERMs the container, SIGKILLs after its delay
+        deadline = time.monotonic() + timeout
+        while True:
+            report = self.app(app_id)
+            if report is None or report.get("state") not in LIVE_STATES:
+                return report
+            if time.monotonic() > deadline:
+                raise DeploymentError(
+                    f"YARN application {app_id} was asked to stop but still runs after "
+                    f"{timeout:.0f} s (ResourceManager {self.url})"
+                )
+            time.sleep(0.2)
 
     def apps_tagged(self, tag: str, application_type: str) -> list[dict[str, Any]]:
         """Reports of every application of ``application_type`` that carries ``tag``."""

@@ -24,7 +24,7 @@ from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, describ
 from aiflow.deployers.remote import refuse_store_password
 from aiflow.errors import DeploymentError
 from aiflow.hadoop import conf as hadoop_conf
-from aiflow.hadoop.rm import ResourceManager, tags_of
+from aiflow.hadoop.rm import LIVE_STATES, ResourceManager, tags_of
 
 from . import am, logs, submission
 from .settings import YarnSettings
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 _STOP_SLACK = 15.0  # s past the grace for the ResourceManager to report the kill done
 _REPOLL = 0.25  # s: a running attempt's report is read at most this often
-_RUNNING_STATES = {"NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING"}
 _EXIT_CODE = re.compile(r"aiflow exit code: (-?\d+)")
 
 
@@ -114,18 +113,7 @@ class YarnDeployer(Deployer):
     def stop(self, handle: Handle, grace: float) -> None:
         app_id = _app_id(handle)
         rm, _ = self._clients()
-        rm.kill(app_id)  # the NodeManager SIGTERMs the container, SIGKILLs after its own delay
-        deadline = time.monotonic() + max(grace, 0.0) + _STOP_SLACK
-        while True:
-            report = rm.app(app_id)
-            if report is None or report.get("state") not in _RUNNING_STATES:
-                break
-            if time.monotonic() > deadline:
-                raise DeploymentError(
-                    f"YARN application {app_id} was asked to stop but still runs after "
-                    f"{grace + _STOP_SLACK:.0f} s (ResourceManager {rm.url})"
-                )
-            time.sleep(0.2)
+        report = rm.kill_and_wait(app_id, max(grace, 0.0) + _STOP_SLACK)
         self._final.setdefault(app_id, assess(app_id, report))  # a known end stays the truth
         self._seen.pop(app_id, None)
 
@@ -215,7 +203,7 @@ def assess(app_id: str, report: dict[str, Any] | None) -> JobState:
             error=f"the ResourceManager does not know YARN application {app_id} (any more)",
         )
     state = str(report.get("state") or "")
-    if state in _RUNNING_STATES:
+    if state in LIVE_STATES:
         return JobState(running=True)
     final = str(report.get("finalStatus") or "")
     diagnostics = _readable(str(report.get("diagnostics") or ""))

@@ -65,6 +65,7 @@ def flink_on_yarn(
     import getpass
     import sys
 
+    from aiflow.deployers.yarn.settings import YarnSettings
     from aiflow.errors import FlinkUnavailable
     from aiflow.hadoop.conf import resolve
     from aiflow.translators.flink.settings import FlinkSettings
@@ -77,7 +78,9 @@ def flink_on_yarn(
     except FlinkUnavailable as exc:
         unavailable(f"Flink not available: {exc}")
     session = FlinkYarnSession(
-        resolve(_Addresses(hadoop)),
+        resolve(
+            YarnSettings(resource_manager=hadoop.resource_manager, hadoop_conf_dir=hadoop.conf_dir)
+        ),
         hadoop.conf_dir,
         user=getpass.getuser(),
         python=sys.executable,
@@ -99,13 +102,6 @@ FLINK_ON_YARN_MEMORY = {"jobmanager_memory": "768m", "taskmanager_memory": "1280
 def hadoop_classpath(cluster: HadoopCluster) -> str:
     """What ``hadoop classpath`` prints on a real cluster: conf dir, then the client jars."""
     return ":".join(cluster.classpath)
-
-
-class _Addresses:
-    def __init__(self, cluster: HadoopCluster) -> None:
-        self.resource_manager: str | None = cluster.resource_manager
-        self.hadoop_conf_dir = cluster.conf_dir
-        self.webhdfs: str | None = None
 
 
 def use_cluster(monkeypatch: pytest.MonkeyPatch, cluster: HadoopCluster) -> str:

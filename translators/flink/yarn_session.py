@@ -41,14 +41,13 @@ from typing import Any
 from aiflow.config import aiflow_home
 from aiflow.errors import FlinkUnavailable, InvalidInput
 from aiflow.hadoop.conf import Cluster
-from aiflow.hadoop.rm import ResourceManager, tags_of
+from aiflow.hadoop.rm import LIVE_STATES, ResourceManager, tags_of
 from aiflow.translators.flink import clusterconf
 from aiflow.translators.flink.settings import FlinkSettings, flink_settings
 from aiflow.translators.flink.tableenv import find_java_home, pyflink_home
 
 SESSION_TAG = "aiflow-flink-session"
 APPLICATION_TYPE = "Apache Flink"  # what YarnClusterDescriptor submits as
-_LIVE = ("NEW", "NEW_SAVING", "SUBMITTED", "ACCEPTED", "RUNNING")
 _SUBMITTED = re.compile(r"Submitted application (application_\d+_\d+)")
 
 
@@ -221,7 +220,7 @@ class FlinkYarnSession:
         while True:
             report = rm.app(app_id) or {}
             state = str(report.get("state", "UNKNOWN"))
-            if state not in _LIVE:
+            if state not in LIVE_STATES:
                 raise FlinkUnavailable(
                     f"the Flink session {app_id} is {state}: {report.get('diagnostics', '')}"
                 )
@@ -249,10 +248,10 @@ class FlinkYarnSession:
         recorded = state.get("application_id")
         if recorded:
             report = rm.app(str(recorded))
-            if report and report.get("state") in _LIVE:
+            if report and report.get("state") in LIVE_STATES:
                 return str(recorded)
         for app in rm.apps_tagged(self.home_tag, APPLICATION_TYPE):
-            if app.get("state") in _LIVE and self.home_tag in tags_of(app):
+            if app.get("state") in LIVE_STATES and self.home_tag in tags_of(app):
                 return str(app["id"])
         return None
 
@@ -268,15 +267,7 @@ class FlinkYarnSession:
 
     def _kill(self, app_id: str, timeout: float = 30.0) -> None:
         with self._rm() as rm:
-            rm.kill(app_id)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                report = rm.app(app_id)
-                if not report or report.get("state") not in _LIVE:
-                    return
-                time.sleep(0.5)
-        raise FlinkUnavailable(f"the Flink session {app_id} was still running {timeout:.0f} s "
-                               "after YARN was asked to kill it")  # fmt: skip
+            rm.kill_and_wait(app_id, timeout)
 
     def _rm(self) -> closing[ResourceManager]:
         return closing(ResourceManager(self.cluster.resource_manager, self.user))
