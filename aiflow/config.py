@@ -39,6 +39,17 @@ class MetastoreSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     poll_interval: float = Field(default=0.02, description="seconds between scheduler loop turns")
     kill_grace: float = Field(default=5.0, description="seconds between SIGTERM and SIGKILL")
+    warm_workers: bool = Field(
+        default=True,
+        description="local deployer: start `python -P -m ...` jobs by forking a process that "
+        "already imported aiflow, pandas and SQLAlchemy (a fresh fork per job, its own process "
+        "group), instead of a new interpreter",
+    )
+    warm_preload: list[str] = Field(
+        default_factory=list,
+        description="more modules for warm job workers to import ahead of jobs (e.g. sklearn); "
+        "only modules that start no thread at import are safe to fork",
+    )
     # A driver on another host (a replaced pod) is judged dead by its lease alone, so the lease
     # must survive a missed renewal or two (a slow database, a GC pause): hence > 3 heartbeats.
     driver_heartbeat: float = Field(

@@ -125,6 +125,14 @@ class Deployer(ABC):
 
         return get_settings()
 
+    def prepare(self, env: dict[str, str] | None = None, timeout: float = 0.0) -> bool:
+        """Get ready to submit soon, e.g. start a warm process to fork jobs from (the local
+        deployer), for jobs whose ``JobLaunch.env`` will be ``env`` plus per-job ``AIFLOW*``
+        variables; wait up to ``timeout`` s for it. Whether it is ready. A driver calls it
+        before its first submit; submitting never requires it. The default has nothing to do.
+        """
+        return True
+
     @abstractmethod
     def submit(self, launch: JobLaunch) -> Handle:
         """Start one attempt and return its handle; raise ``DeploymentError`` if it cannot start."""

@@ -33,6 +33,7 @@ from aiflow.config import get_settings
 from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, describe_exit
 from aiflow.errors import AiflowError, InvalidInput
 from aiflow.scheduler.launch import (
+    COMMON_JOB_ENV,
     catch_stop_signals,
     default_command,
     job_env,
@@ -131,6 +132,7 @@ class _Driver:
             self.dependents.setdefault(job.id, [])
             for upstream in job.depends_on:
                 self.dependents.setdefault(upstream, []).append(job.id)
+        self.deployer.prepare(COMMON_JOB_ENV)  # warms up while the execution is claimed
         early = self._adopt(execution) if adopt else self._claim(execution)
         if early is not None:
             return early
@@ -213,20 +215,24 @@ class _Driver:
     def _loop(self) -> Outcome:
         interval = self.settings.scheduler.poll_interval
         next_check = 0.0
+        if self.store.get_execution(self.id).status == ExecutionStatus.STOPPING:
+            return self._stop_everything("stop requested")
         while True:
             now = time.monotonic()
             self.lease.keep(now)  # first: a driver that lost its claim must not act (ClaimLost)
             if self.signalled:
                 return self._stop_everything(f"driver received {self.signalled}")
-            if now >= next_check:  # a stop from another process, noticed within the interval
-                next_check = now + interval
-                if self.store.get_execution(self.id).status == ExecutionStatus.STOPPING:
-                    return self._stop_everything("stop requested")
             self._collect_exits()
             if self.stream and self.errors:
                 return self._stop_after_stream_failure()
             self._enforce_timeouts(time.monotonic())
             self._launch_ready(time.monotonic())
+            # A stop from another process, noticed within the interval; checked after the
+            # launches, so that reading it is not on the job-end -> successor-start path.
+            if now >= next_check:
+                next_check = now + interval
+                if self.store.get_execution(self.id).status == ExecutionStatus.STOPPING:
+                    return self._stop_everything("stop requested")
             if all(status.finished for status in self.status.values()):
                 return self._outcome()
             if not self.running and not self.retry_at:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -50,6 +50,10 @@ def default_command(job: Job) -> list[str]:
     return [sys.executable, "-P", "-m", "aiflow.runtime", "--job-id", str(job.id)]
 
 
+# What every job's environment has besides its own AIFLOW* variables (``Deployer.prepare``).
+COMMON_JOB_ENV = {"PYTHONUNBUFFERED": "1"}  # logs reach the file as they are written, not at exit
+
+
 def job_log_path(execution_id: int, job_name: str, attempt: int) -> Path:
     return get_settings().logs_dir / str(execution_id) / job_name / f"attempt-{attempt}.log"
 
@@ -65,8 +69,8 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
     user can read it); a Kubernetes deployer puts it in a Secret mounted into the pod rather
     than in the pod spec."""
     env = {
+        **COMMON_JOB_ENV,
         "AIFLOW_HOME": str(settings.home),
-        "PYTHONUNBUFFERED": "1",  # logs reach the file as they are written, not at exit
         "AIFLOW_EXECUTION_ID": str(job.execution_id),
         "AIFLOW_JOB_ID": str(job.id),
         "AIFLOW_JOB_NAME": job.name,
@@ -82,9 +86,13 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
     return env | {"AIFLOW__METASTORE__URI": store_uri}
 
 
+@lru_cache(maxsize=256)
 def fired_by(store_uri: str, execution_id: int) -> Event | None:
     """The event whose fire started execution ``execution_id``, or ``None`` (not started by an
-    event rule, or the event is no longer in the log: its job then runs without it)."""
+    event rule, or the event is no longer in the log: its job then runs without it).
+
+    Cached: it never changes for an execution, and it was a store read on every job launch
+    (the driver's launch path, between one job's end and the next one's start)."""
     store = _store(store_uri)
     seq = store.get_execution(execution_id).trigger_event_seq
     if seq is None:

@@ -245,4 +245,4 @@ class Killer(Actor):
         except Exception:  # PostgreSQL restarting
             return None
         job = next((j for j in jobs if j.name == JOB_NAMES[kind]), None)
-        return None if job is None else self.stack.job_process(job.id)
+        return None if job is None else self.stack.job_process(job)

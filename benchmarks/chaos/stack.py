@@ -213,12 +213,14 @@ class Stack:
 
     # -- processes ------------------------------------------------------------------------------
 
-    def aiflow_processes(self) -> list[psutil.Process]:
-        """Drivers and job processes of this stack: their environment names its home (other
-        aiflow processes on the machine, a test suite's, are never touched)."""
+    def aiflow_processes(self, *, jobs: bool = True) -> list[psutil.Process]:
+        """Drivers and job processes of this stack (other aiflow processes on the machine, a
+        test suite's, are never touched): drivers by their environment, which names this
+        home; jobs by their handles in the store. A job forked from a warm worker shows the
+        fork server's environment, not its own, so only its handle says whose it is."""
         found = []
         for proc in psutil.process_iter(["cmdline", "environ", "status"]):
-            cmdline = proc.info.get("cmdline") or []
+            cmdline = " ".join(proc.info.get("cmdline") or []).split()
             if proc.info.get("status") == psutil.STATUS_ZOMBIE:
                 continue
             if "aiflow.runtime" not in cmdline and "aiflow.scheduler" not in cmdline:
@@ -226,20 +228,33 @@ class Stack:
             environ = proc.info.get("environ") or {}
             if environ.get("AIFLOW_HOME") == str(self.home):
                 found.append(proc)
+        if jobs:
+            with contextlib.suppress(Exception):  # PostgreSQL restarting: drivers only
+                for execution in self.store.list_executions(limit=1000):
+                    for job in self.store.list_jobs(execution.id):
+                        proc = self.job_process(job)
+                        if proc is not None and proc not in found:
+                            found.append(proc)
         return found
 
-    def job_process(self, job_id: int) -> psutil.Process | None:
-        return self._find("aiflow.runtime", "--job-id", job_id)
+    def job_process(self, job: Any) -> psutil.Process | None:
+        """The live process of a job's current attempt, from its handle (pid + create time)."""
+        handle = job.handle or {}
+        try:
+            proc = psutil.Process(int(handle["pid"]))
+            if abs(proc.create_time() - float(handle["create_time"])) > 1.0:
+                return None
+            return None if proc.status() == psutil.STATUS_ZOMBIE else proc
+        except (KeyError, TypeError, ValueError, psutil.Error):
+            return None
 
     def driver_process(self, execution_id: int) -> psutil.Process | None:
-        return self._find("aiflow.scheduler", "--execution-id", execution_id)
-
-    def _find(self, module: str, flag: str, value: int) -> psutil.Process | None:
-        """This stack's ``python -m MODULE ... FLAG VALUE`` process, if one runs."""
-        for proc in self.aiflow_processes():
-            cmdline = proc.info["cmdline"]
+        """This stack's ``python -m aiflow.scheduler ... --execution-id N`` process, if one runs."""
+        for proc in self.aiflow_processes(jobs=False):
+            cmdline = " ".join(proc.info["cmdline"] or []).split()
+            flag = "--execution-id"
             after = cmdline[cmdline.index(flag) + 1 :] if flag in cmdline else []
-            if module in cmdline and after[:1] == [str(value)]:
+            if "aiflow.scheduler" in cmdline and after[:1] == [str(execution_id)]:
                 return proc
         return None
 

@@ -19,16 +19,33 @@ import pytest
 from aiflow.deployers import available_deployers, get_deployer, local
 from aiflow.deployers.base import Handle, JobLaunch
 from aiflow.deployers.local import LocalDeployer
+from aiflow.deployers.local.warm import warm_argv
 from aiflow.errors import DeploymentError, InvalidInput, NotFound
 from tests.services import alive
 
 
-@pytest.fixture
-def deployer() -> Iterator[LocalDeployer]:
-    d = LocalDeployer()
+class WarmOnly(LocalDeployer):
+    """Every job that can start from a warm worker does (it waits for the fork server of the
+    job's environment), and its log's header says how it started."""
+
+    def submit(self, launch: JobLaunch) -> Handle:
+        forkable = warm_argv(launch.command) is not None
+        if forkable:
+            assert self.prepare(launch.env, timeout=120), "the fork server did not start"
+        handle = super().submit(launch)
+        headers = [h for h in launch.log_path.read_text().splitlines() if h.startswith("=====")]
+        assert ("(warm worker)" in headers[-1]) == forkable, headers[-1]
+        return handle
+
+
+@pytest.fixture(params=["cold", "warm"])
+def deployer(request: pytest.FixtureRequest) -> Iterator[LocalDeployer]:
+    """Every guarantee holds for a job started as a new interpreter and for one forked from a
+    warm worker (``aiflow.runtime.forkserver``)."""
+    d = LocalDeployer(warm=False) if request.param == "cold" else WarmOnly(warm=True)
     yield d
     for started in list(d._started.values()):  # never leak a process from a failed test
-        d.stop({"pid": started.proc.pid, "create_time": started.create_time}, grace=0)
+        d.stop({"pid": started.pid, "create_time": started.create_time}, grace=0)
 
 
 def launch(
@@ -39,7 +56,7 @@ def launch(
         execution_id=3,
         job_name="train",
         attempt=attempt,
-        command=[sys.executable, "-c", textwrap.dedent(code)],
+        command=[sys.executable, "-P", "-c", textwrap.dedent(code)],
         env=env or {},
         log_path=tmp_path / "logs" / "train" / f"attempt-{attempt}.log",
         workdir=tmp_path / "work",
@@ -100,7 +117,7 @@ def test_retries_append_to_the_log_with_one_header_per_attempt(
 ) -> None:
     first = launch(tmp_path, "print('one')")
     second = JobLaunch(
-        **{**first.__dict__, "attempt": 2, "command": [*first.command[:2], "print('two')"]}
+        **{**first.__dict__, "attempt": 2, "command": [*first.command[:3], "print('two')"]}
     )
     for job in (first, second):
         handle = deployer.submit(job)
@@ -135,7 +152,7 @@ def test_works_without_pidfds(
     deployer: LocalDeployer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The portable path (macOS, old kernels): waiting falls back to short sleeps."""
-    monkeypatch.setattr(local, "_pidfd_open", lambda pid: None)
+    monkeypatch.setattr(local.deployer, "pidfd_open", lambda pid: None)
     handle = deployer.submit(launch(tmp_path, "raise SystemExit(5)"))
     deployer.wait_for_change(10)
     assert deployer.poll(handle).exit_code == 5
@@ -171,7 +188,8 @@ def tree_launch(tmp_path: Path, pids: Path) -> JobLaunch:
     script = tmp_path / "tree.py"
     script.write_text(TREE)
     job = launch(tmp_path, "")
-    return JobLaunch(**{**job.__dict__, "command": [sys.executable, str(script), str(pids), "0"]})
+    command = [sys.executable, "-P", str(script), str(pids), "0"]
+    return JobLaunch(**{**job.__dict__, "command": command})
 
 
 def wait_for_pids(pids: Path, count: int) -> list[int]:

@@ -30,46 +30,54 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import psutil
 
+from aiflow.deployers.base import Deployer, Handle, JobLaunch, JobState, LogRange, describe_exit
+from aiflow.deployers.logfile import LogFiles
 from aiflow.errors import DeploymentError, InvalidInput
+from aiflow.runtime.forkserver import boot_clock
 from aiflow.translators.job_store import without_credentials
 
-from .base import Deployer, Handle, JobLaunch, JobState, LogRange, describe_exit
-from .logfile import LogFiles
+from . import processes, warm
+from .processes import descendants, find, identity, killpg, pidfd_open, signal_all, wait_gone
+from .warm import Unavailable, warm_argv
+from .warm import servers as forkservers
 
 if TYPE_CHECKING:
     from aiflow.config import Settings
 
-# psutil computes create_time from the boot time, which two processes can read up to a second
-# apart; a recycled pid within that second is not a realistic risk.
-_CREATE_TIME_TOLERANCE = 1.0
 _REAP_INTERVAL = 0.005  # when waiting for an exit without a pidfd to sleep on
+_WARMING_WAIT = 10.0  # s a first job waits for a fork server still importing, then starts cold
 
 
 @dataclass
 class _Started:
-    proc: subprocess.Popen[bytes]
+    """An attempt this instance started: cold (``proc``, its own child) or warm (``server``,
+    a child of the fork server, which reaps it and reports its exit code)."""
+
+    pid: int
     create_time: float
-    pidfd: int | None  # readable once the process ended; None where pidfds do not exist
-    reaped: bool = False  # ``proc.returncode`` is final and the group's stragglers are gone
-    status_lost: bool = False  # something else in this process reaped it first
+    proc: subprocess.Popen[bytes] | None = None
+    server: warm.ForkServer | None = None
+    pidfd: int | None = None  # cold: readable once the process ended; None without pidfds
+    reaped: bool = False  # ``returncode`` is final and the group's stragglers are gone
+    returncode: int | None = None
+    status_lost: bool = False  # something else reaped it first, or its fork server died
 
 
 class LocalDeployer(Deployer):
     """Jobs as local process groups.
 
     Handle: ``{"pid", "create_time", "host", "log_path"}``; ``log_path`` lets ``logs`` work from
-    the handle alone.
+    the handle alone. A warm job's handle is the same: only this instance knows it was forked.
     """
 
     name = "local"
@@ -78,8 +86,9 @@ class LocalDeployer(Deployer):
     supports_log_ranges = True
     supports_wait = True
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, warm: bool | None = None) -> None:
         super().__init__(settings)
+        self._warm = warm  # None: ``scheduler.warm_workers``
         self._host = socket.gethostname()
         self._files = LogFiles(lambda: self.settings.logs_dir)
         self._started: dict[int, _Started] = {}  # pid -> attempt; pids stay reserved until reaped
@@ -93,54 +102,54 @@ class LocalDeployer(Deployer):
 
     # -- Deployer API -----------------------------------------------------------------------
 
+    def prepare(self, env: dict[str, str] | None = None, timeout: float = 0.0) -> bool:
+        """Start this process's fork server for jobs of ``env`` (warm job workers), waiting
+        up to ``timeout`` s for it to be ready; whether it is."""
+        if not self._warm_enabled():
+            return False
+        server = forkservers.get(self._job_env(env or {}), self._preload())
+        return server.wait_ready(timeout) if timeout > 0 else server.check_ready()
+
     def submit(self, launch: JobLaunch) -> Handle:
         if not launch.command:
             raise InvalidInput(f"job '{launch.job_name}': empty command")
         where = f"job '{launch.job_name}' attempt {launch.attempt}"
+        env = self._job_env(launch.env)
         try:
             launch.log_path.parent.mkdir(parents=True, exist_ok=True)
             launch.workdir.mkdir(parents=True, exist_ok=True)
+            server = self._warm_server(launch, env)
             with open(launch.log_path, "ab") as log:
                 self._files.wrote(launch.log_path)
-                log.write(_header(launch, self._host).encode())
+                log.write(_header(launch, self._host, warm=server is not None).encode())
                 log.flush()
-                started_before = _boot_clock()
-                proc = subprocess.Popen(
-                    launch.command,
-                    cwd=launch.workdir,
-                    # The driver's environment minus credentials (a server's secret, the
-                    # store URL): the job gets its own, if any, through launch.env.
-                    env={**without_credentials(os.environ), **launch.env},
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+                started = None if server is None else self._fork(server, launch, env, log, where)
+                if started is None:
+                    started = self._popen(launch, env, log)
         except OSError as exc:
             raise DeploymentError(f"{where}: cannot start {launch.command[0]!r}: {exc}") from exc
-        create_time = _create_time(proc.pid, started_before)
         with self._lock:
-            self._started[proc.pid] = _Started(proc, create_time, _pidfd_open(proc.pid))
+            self._started[started.pid] = started
         return {
-            "pid": proc.pid,
-            "create_time": create_time,
+            "pid": started.pid,
+            "create_time": started.create_time,
             "host": self._host,
             "log_path": str(launch.log_path),
         }
 
     def poll(self, handle: Handle) -> JobState:
-        pid, create_time = _identity(handle)
+        pid, create_time = identity(handle)
         started = self._own(pid, create_time)
         if started is not None:
             if not self._reap(started):
                 return JobState(running=True)
             if started.status_lost:
                 return JobState(running=False, error="ended; its exit status was lost")
-            code = started.proc.returncode
+            code = started.returncode
             error = describe_exit(code) if code else None
             return JobState(running=False, exit_code=code, error=error)
         self._check_host(handle)
-        if _find(pid, create_time) is not None:
+        if find(pid, create_time) is not None:
             return JobState(running=True)
         return JobState(
             running=False,
@@ -148,24 +157,26 @@ class LocalDeployer(Deployer):
         )
 
     def stop(self, handle: Handle, grace: float) -> None:
-        pid, create_time = _identity(handle)
+        pid, create_time = identity(handle)
         started = self._own(pid, create_time)
-        if started is None:
+        if started is None or (started.server is not None and started.server.dead):
             self._check_host(handle)
-            _stop_foreign(pid, create_time, grace)
+            processes.stop_foreign(pid, create_time, grace)
+            if started is not None:
+                self._reap(started)
             return
         if self._reap(started):
             return  # reaping already killed what was left in the group
-        descendants = _descendants(_find(pid, create_time))
-        _killpg(pid, signal.SIGTERM)  # safe: unreaped, so the group id is still this job's
-        _signal_all(descendants, signal.SIGTERM)  # also the ones that left the group
+        tree = descendants(find(pid, create_time))
+        self._signal_group(started, signal.SIGTERM)  # safe: unreaped, the group is the job's
+        signal_all(tree, signal.SIGTERM)  # also the ones that left the group
         deadline = time.monotonic() + max(grace, 0.0)
         self._wait_reaped(started, grace)
-        alive = _wait_gone(descendants, deadline - time.monotonic())
+        alive = wait_gone(tree, deadline - time.monotonic())
         if not self._reap(started):
-            _killpg(pid, signal.SIGKILL)
-        _signal_all(alive, signal.SIGKILL)
-        _wait_gone(alive, 1.0)
+            self._signal_group(started, signal.SIGKILL)
+        signal_all(alive, signal.SIGKILL)
+        wait_gone(alive, 1.0)
         if not self._wait_reaped(started, 5.0):
             raise DeploymentError(f"process {pid} did not end 5 s after SIGKILL")
 
@@ -194,42 +205,120 @@ class LocalDeployer(Deployer):
         return self._files.range(path, offset=offset, length=length, tail=tail)
 
     def wait_for_change(self, timeout: float) -> None:
-        """Sleep until a child started here ends, or ``timeout``; reaps the ones that ended.
+        """Sleep until a job started here ends, or ``timeout``; reaps the ones that ended.
 
-        Meant for one thread at a time (the driver's loop).
+        Meant for one thread at a time (the driver's loop). Cold jobs are waited for on their
+        pidfds, warm ones on their fork server's socket (it reports exits).
         """
         with self._lock:
             pending = [s for s in self._started.values() if not s.reaped]
-            waiting = {s.pidfd: s for s in pending if s.pidfd is not None}
-            self._polling = bool(pending) and len(waiting) == len(pending)
+            cold = {s.pidfd: s for s in pending if s.proc is not None and s.pidfd is not None}
+            servers = {s.server for s in pending if s.server is not None and not s.server.dead}
+            watched = len(cold) + sum(s.server is not None for s in pending)
+            self._polling = bool(pending) and watched == len(pending)
         if not pending:
             time.sleep(max(timeout, 0.0))
             return
-        if not self._polling:  # no pidfds on this system
+        if not self._polling:  # no pidfds on this system, or a fork server died
             self._sleep_until_reaped(pending, timeout)
             return
         try:
             poller = select.poll()
-            for fd in waiting:
+            for fd in [*cold, *(fd for server in servers for fd in server.fds())]:
                 poller.register(fd, select.POLLIN)
-            ready = poller.poll(max(timeout, 0.0) * 1000)
+            # Wake-ups so far are stale; an exit read from now on (here, or by another
+            # thread) leaves a new one, so none is lost between this check and the poll.
+            for server in servers:
+                server.drain_wakeups()
+            if not any([self._reap(s) for s in pending if s.server is not None]):
+                poller.poll(max(timeout, 0.0) * 1000)
         finally:
             with self._lock:
                 self._polling = False
                 for fd in self._closable:
                     os.close(fd)
                 self._closable.clear()
-        for fd, _ in ready:
-            self._reap(waiting[fd])
+        for started in pending:
+            self._reap(started)
 
     # -- internals --------------------------------------------------------------------------
+
+    def _warm_enabled(self) -> bool:
+        return self.settings.scheduler.warm_workers if self._warm is None else self._warm
+
+    def _preload(self) -> tuple[str, ...]:
+        return tuple(self.settings.scheduler.warm_preload)
+
+    @staticmethod
+    def _job_env(extra: dict[str, str]) -> dict[str, str]:
+        # The driver's environment minus credentials (a server's secret, the store URL): the
+        # job gets its own, if any, through launch.env.
+        return {**without_credentials(os.environ), **extra}
+
+    def _warm_server(self, launch: JobLaunch, env: dict[str, str]) -> warm.ForkServer | None:
+        """The fork server to start this job from, if the job is one it can run and it is
+        warm; None: start it cold (the server may still be importing: the next jobs go warm)."""
+        if warm_argv(launch.command) is None or not self._warm_enabled():
+            return None
+        server = forkservers.get(env, self._preload())
+        if server.check_ready():
+            return server
+        # Still importing, as it is for the first job of a driver: the fork server started
+        # first (``prepare``) and imports what a cold job would, so waiting for it is not
+        # slower and halves the work. Only while the driver has nothing else to watch.
+        with self._lock:
+            idle = all(s.reaped for s in self._started.values())
+        return server if idle and server.wait_ready(_WARMING_WAIT) else None
+
+    def _fork(
+        self,
+        server: warm.ForkServer,
+        launch: JobLaunch,
+        env: dict[str, str],
+        log: BinaryIO,
+        where: str,
+    ) -> _Started | None:
+        argv = warm_argv(launch.command)
+        assert argv is not None
+        try:
+            pid, created = server.spawn(argv, env, str(launch.workdir), log.fileno())
+        except Unavailable as exc:
+            log.write(f"===== aiflow: warm worker unavailable ({exc}): starting cold\n".encode())
+            log.flush()
+            return None
+        except DeploymentError as exc:
+            raise DeploymentError(f"{where}: {exc}") from exc
+        create_time = created if created is not None else psutil.Process(pid).create_time()
+        return _Started(pid, create_time, server=server)
+
+    def _popen(self, launch: JobLaunch, env: dict[str, str], log: BinaryIO) -> _Started:
+        started_before = boot_clock()
+        proc = subprocess.Popen(
+            launch.command,
+            cwd=launch.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        pid = proc.pid
+        return _Started(pid, _create_time(pid, started_before), proc=proc, pidfd=pidfd_open(pid))
+
+    def _signal_group(self, started: _Started, sig: signal.Signals) -> None:
+        """Signal the job's process group; only while it is unreaped (its id is the job's)."""
+        if started.server is None:
+            killpg(started.pid, sig)
+            return
+        with contextlib.suppress(Unavailable):
+            started.server.signal_group(started.pid, sig)
 
     def _source(self, handle_or_log_uri: Handle | str) -> tuple[Path, Callable[[], bool] | None]:
         """The log file behind a handle or URI, and (for a handle) whether its attempt ended."""
         if not isinstance(handle_or_log_uri, dict):
             return self._files.path(handle_or_log_uri), None
         handle = handle_or_log_uri
-        _identity(handle)
+        identity(handle)
         if "log_path" not in handle:
             raise InvalidInput(f"handle has no log_path: {handle!r}")
 
@@ -239,17 +328,20 @@ class LocalDeployer(Deployer):
         return self._files.path(str(handle["log_path"])), attempt_ended
 
     def _reap(self, started: _Started) -> bool:
-        """Reap the child if it ended (never blocks); True once reaped."""
+        """Reap the job if it ended (never blocks); True once reaped."""
         with self._lock:
             if started.reaped:
                 return True
-            pid = started.proc.pid
+            if started.server is not None:
+                return self._collect_warm(started, started.server)
+            assert started.proc is not None
+            pid = started.pid
             try:
                 if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
                     return False
                 # The zombie still holds pid == group id: kill the stragglers, then reap.
-                _killpg(pid, signal.SIGKILL)
-                started.proc.wait()
+                killpg(pid, signal.SIGKILL)
+                started.returncode = started.proc.wait()
             except ChildProcessError:  # reaped behind our back (os.wait() in user code)
                 started.status_lost = True
             started.reaped = True
@@ -259,6 +351,21 @@ class LocalDeployer(Deployer):
                 else:
                     os.close(started.pidfd)
             return True
+
+    @staticmethod
+    def _collect_warm(started: _Started, server: warm.ForkServer) -> bool:
+        """A warm job ended once its server reported it (the server reaped it and its
+        group); if the server died, once the process is gone (its exit code is lost)."""
+        code = server.exit_code(started.pid)
+        if code is not None:
+            server.collect(started.pid)
+            started.returncode = code
+        elif not server.dead or find(started.pid, started.create_time) is not None:
+            return False
+        else:
+            started.status_lost = True
+        started.reaped = True
+        return True
 
     def _wait_reaped(self, started: _Started, timeout: float) -> bool:
         deadline = time.monotonic() + max(timeout, 0.0)
@@ -295,140 +402,25 @@ def _either(a: Callable[[], bool], b: Callable[[], bool] | None) -> Callable[[],
     return a if b is None else lambda: a() or b()
 
 
-def _header(launch: JobLaunch, host: str) -> str:
+def _header(launch: JobLaunch, host: str, *, warm: bool) -> str:
     when = datetime.now(UTC).isoformat(timespec="milliseconds")
     # One line whatever the command holds, so headers split the log cleanly by attempt.
     command = shlex.join(launch.command).replace("\n", "\\n")
+    how = " (warm worker)" if warm else ""
     return (
         f"===== aiflow: job '{launch.job_name}' (id {launch.job_id}, execution "
-        f"{launch.execution_id}) attempt {launch.attempt} on {host} at {when}: {command}\n"
+        f"{launch.execution_id}) attempt {launch.attempt} on {host} at {when}{how}: {command}\n"
     )
 
 
-def _pidfd_open(pid: int) -> int | None:
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):  # not Linux, a kernel before 5.3, or a seccomp filter
-        return None
-
-
-def _boot_clock() -> float | None:
-    """Now on the clock psutil derives Linux create times from (boot time + CLOCK_BOOTTIME),
-    or None where that is not how psutil computes them."""
-    if sys.platform != "linux":
-        return None
-    return psutil.boot_time() + time.clock_gettime(time.CLOCK_BOOTTIME)
-
-
 def _create_time(pid: int, started_before: float | None) -> float:
-    """The child's psutil create time, without reading ``/proc/<pid>/stat``.
-
-    That read blocks for milliseconds while the child is still exec'ing (measured 1-5 ms for
-    a Python child), which would sit on the job-end -> successor-start path. On Linux the
-    create time is boot time + the fork's CLOCK_BOOTTIME truncated to a clock tick, so the
-    clock just before ``Popen`` is within a tick of it, far inside the identity tolerance.
-    (``time.time()`` is not: psutil's boot time is truncated to whole seconds.)
+    """The child's psutil create time, without reading ``/proc/<pid>/stat`` where the boot
+    clock read just before ``Popen`` stands for it (``boot_clock``): that read blocks for
+    milliseconds while the child is still exec'ing, right on the job-end -> successor-start
+    path. (``time.time()`` would not do: psutil's boot time is truncated to whole seconds.)
     """
     if started_before is not None:
         return started_before
     # The child cannot have been reaped yet (only our watcher reaps it), so this succeeds
     # even if it already exited.
     return psutil.Process(pid).create_time()
-
-
-def _identity(handle: Handle) -> tuple[int, float]:
-    try:
-        return int(handle["pid"]), float(handle["create_time"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"not a local deployer handle: {handle!r}") from exc
-
-
-def _find(pid: int, create_time: float) -> psutil.Process | None:
-    """The live process behind a handle, or None if it ended or its pid now belongs to another."""
-    try:
-        proc = psutil.Process(pid)
-        if abs(proc.create_time() - create_time) > _CREATE_TIME_TOLERANCE:
-            return None
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-    except psutil.NoSuchProcess:
-        return None
-    except psutil.AccessDenied:
-        pass  # it exists and matched as far as we could see: count it as alive
-    return proc
-
-
-def _descendants(proc: psutil.Process | None) -> list[psutil.Process]:
-    """All descendants, collected *before* signalling: once a parent dies its children are
-    re-parented and can no longer be found through it."""
-    if proc is None:
-        return []
-    try:
-        return proc.children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.AccessDenied:
-        return True
-
-
-def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until the processes ended; return the ones still alive at the deadline.
-
-    Not ``psutil.wait_procs``: for a child of this process it reaps with ``waitpid``, which
-    would steal the exit status from the ``Popen`` that owns the child.
-    """
-    deadline = time.monotonic() + max(timeout, 0.0)
-    while True:
-        procs = [p for p in procs if _alive(p)]
-        if not procs or time.monotonic() >= deadline:
-            return procs
-        time.sleep(0.01)
-
-
-def _group_members(pgid: int, not_before: float) -> list[psutil.Process]:
-    """Processes still in the job's group after its leader ended. Only ones created after the
-    leader count: older ones cannot be the job's, whatever their group id says."""
-    members = []
-    for proc in psutil.process_iter():
-        try:
-            if (
-                os.getpgid(proc.pid) == pgid
-                and proc.create_time() >= not_before - _CREATE_TIME_TOLERANCE
-            ):
-                members.append(proc)
-        except (psutil.Error, ProcessLookupError, PermissionError):
-            continue
-    return members
-
-
-def _stop_foreign(pid: int, create_time: float, grace: float) -> None:
-    leader = _find(pid, create_time)
-    procs = [leader, *_descendants(leader)] if leader is not None else []
-    procs += [p for p in _group_members(pid, create_time) if p not in procs]
-    if not procs:
-        return
-    _signal_all(procs, signal.SIGTERM)
-    alive = _wait_gone(procs, grace)
-    _signal_all(alive, signal.SIGKILL)
-    alive = _wait_gone(alive, 5.0)
-    if alive:
-        raise DeploymentError(f"processes {[p.pid for p in alive]} survived SIGKILL")
-
-
-def _signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:
-    for proc in procs:
-        # psutil re-checks the create time before signalling, so a recycled pid is skipped.
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            proc.send_signal(sig)
-
-
-def _killpg(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)

@@ -1,0 +1,266 @@
+"""The driver's end of warm job workers (``aiflow.runtime.forkserver``): start, ask, listen.
+
+One fork server per driver process and interpreter environment, shared by every
+``LocalDeployer`` of the process (a scheduler service runs many executions; a test session
+runs hundreds): it is started on first use, in the background, and the jobs submitted while it
+warms up start cold, so no submit ever waits for it.
+
+Which jobs it runs: a command ``[sys.executable, "-P", -m module | -c code | script, args...]``
+whose environment matches the one the server was started with in everything but ``AIFLOW*``
+variables (those are read at run time, after the fork; any other one may be read while
+importing, e.g. ``OMP_NUM_THREADS`` or ``PYTHONPATH``, so a job with a different value gets a
+server started with it; ``PYTEST_CURRENT_TEST`` is ignored too). Anything else starts cold,
+as before: warm workers change how fast a job starts, never what it runs.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from aiflow.errors import DeploymentError
+from aiflow.runtime.forkserver import MAX_MESSAGE, receive, send
+
+log = logging.getLogger("aiflow.deployers")
+
+# Variables a forked job gets set after the fork; no import reads them: aiflow's own (read at
+# run time) and pytest's per-phase marker (a server per test phase would never be warm).
+_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST")
+_MAX_IDLE_SERVERS = 2  # servers kept for other environments, while no job of theirs runs
+_REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even on a busy host
+
+
+def warm_argv(command: list[str]) -> list[str] | None:
+    """The part of ``command`` a fork server runs, or None if it must start cold."""
+    if len(command) < 3 or command[0] != sys.executable or command[1] != "-P":
+        return None
+    rest = command[2:]
+    if rest[0] in ("-m", "-c"):
+        return rest if len(rest) >= 2 else None
+    return None if rest[0].startswith("-") else rest
+
+
+class Unavailable(Exception):
+    """The server cannot take this job (it died, or the request does not fit): start it cold."""
+
+
+class ForkServer:
+    """One ``python -P -m aiflow.runtime.forkserver`` process and the socket to it.
+
+    Thread safe: the driver's loop, its parallel stops and other deployers of the process all
+    talk through it. Exit reports are read by whichever thread reads the socket and kept in
+    ``exits`` until their deployer collects them; a thread that consumed one while another
+    sleeps on the socket wakes it through ``wakeup_fd``.
+    """
+
+    def __init__(self, env: dict[str, str], preload: tuple[str, ...]) -> None:
+        self.owner = os.getpid()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [sys.executable, "-P", "-m", "aiflow.runtime.forkserver"]
+        command += ["--fd", str(theirs.fileno()), "--preload", *preload]
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                env=env,
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in the driver's terminal is the driver's
+                cwd="/",
+            )
+        finally:
+            theirs.close()
+        self.sock = ours
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._replies: dict[int, dict[str, Any]] = {}
+        self.exits: dict[int, int] = {}
+        self.live: set[int] = set()  # spawned, exit not reported yet
+        self.ready = False
+        self.dead = False
+        self._closed = False
+
+    # -- asking ------------------------------------------------------------------------------
+
+    def spawn(
+        self, argv: list[str], env: dict[str, str], cwd: str, log_fd: int
+    ) -> tuple[int, float | None]:
+        """Fork a job; its pid and create time. ``DeploymentError`` if it could not start
+        (a missing working directory), ``Unavailable`` if this server cannot take it."""
+        reply = self._request({"op": "spawn", "argv": argv, "env": env, "cwd": cwd}, [log_fd])
+        if "error" in reply:
+            raise DeploymentError(reply["error"])
+        pid = int(reply["pid"])
+        with self._lock:
+            self.live.add(pid)
+        return pid, reply.get("create_time")
+
+    def signal_group(self, pid: int, sig: signal.Signals) -> bool:
+        """Signal the job's process group if the job is not reaped yet (False if it is)."""
+        return bool(self._request({"op": "signal", "pid": pid, "signal": int(sig)})["delivered"])
+
+    def exit_code(self, pid: int) -> int | None:
+        """The job's exit code once the server reaped it; reads what arrived."""
+        with self._lock:
+            self._read(block=0.0)
+            return self.exits.get(pid)
+
+    def collect(self, pid: int) -> None:
+        with self._lock:
+            self.exits.pop(pid, None)
+
+    def check_ready(self) -> bool:
+        with self._lock:
+            self._read(block=0.0)
+            return self.ready and not self.dead
+
+    def wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not (self.ready or self.dead):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._read(block=remaining)
+            return self.ready and not self.dead
+
+    def fds(self) -> list[int]:
+        """What a waiter polls: readable when a message arrived or another thread read one."""
+        with self._lock:
+            return [] if self._closed else [self.sock.fileno(), self._wake_r]
+
+    def drain_wakeups(self) -> None:
+        with self._lock, contextlib.suppress(BlockingIOError):
+            if not self._closed:
+                os.read(self._wake_r, 4096)
+
+    def close(self, wait: bool = True) -> None:
+        """End the server (it exits when its socket closes); its running jobs carry on.
+        Without ``wait`` (this process is exiting), the server ends on its own."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self.dead = True
+            self.sock.close()
+            # Closed once only: a descriptor number closed twice may be someone else's by then.
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+        if not wait:
+            return
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _request(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+        with self._lock:
+            if self.dead:
+                raise Unavailable("the fork server ended")
+            self._next_id += 1
+            rid = message["id"] = self._next_id
+            data = json.dumps(message).encode()
+            if len(data) > MAX_MESSAGE:
+                raise Unavailable(f"request of {len(data)} bytes")
+            try:
+                send(self.sock, message, fds)
+            except OSError as exc:  # EMSGSIZE, or the server is gone
+                if not isinstance(exc, BlockingIOError):
+                    self._lost(exc)
+                raise Unavailable(str(exc)) from exc
+            deadline = time.monotonic() + _REPLY_TIMEOUT
+            while rid not in self._replies:
+                remaining = deadline - time.monotonic()
+                if self.dead or remaining <= 0:
+                    self._lost("no reply")
+                    raise Unavailable("the fork server did not answer")
+                self._read(block=remaining)
+            return self._replies.pop(rid)
+
+    def _read(self, block: float) -> None:
+        """Read every message that arrived (waiting up to ``block`` s for the first one).
+        Called with the lock held."""
+        if self.dead:
+            return
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        wait_ms: float | None = block * 1000
+        while poller.poll(wait_ms):
+            wait_ms = 0
+            try:
+                message, fds = receive(self.sock)
+            except OSError as exc:
+                self._lost(exc)
+                return
+            for fd in fds:
+                os.close(fd)
+            if message is None:
+                self._lost("socket closed")
+                return
+            if "exit" in message:
+                pid = int(message["exit"])
+                self.exits[pid] = int(message["code"])
+                self.live.discard(pid)
+                with contextlib.suppress(BlockingIOError):
+                    os.write(self._wake_w, b"x")
+            elif "id" in message:
+                self._replies[int(message["id"])] = message
+            elif message.get("ready"):
+                self.ready = True
+
+    def _lost(self, why: object) -> None:
+        if not self.dead:
+            log.warning("fork server %s ended (%s): jobs start cold", self.proc.pid, why)
+        self.dead = True
+
+
+class _Registry:
+    """The process's fork servers, one per startup environment."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._servers: dict[tuple[Any, ...], ForkServer] = {}
+
+    def get(self, env: dict[str, str], preload: tuple[str, ...]) -> ForkServer:
+        """The server for this environment, started now if there is none (it may not be
+        ready yet: ask ``check_ready``)."""
+        startup = {k: v for k, v in env.items() if not k.startswith(_SET_AFTER_FORK)}
+        key = (tuple(sorted(startup.items())), preload)
+        with self._lock:
+            if any(s.owner != os.getpid() for s in self._servers.values()):
+                self._servers = {}  # a forked copy of the driver: those are the parent's
+            server = self._servers.get(key)
+            if server is None or server.dead:
+                self._evict()
+                server = self._servers[key] = ForkServer(startup, preload)
+            return server
+
+    def _evict(self) -> None:
+        idle = [k for k, s in self._servers.items() if s.dead or not s.live]
+        for key in idle[: max(0, len(idle) - _MAX_IDLE_SERVERS + 1)]:
+            self._servers.pop(key).close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            if server.owner == os.getpid():
+                server.close(wait=False)
+
+
+servers = _Registry()
+atexit.register(servers.close_all)

@@ -1,0 +1,266 @@
+"""Warm job workers: what a job forked from the fork server must see and do exactly as a job
+started as a new interpreter would (the shared guarantees run for both in
+``test_local_deployer.py``), what must not leak from one job into the next, and what happens
+when the fork server itself dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from aiflow.deployers.base import Handle, JobLaunch
+from aiflow.deployers.local import LocalDeployer
+from aiflow.deployers.local.warm import servers, warm_argv
+from aiflow.errors import DeploymentError
+from tests.services import alive
+
+
+@pytest.fixture
+def deployer() -> Iterator[LocalDeployer]:
+    d = LocalDeployer(warm=True)
+    assert d.prepare({}, timeout=120), "the fork server did not start"
+    yield d
+    for started in list(d._started.values()):
+        d.stop({"pid": started.pid, "create_time": started.create_time}, grace=0)
+
+
+def launch(tmp_path: Path, code: str, *, name: str = "job", attempt: int = 1) -> JobLaunch:
+    return JobLaunch(
+        job_id=1,
+        execution_id=1,
+        job_name=name,
+        attempt=attempt,
+        command=[sys.executable, "-P", "-c", textwrap.dedent(code)],
+        env={},
+        log_path=tmp_path / "logs" / name / f"attempt-{attempt}.log",
+        workdir=tmp_path,
+    )
+
+
+def run(d: LocalDeployer, job: JobLaunch, timeout: float = 30) -> tuple[int | None, str]:
+    """Submit, wait for the end; the exit code and the log."""
+    handle = d.submit(job)
+    deadline = time.monotonic() + timeout
+    while d.poll(handle).running:
+        assert time.monotonic() < deadline, "job did not end in time"
+        d.wait_for_change(1)
+    log = job.log_path.read_text()
+    assert "(warm worker)" in log.splitlines()[0], log
+    return d.poll(handle).exit_code, log
+
+
+def test_which_commands_can_start_warm() -> None:
+    python = sys.executable
+    assert warm_argv([python, "-P", "-m", "aiflow.runtime", "--job-id", "3"]) == [
+        "-m",
+        "aiflow.runtime",
+        "--job-id",
+        "3",
+    ]
+    assert warm_argv([python, "-P", "-c", "pass", "x"]) == ["-c", "pass", "x"]
+    assert warm_argv([python, "-P", "job.py", "x"]) == ["job.py", "x"]
+    # Another interpreter, other flags, or no safe path: what they change is decided at start.
+    assert warm_argv(["/usr/bin/python3", "-P", "-c", "pass"]) is None
+    assert warm_argv([python, "-c", "pass"]) is None
+    assert warm_argv([python, "-P", "-X", "dev", "-c", "pass"]) is None
+    assert warm_argv([python, "-P", "-m"]) is None
+
+
+def test_one_server_per_startup_environment() -> None:
+    """Variables read at import time (anything but AIFLOW*) select a server of their own."""
+    base = {"PATH": os.environ.get("PATH", ""), "AIFLOW_JOB_ID": "1"}
+    first = servers.get(base, ())
+    assert servers.get({**base, "AIFLOW_JOB_ID": "2", "AIFLOW_HOME": "/x"}, ()) is first
+    other = servers.get({**base, "OMP_NUM_THREADS": "1"}, ())
+    preloading = servers.get(base, ("json",))
+    try:
+        assert other is not first
+        assert preloading is not first  # another preload list
+    finally:
+        for server in (first, other, preloading):
+            server.close()
+
+
+def test_a_job_sees_a_fresh_process(deployer: LocalDeployer, tmp_path: Path) -> None:
+    """Nothing a job changes in its process reaches the next job: each is a new fork of the
+    server, not a reused worker."""
+    probe = tmp_path / "probe.json"
+    code = f"""
+        import json, os, random, sys
+        import numpy
+        import aiflow
+        seen = {{
+            "leaked_global": getattr(aiflow, "_leaked", None),
+            "leaked_env": os.environ.get("LEAKED"),
+            "argv": sys.argv,
+            "cwd": os.getcwd(),
+            "session_leader": os.getsid(0) == os.getpid(),
+            "group_leader": os.getpgid(0) == os.getpid(),
+            "stdin": sys.stdin.read(),
+            "numpy": numpy.random.rand(),
+            "random": random.random(),
+            "main": __name__,
+            "cmdline": __import__("psutil").Process().cmdline(),
+        }}
+        aiflow._leaked = True
+        os.environ["LEAKED"] = "yes"
+        with open({str(probe)!r}, "a") as f:
+            f.write(json.dumps(seen) + "\\n")
+        """
+    for attempt in (1, 2):
+        code_, _ = run(deployer, launch(tmp_path, code, attempt=attempt))
+        assert code_ == 0
+    first, second = (json.loads(line) for line in probe.read_text().splitlines())
+    for seen in (first, second):
+        assert seen["leaked_global"] is None and seen["leaked_env"] is None
+        assert seen["argv"] == ["-c"] and seen["cwd"] == str(tmp_path)
+        assert seen["session_leader"] and seen["group_leader"]
+        assert seen["stdin"] == "" and seen["main"] == "__main__"
+        # ps and psutil show the job's own command, as for a cold start (operators find jobs
+        # by it), not the fork server's.
+        assert " ".join(seen["cmdline"]).split()[:3] == [sys.executable, "-P", "-c"]
+    # Random state is not copied from the server: two jobs draw different numbers.
+    assert first["numpy"] != second["numpy"] and first["random"] != second["random"]
+
+
+def test_a_job_ends_as_an_interpreter_would(deployer: LocalDeployer, tmp_path: Path) -> None:
+    """Threads are joined, atexit handlers run, and files the job left open are flushed:
+    the fork server's fast exit skips only tearing down the preloaded modules."""
+    left_open, thread_out = tmp_path / "left_open.txt", tmp_path / "thread.txt"
+    code, log = run(
+        deployer,
+        launch(
+            tmp_path,
+            f"""
+            import atexit, threading, time
+            text = open({str(left_open)!r}, "w")
+            text.write("unflushed text " * 100)
+            raw = open({str(left_open)!r} + ".bin", "wb")
+            raw.write(b"unflushed bytes")
+            def late():
+                time.sleep(0.3)
+                open({str(thread_out)!r}, "w").write("thread done")
+            threading.Thread(target=late).start()
+            atexit.register(lambda: print("atexit ran"))
+            print("buffered stdout", end="")
+            raise SystemExit(7)
+            """,
+        ),
+    )
+    assert code == 7
+    assert left_open.read_text() == "unflushed text " * 100
+    assert Path(f"{left_open}.bin").read_bytes() == b"unflushed bytes"
+    assert thread_out.read_text() == "thread done"
+    assert "buffered stdout" in log and "atexit ran" in log
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "logged"),
+    [
+        ("raise SystemExit('bad input: x')", 1, "bad input: x"),
+        ("import sys; sys.exit()", 0, None),
+        ("raise ValueError('boom')", 1, "ValueError: boom"),
+        ("raise KeyboardInterrupt", -signal.SIGINT, "KeyboardInterrupt"),
+    ],
+)
+def test_exit_codes_and_tracebacks_match_a_cold_start(
+    deployer: LocalDeployer, tmp_path: Path, code: str, exit_code: int, logged: str | None
+) -> None:
+    cold = LocalDeployer(warm=False)
+    job = launch(tmp_path, code, name="cold")
+    handle = cold.submit(job)
+    while cold.poll(handle).running:
+        cold.wait_for_change(1)
+    assert cold.poll(handle).exit_code == exit_code
+    warm_code, log = run(deployer, launch(tmp_path, code, name="warm"))
+    assert warm_code == exit_code
+    cold_body = job.log_path.read_text().splitlines()[1:]
+    assert log.splitlines()[1:] == cold_body  # the same traceback: no fork server frames
+    if logged:
+        assert any(logged in line for line in cold_body)
+
+
+def test_a_job_that_cannot_enter_its_workdir_is_a_deployment_error(
+    deployer: LocalDeployer, tmp_path: Path
+) -> None:
+    """As ``Popen`` raises when it cannot ``chdir``, the fork server's child reports why it
+    could not become the job, and the job never runs."""
+    server = servers.get(deployer._job_env({}), ())
+    assert server.check_ready()
+    marker = tmp_path / "ran"
+    with (tmp_path / "log").open("ab") as log, pytest.raises(DeploymentError, match="cannot start"):
+        server.spawn(
+            ["-c", f"open({str(marker)!r}, 'w')"], {}, str(tmp_path / "missing"), log.fileno()
+        )
+    assert not marker.exists()
+
+
+def test_when_the_fork_server_dies_its_jobs_are_still_watched_and_stopped(
+    tmp_path: Path,
+) -> None:
+    """A killed fork server takes the exit codes of its running jobs with it (as a dead driver
+    does), not the jobs: they are watched and stopped from their handles, and the next job
+    starts from a new fork server."""
+    d = LocalDeployer(warm=True)
+    env = {"AIFLOW_TEST_SERVER": "dies", "SERVER_KEY": str(tmp_path)}  # a server of its own
+    assert d.prepare(env, timeout=120)
+    job = JobLaunch(**{**launch(tmp_path, "import time; time.sleep(60)").__dict__, "env": env})
+    handle: Handle = d.submit(job)
+    assert "(warm worker)" in job.log_path.read_text()
+    server = servers.get(d._job_env(env), ())
+    server.proc.kill()
+    server.proc.wait()
+    assert alive(handle["pid"]), "a job outlives its fork server"
+    assert d.poll(handle).running
+    d.stop(handle, grace=5)
+    state = d.poll(handle)
+    assert not state.running and state.error == "ended; its exit status was lost"
+    assert not psutil.pid_exists(handle["pid"]) or not alive(handle["pid"])
+
+    again = JobLaunch(**{**job.__dict__, "attempt": 2, "command": [*job.command[:3], "pass"]})
+    again = JobLaunch(**{**again.__dict__, "log_path": tmp_path / "again.log"})
+    # Nothing else to watch: the submit waits for a new fork server rather than start cold.
+    first = d.submit(again)
+    assert "(warm worker)" in again.log_path.read_text()
+    assert servers.get(d._job_env(env), ()) is not server
+    d.stop(first, grace=5)
+
+
+def test_warm_workers_can_be_turned_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiflow.config import reset_settings
+
+    monkeypatch.setenv("AIFLOW__SCHEDULER__WARM_WORKERS", "false")
+    reset_settings()
+    try:
+        d = LocalDeployer()
+        assert not d.prepare({}, timeout=1)
+        job = launch(tmp_path, "pass")
+        handle = d.submit(job)
+        while d.poll(handle).running:
+            d.wait_for_change(1)
+        assert "(warm worker)" not in job.log_path.read_text()
+    finally:
+        monkeypatch.delenv("AIFLOW__SCHEDULER__WARM_WORKERS")
+        reset_settings()
+
+
+def test_a_job_signalled_through_its_server_after_it_ended_is_not_signalled_again(
+    deployer: LocalDeployer, tmp_path: Path
+) -> None:
+    """Signals for a warm job's group go through its server, which delivers them only while
+    the job is unreaped: afterwards its group id may belong to another process."""
+    job = launch(tmp_path, "pass")
+    handle = deployer.submit(job)
+    while deployer.poll(handle).running:
+        deployer.wait_for_change(1)
+    server = servers.get(deployer._job_env({}), ())
+    assert server.signal_group(handle["pid"], signal.SIGKILL) is False
