@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from aiflow.cli.backend import LIMIT_OPTION, first_page
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 
 if TYPE_CHECKING:
@@ -37,9 +38,9 @@ def _duration(seconds: float | None) -> str:
 
 
 @workflow_app.command("list")
-def workflow_list(as_json: bool = JSON_OPTION) -> None:
-    """List workflows."""
-    items = _store().list_workflows()
+def workflow_list(limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List workflows by name."""
+    items = first_page(_store().page_workflows(limit=limit + 1), limit)
     if as_json:
         return print_json(items)
     print_table(
@@ -48,11 +49,11 @@ def workflow_list(as_json: bool = JSON_OPTION) -> None:
 
 
 @workflow_app.command("show")
-def workflow_show(name: str, as_json: bool = JSON_OPTION) -> None:
-    """Show a workflow's versions and the newest version's plan graph."""
+def workflow_show(name: str, limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Show a workflow's versions, newest first, and the newest version's plan graph."""
     store = _store()
     workflow = store.get_workflow(name)
-    versions = store.list_workflow_versions(name)
+    versions = first_page(store.page_workflow_versions(name, limit=limit + 1), limit)
     if as_json:
         return print_json({"workflow": workflow, "versions": versions})
     print_table(
@@ -231,9 +232,9 @@ def _engine_fields(job: Any) -> list[tuple[str, Any]]:
 
 
 @example_app.command("list")
-def example_list(as_json: bool = JSON_OPTION) -> None:
-    """List registered examples."""
-    items = _store().list_examples()
+def example_list(limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List registered examples by name."""
+    items = first_page(_store().page_examples(limit=limit + 1), limit)
     if as_json:
         return print_json(items)
     print_table(

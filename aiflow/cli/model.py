@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from aiflow.cli.backend import LIMIT_OPTION, first_page
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 from aiflow.schemas.entities import SERVING_ALIAS
 
@@ -40,15 +41,15 @@ def _store() -> Backend:
 
 
 @app.command("list")
-def model_list(as_json: bool = JSON_OPTION) -> None:
-    """List models."""
+def model_list(limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """List models by name, with the version each serves."""
     store = _store()
-    models = store.list_models()
+    models = first_page(store.page_models(limit=limit + 1), limit)
     if as_json:
         return print_json(models)
     rows = []
-    for m in models:
-        serving = store.serving_version(m.name)
+    for m in models:  # one indexed query (or request) each, for a page of models
+        serving = store.serving_pointer(m.name)
         rows.append(
             (m.name, serving.version if serving else "-", when(m.created_at), m.description)
         )
@@ -56,9 +57,9 @@ def model_list(as_json: bool = JSON_OPTION) -> None:
 
 
 @app.command("versions")
-def model_versions(name: str, as_json: bool = JSON_OPTION) -> None:
+def model_versions(name: str, limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """List a model's versions, newest first."""
-    versions = _store().list_model_versions(name)
+    versions = first_page(_store().page_model_versions(name, limit=limit + 1), limit)
     if as_json:
         return print_json(versions)
     rows = [

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from aiflow.cli.backend import LIMIT_OPTION, first_page
 from aiflow.cli.output import JSON_OPTION, print_json, print_table, when
 
 if TYPE_CHECKING:
@@ -105,10 +106,11 @@ def trigger_create(
 @app.command("list")
 def trigger_list(
     workflow: str | None = typer.Option(None, "--workflow", "-w"),
+    limit: int = LIMIT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List triggers by name."""
-    items = _store().list_triggers(workflow=workflow)
+    items = first_page(_store().page_triggers(workflow=workflow, limit=limit + 1), limit)
     if as_json:
         return print_json(items)
     print_table(

@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from aiflow.errors import AiflowError
 from aiflow.scheduler.launch import spawn_driver
 from aiflow.scheduler.reconcile import DeployerFor, reconcile, request_stop
-from aiflow.scheduler.triggers import Fired, fire_due, fire_events
+from aiflow.scheduler.triggers import Fired, RuleWatch, fire_due, fire_events
 from aiflow.schemas.entities import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class SchedulerService:
         self.metrics = SchedulerMetrics(registry)
         self.stopped = threading.Event()
         self._spawned: dict[int, float] = {}
+        self._rules = RuleWatch()  # what the passes know of the event rules (fire_events)
 
     def tick(self) -> list[int]:
         """One pass: fire due triggers and matching event rules, reconcile dead drivers, start
@@ -139,7 +140,7 @@ class SchedulerService:
         see the stops a restart or stop rule recorded through."""
         now = self.clock()
         started = []
-        for fired in [*fire_due(self.store, now), *fire_events(self.store, now)]:
+        for fired in [*fire_due(self.store, now), *fire_events(self.store, now, self._rules)]:
             self.metrics.fired(fired)
             for stopping in fired[0].stopped:
                 self._stop(stopping)

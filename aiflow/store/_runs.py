@@ -275,17 +275,19 @@ def add_execution(
     ``check_execution`` first); shared by ``create_execution`` and trigger fires, which record
     the execution (with the trigger and, for an event rule, the event) in the same transaction
     as the fire."""
-    workflow_name = session.scalar(
-        select(SqlWorkflow.name)
+    workflow = session.execute(
+        select(SqlWorkflow.id, SqlWorkflow.name)
         .join(SqlWorkflowVersion, SqlWorkflowVersion.workflow_id == SqlWorkflow.id)
         .where(SqlWorkflowVersion.id == workflow_version_id)
-    )
-    if workflow_name is None:
+    ).one_or_none()
+    if workflow is None:
         raise NotFound(
             f"workflow version {workflow_version_id} not found (see `aiflow workflow show NAME`)"
         )
+    workflow_id, workflow_name = workflow
     execution = SqlExecution(
         workflow_version_id=workflow_version_id,
+        workflow_id=workflow_id,
         mode=mode,
         engine=engine,
         deployer=deployer,
@@ -365,11 +367,7 @@ def _execution_filters(
     if status is not None:
         filters.append(SqlExecution.status == ExecutionStatus(status))
     if workflow is not None:
-        workflow_id = workflow_by_name(session, workflow).id
-        versions = select(SqlWorkflowVersion.id).where(
-            SqlWorkflowVersion.workflow_id == workflow_id
-        )
-        filters.append(SqlExecution.workflow_version_id.in_(versions))
+        filters.append(SqlExecution.workflow_id == workflow_by_name(session, workflow).id)
     return filters
 
 
