@@ -291,7 +291,9 @@ class Predict(ModelConsumer):
                 "a predictor must keep every record",
                 self.node.id,
             )
-        out = out.copy()
+        # a shallow copy: the user's frame keeps its columns, and no record is copied (a deep
+        # copy of 1M rows is ~10x the time the default predictor takes)
+        out = out.copy(deep=False)
         out["model_version"] = version.version
         return out
 
