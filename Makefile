@@ -40,6 +40,7 @@ bench:
 	scripts/ensure_databases.sh
 	scripts/ensure_bench_tools.sh
 	.venv/bin/python benchmarks/job_latency.py
+	.venv/bin/python benchmarks/job_chain_peers.py
 	.venv/bin/python benchmarks/plan_scale.py
 	.venv/bin/python benchmarks/registry_read.py
 	.venv/bin/python benchmarks/submit_latency.py

@@ -247,10 +247,13 @@ def run_workflow(
     draws a live table); raise ``ExecutionFailed`` if it failed."""
     from aiflow.deployers import get_deployer
     from aiflow.scheduler.driver import reconcile, run_execution, spawn_driver
+    from aiflow.scheduler.launch import COMMON_JOB_ENV
     from aiflow.schemas.entities import ExecutionStatus
     from aiflow.store.sql_store import MetaStore
 
     store = store or MetaStore()
+    if not detach:  # this process drives it: its deployer warms up while the run is recorded
+        get_deployer(deployer or get_settings().default_deployer).prepare(COMMON_JOB_ENV)
     reconcile(store, get_deployer)
     execution, _ = submit_workflow(wf, mode=mode, engine=engine, deployer=deployer, store=store)
     if detach:
