@@ -24,6 +24,7 @@ meta store says: see ``logfile`` for why and how.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import shlex
@@ -244,6 +245,10 @@ class LocalDeployer(Deployer):
     # -- internals --------------------------------------------------------------------------
 
     def _warm_enabled(self) -> bool:
+        # The fork server waits for its children on pidfds (Linux 5.3+); elsewhere jobs start
+        # cold, as they always did.
+        if not _pidfds_work():
+            return False
         return self.settings.scheduler.warm_workers if self._warm is None else self._warm
 
     def _preload(self) -> tuple[str, ...]:
@@ -411,6 +416,16 @@ def _header(launch: JobLaunch, host: str, *, warm: bool) -> str:
         f"===== aiflow: job '{launch.job_name}' (id {launch.job_id}, execution "
         f"{launch.execution_id}) attempt {launch.attempt} on {host} at {when}{how}: {command}\n"
     )
+
+
+@functools.cache
+def _pidfds_work() -> bool:
+    """Whether this system has pidfds, which the fork server waits for its children on."""
+    fd = processes.pidfd_open(os.getpid())
+    if fd is None:
+        return False
+    os.close(fd)
+    return True
 
 
 def _create_time(pid: int, started_before: float | None) -> float:
