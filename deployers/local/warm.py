@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -178,10 +179,11 @@ class ForkServer:
                 raise Unavailable(f"request of {len(data)} bytes")
             try:
                 send(self.sock, message, fds)
-            except OSError as exc:  # EMSGSIZE, or the server is gone
-                if not isinstance(exc, BlockingIOError):
+            except OSError as exc:
+                if exc.errno != errno.EMSGSIZE:  # the server is gone
                     self._lost(exc)
-                raise Unavailable(str(exc)) from exc
+                # Too large for one packet (an environment of hundreds of KB): this job only.
+                raise Unavailable(f"request of {len(data)} bytes: {exc}") from exc
             deadline = time.monotonic() + _REPLY_TIMEOUT
             while rid not in self._replies:
                 remaining = deadline - time.monotonic()
@@ -223,8 +225,13 @@ class ForkServer:
                 self.ready = True
 
     def _lost(self, why: object) -> None:
+        """Give up on the server (called with the lock held): it ended or stopped answering.
+        Shutting the socket down ends one that still runs; the descriptors stay open until
+        ``close``, so no waiter polls a number reused meanwhile."""
         if not self.dead:
             log.warning("fork server %s ended (%s): jobs start cold", self.proc.pid, why)
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
         self.dead = True
 
 

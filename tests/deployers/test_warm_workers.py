@@ -264,3 +264,31 @@ def test_a_job_signalled_through_its_server_after_it_ended_is_not_signalled_agai
         deployer.wait_for_change(1)
     server = servers.get(deployer._job_env({}), ())
     assert server.signal_group(handle["pid"], signal.SIGKILL) is False
+
+
+def test_a_job_too_large_for_one_request_starts_cold_and_the_server_stays(
+    tmp_path: Path,
+) -> None:
+    """An environment of hundreds of KB does not fit one packet to the fork server: that job
+    starts cold, saying so in its log, and the server goes on serving the next ones."""
+    d = LocalDeployer(warm=True)
+    env = {f"BIG{i}": "x" * 50_000 for i in range(6)}  # exec allows 128 KB per variable
+    assert d.prepare(env, timeout=120)
+    job = JobLaunch(
+        **{
+            **launch(
+                tmp_path,
+                "import os; print(sum(len(os.environ[f'BIG{i}']) for i in range(6)))",
+            ).__dict__,
+            "env": env,
+        }
+    )
+    handle = d.submit(job)
+    while d.poll(handle).running:
+        d.wait_for_change(1)
+    assert d.poll(handle).exit_code == 0
+    log = job.log_path.read_text()
+    assert "warm worker unavailable" in log and "300000" in log
+    server = servers.get(d._job_env(env), ())
+    assert server.check_ready() and not server.dead
+    server.close()
