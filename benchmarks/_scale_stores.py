@@ -15,9 +15,7 @@ pg_ctl, the ``postgres`` OS user when run as root). Its data directory is copied
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chaos.postgres import PrivatePostgres, _find_bin, free_port
+from chaos.postgres import PrivatePostgres
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
@@ -36,38 +34,6 @@ from fill_store import fill_store
 CACHE = Path.home() / ".cache" / "aiflow" / "bench" / "meta-store"
 DATABASE = "aiflow_bench"
 Log = Callable[[str], None]
-
-
-class CopiedPostgres(PrivatePostgres):
-    """A private cluster on a copy of a saved data directory (or a fresh one to fill)."""
-
-    @classmethod
-    def from_data(cls, saved: Path | None) -> CopiedPostgres:
-        root = Path(tempfile.mkdtemp(prefix="aiflow-bench-pg-"))
-        as_postgres: list[str] = []
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            shutil.chown(root, user="postgres", group="postgres")
-            as_postgres = ["runuser", "-u", "postgres", "--"]
-        server = cls(root, _find_bin(), free_port(), as_postgres)
-        try:
-            if saved is None:
-                server._run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust",
-                            "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
-            else:
-                subprocess.run(["cp", "-a", str(saved), str(server.data)], check=True)
-            server._pg_ctl("start")
-            server.wait_ready()
-        except BaseException:
-            server.stop()
-            raise
-        return server
-
-    def save(self, target: Path) -> None:
-        """Copy the data directory to ``target`` with the server stopped (a clean copy)."""
-        self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast")
-        subprocess.run(["cp", "-a", str(self.data), str(target)], check=True)
-        self._pg_ctl("start")
-        self.wait_ready()
 
 
 @contextmanager
@@ -80,13 +46,13 @@ def filled_store(backend: str, sizes: Sizes, log: Log) -> Iterator[tuple[str, di
     CACHE.mkdir(parents=True, exist_ok=True)
     entry = CACHE / f"{backend}-{sizes.key()}-{head}"
     work = Path(tempfile.mkdtemp(prefix="aiflow-bench-scale-"))
-    server: CopiedPostgres | None = None
+    server: PrivatePostgres | None = None
     uri = ""
     try:
         older = None if (entry / "meta.json").exists() else _older(backend, sizes)
         source = entry if (entry / "meta.json").exists() else older
         if backend == "postgres":
-            server = CopiedPostgres.from_data(source / "data" if source else None)
+            server = PrivatePostgres.start(source / "data" if source else None)
             if source is None:
                 server.create_database(DATABASE)
             uri = server.url(DATABASE)
@@ -137,7 +103,7 @@ def _older(backend: str, sizes: Sizes) -> Path | None:
     return None
 
 
-def _save(entry: Path, meta: dict[str, Any], uri: str, server: CopiedPostgres | None) -> None:
+def _save(entry: Path, meta: dict[str, Any], uri: str, server: PrivatePostgres | None) -> None:
     from aiflow.store import db
 
     partial = entry.with_name(entry.name + ".partial")

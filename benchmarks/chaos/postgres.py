@@ -51,9 +51,10 @@ class PrivatePostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     @classmethod
-    def start(cls) -> PrivatePostgres:
+    def start(cls, saved: Path | None = None) -> PrivatePostgres:
+        """A new cluster, or one on a copy of ``saved`` (a data directory ``save`` wrote)."""
         bin_dir = _find_bin()
-        root = Path(tempfile.mkdtemp(prefix="aiflow-chaos-pg-"))
+        root = Path(tempfile.mkdtemp(prefix="aiflow-pg-"))
         as_postgres: list[str] = []
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             if shutil.which("runuser") is None:
@@ -62,14 +63,24 @@ class PrivatePostgres:
             as_postgres = ["runuser", "-u", "postgres", "--"]
         server = cls(root, bin_dir, free_port(), as_postgres)
         try:
-            server._run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust",
-                        "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+            if saved is None:
+                server._run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust",
+                            "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+            else:
+                subprocess.run(["cp", "-a", str(saved), str(server.data)], check=True)
             server._pg_ctl("start")
             server.wait_ready()
         except BaseException:
             server.stop()
             raise
         return server
+
+    def save(self, target: Path) -> None:
+        """Copy the data directory to ``target`` with the server stopped (a clean copy)."""
+        self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast")
+        subprocess.run(["cp", "-a", str(self.data), str(target)], check=True)
+        self._pg_ctl("start")
+        self.wait_ready()
 
     def create_database(self, name: str) -> str:
         import psycopg
