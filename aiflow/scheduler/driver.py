@@ -36,6 +36,7 @@ from aiflow.scheduler.launch import (
     COMMON_JOB_ENV,
     catch_stop_signals,
     default_command,
+    fired_by,
     job_env,
     job_log_path,
     spawn_driver,
@@ -43,7 +44,7 @@ from aiflow.scheduler.launch import (
 )
 from aiflow.scheduler.lease import ClaimLost, DriverLease
 from aiflow.scheduler.reconcile import driver_is_dead, reconcile, request_stop, unrecorded_attempts
-from aiflow.schemas.entities import Execution, ExecutionStatus, Job, JobStatus
+from aiflow.schemas.entities import Event, Execution, ExecutionStatus, Job, JobStatus
 from aiflow.store.patience import patient
 
 if TYPE_CHECKING:
@@ -118,6 +119,8 @@ class _Driver:
         self.errors: dict[int, str] = {}  # final error of each job that failed for good
         self.signalled: str | None = None
         self.changed = True
+        self._fired_event: Event | None = None
+        self._fired_read = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -360,7 +363,7 @@ class _Driver:
             job_name=job.name,
             attempt=attempt,
             command=self.command_for(job.model_copy(update={"attempt": attempt})),
-            env=job_env(self.store.uri, job, attempt, self.settings),
+            env=job_env(self.store.uri, job, attempt, self.settings, self._fired),
             log_path=log_path,
             workdir=self.workdir,
             overrides=(job.spec.get("deploy") or {}).get(self.deployer.name) or {},
@@ -377,6 +380,13 @@ class _Driver:
         if not self._set(job_id, _S.RUNNING, **fields):  # also clears the last exit code/error
             del self.running[job_id]  # the row is someone else's now: do not run it twice
             stop_all(self.deployer, [handle], 0.0)
+
+    def _fired(self) -> Event | None:
+        """The event that started this execution, read once: it never changes, and a read per
+        launch sat between one job's end and the next one's start."""
+        if not self._fired_read:
+            self._fired_event, self._fired_read = fired_by(self.store.uri, self.id), True
+        return self._fired_event
 
     def _sleep_for(self, now: float, interval: float) -> float:
         deadlines = [now + interval, *self.retry_at.values()]

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -58,12 +58,19 @@ def job_log_path(execution_id: int, job_name: str, attempt: int) -> Path:
     return get_settings().logs_dir / str(execution_id) / job_name / f"attempt-{attempt}.log"
 
 
-def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[str, str]:
+def job_env(
+    store_uri: str,
+    job: Job,
+    attempt: int,
+    settings: Settings,
+    fired: Callable[[], Event | None] | None = None,
+) -> dict[str, str]:
     """Environment a job attempt gets on top of the deployer's: enough to find the same home
     as the driver even when the driver was configured by a config file, not env, and the meta
     store: its URL, or, under a server, the job API's URL and a token for this attempt alone
     (minted here, in the store, valid while the attempt runs; see ``aiflow.store.job_tokens``);
-    and the event that started its execution, if a rule did (``EVENT_ENV``).
+    and the event that started its execution, if a rule did (``EVENT_ENV``): ``fired()``
+    when given (a driver reads it once per execution), else read here.
 
     The token travels in the environment: fine for a local child process (only the same OS
     user can read it); a Kubernetes deployer puts it in a Secret mounted into the pod rather
@@ -76,7 +83,7 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
         "AIFLOW_JOB_NAME": job.name,
         "AIFLOW_ATTEMPT": str(attempt),
     }
-    event = fired_by(store_uri, job.execution_id)
+    event = fired() if fired is not None else fired_by(store_uri, job.execution_id)
     if event is not None:
         env[EVENT_ENV] = event.model_dump_json()
     job_api = os.environ.get(JOB_API_ENV)
@@ -86,13 +93,9 @@ def job_env(store_uri: str, job: Job, attempt: int, settings: Settings) -> dict[
     return env | {"AIFLOW__METASTORE__URI": store_uri}
 
 
-@lru_cache(maxsize=256)
 def fired_by(store_uri: str, execution_id: int) -> Event | None:
     """The event whose fire started execution ``execution_id``, or ``None`` (not started by an
-    event rule, or the event is no longer in the log: its job then runs without it).
-
-    Cached: it never changes for an execution, and it was a store read on every job launch
-    (the driver's launch path, between one job's end and the next one's start)."""
+    event rule, or the event is no longer in the log: its job then runs without it)."""
     store = _store(store_uri)
     seq = store.get_execution(execution_id).trigger_event_seq
     if seq is None:
