@@ -127,15 +127,18 @@ class Server:
         returns through this frame."""
         while True:
             for fd, _events in self.poller.poll():
-                if fd == self.sock.fileno():
-                    message, fds = receive(self.sock)
-                    if message is None:
-                        return None
-                    job = self._handle(message, fds)
-                    if job is not None:
-                        return job
-                elif fd in self.children.values():
-                    self._reap(next(p for p, f in self.children.items() if f == fd))
+                try:
+                    if fd == self.sock.fileno():
+                        message, fds = receive(self.sock)
+                        if message is None:
+                            return None
+                        job = self._handle(message, fds)
+                        if job is not None:
+                            return job
+                    elif fd in self.children.values():
+                        self._reap(next(p for p, f in self.children.items() if f == fd))
+                except (BrokenPipeError, ConnectionResetError):
+                    return None  # the deployer left while a reply or a report was sent
 
     def _handle(self, message: dict[str, Any], fds: list[int]) -> JobRequest | None:
         op, rid = message.get("op"), message.get("id")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -292,3 +293,44 @@ def test_a_job_too_large_for_one_request_starts_cold_and_the_server_stays(
     server = servers.get(d._job_env(env), ())
     assert server.check_ready() and not server.dead
     server.close()
+
+
+def test_a_dead_driver_leaves_its_jobs_running_and_its_fork_server_ends_quietly(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the driver: its fork server sees the socket close and exits without a
+    traceback; the job it forked runs to its end, as any job of a dead driver does."""
+    done = tmp_path / "done"
+    script = tmp_path / "driver.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys
+            from pathlib import Path
+            from aiflow.deployers.base import JobLaunch
+            from aiflow.deployers.local import LocalDeployer
+            from aiflow.deployers.local.warm import servers
+            d = LocalDeployer(warm=True)
+            assert d.prepare({{}}, timeout=120)
+            code = "import time; time.sleep(1); open({str(done)!r}, 'w').write('ok')"
+            job = JobLaunch(1, 1, "j", 1, [sys.executable, "-P", "-c", code], {{}},
+                            Path({str(tmp_path / "j.log")!r}), Path({str(tmp_path)!r}))
+            handle = d.submit(job)
+            print(servers.get(d._job_env({{}}), ()).proc.pid, handle["pid"], flush=True)
+            os._exit(0)  # as kill -9 would: nothing cleaned up
+            """
+        )
+    )
+    # Waits for the fork server too: it holds the driver's stderr until it exits.
+    driver = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180
+    )
+    server_pid, _job = (int(p) for p in driver.stdout.split())
+    assert driver.returncode == 0 and "Traceback" not in driver.stderr, driver.stderr
+    assert not alive(server_pid)
+    deadline = time.monotonic() + 30
+    while not done.exists():
+        assert time.monotonic() < deadline, "the job did not run to its end"
+        time.sleep(0.05)
+    assert done.read_text() == "ok"
+    assert "(warm worker)" in (tmp_path / "j.log").read_text()
