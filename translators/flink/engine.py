@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiflow.errors import AiflowError, DeploymentError, InvalidPlan, UserCodeError
 from aiflow.translators.engine import Engine, Operator, operator_for, register_engine
+from aiflow.translators.flink import stopping
 from aiflow.translators.flink.settings import flink_settings
 
 if TYPE_CHECKING:
@@ -290,6 +291,12 @@ class FlinkEngine(Engine):
             return ctx.result.to_dict()  # stopped while waiting for a first model version
         if job.sinks == 0:
             raise InvalidPlan(f"job '{spec.name}' writes nothing; add af.write_example")
+        if ctx.stop.is_set():
+            return ctx.result.to_dict()  # stopped before the submission
+        rest = flink_settings(ctx.settings).rest_url
+        if rest:
+            name = flink_job_name(spec.workflow, spec.name, ctx.execution.id)
+            stopping.cancel_on_stop(ctx, name, info, rest)
         with _flink_errors(None):
             result = job.statements.execute()
             _wait(result, job, info)
@@ -452,7 +459,7 @@ def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
                 # Our gateway JVM is gone (a stop signal reaches the process group): the
                 # cluster's job must not run on without its driver.
                 ctx.stop.wait(1.0)
-                _cancel(client, flink_id, rest)
+                stopping.cancel(client, flink_id, rest)
                 if ctx.stop.is_set():
                     return
                 raise DeploymentError(
@@ -464,26 +471,9 @@ def _wait(result: Any, job: FlinkJob, info: dict[str, Any]) -> None:
                 tick()
             ctx.stop.wait(0.2 if not job.tickers else ctx.settings.stream.poll_interval)
         if ctx.stop.is_set():
-            _cancel(client, flink_id, rest)
+            stopping.cancel(client, flink_id, rest)
             return
     result.wait()
-
-
-def _cancel(client: Any, flink_id: str, rest_url: str | None) -> None:
-    """Cancel a job we were asked to stop. On a session cluster through the REST API: the
-    stop signal reaches the whole process group, so PyFlink's gateway JVM — the JobClient's
-    way to the cluster — may already be gone, and the job must not outlive us there. On the
-    mini-cluster the job lives in that JVM: if it is gone, so is the job."""
-    if rest_url:
-        from aiflow.translators.flink.rest import FlinkRest
-
-        try:
-            FlinkRest(rest_url).cancel(flink_id)
-            return
-        except AiflowError as exc:
-            log.warning("could not cancel Flink job %s through %s: %s", flink_id, rest_url, exc)
-    with contextlib.suppress(Exception):  # already ended, or went down with the JVM
-        client.cancel().result()
 
 
 @contextlib.contextmanager
