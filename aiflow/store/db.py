@@ -105,14 +105,16 @@ def dispose_engine(uri: str) -> None:
 
 
 def _forget_engines_after_fork() -> None:
-    # The child must not touch connections the parent keeps using; close=False only drops the
-    # references (see SQLAlchemy "Using Connection Pools with Multiprocessing or os.fork()").
+    # The child must not touch connections the parent keeps using: close=False gives each
+    # engine a new, empty pool and only drops the references to the parent's connections
+    # (SQLAlchemy's "Using Connection Pools with Multiprocessing or os.fork()"). The engines
+    # themselves stay: a job forked from a fork server that warmed its store's engine
+    # (``aiflow.runtime.forkserver``) skips creating it and initializing its dialect.
     # The lock is replaced too: another parent thread may have held it at the fork.
     global _engines_lock
     _engines_lock = threading.Lock()
     for engine in _engines.values():
         engine.dispose(close=False)
-    _engines.clear()
 
 
 os.register_at_fork(after_in_child=_forget_engines_after_fork)

@@ -38,6 +38,7 @@ log = logging.getLogger("aiflow.deployers")
 # Variables a forked job gets set after the fork; no import reads them: aiflow's own (read at
 # run time) and pytest's per-phase marker (a server per test phase would never be warm).
 _SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST")
+STORE_ENV = "AIFLOW__METASTORE__URI"  # the meta store a job opens, when it opens one itself
 _MAX_IDLE_SERVERS = 2  # servers kept for other environments, while no job of theirs runs
 _REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even on a busy host
 
@@ -99,8 +100,13 @@ class ForkServer:
         self, argv: list[str], env: dict[str, str], cwd: str, log_fd: int
     ) -> tuple[int, float | None]:
         """Fork a job; its pid and create time. ``DeploymentError`` if it could not start
-        (a missing working directory), ``Unavailable`` if this server cannot take it."""
-        reply = self._request({"op": "spawn", "argv": argv, "env": env, "cwd": cwd}, [log_fd])
+        (a missing working directory), ``Unavailable`` if this server cannot take it. The
+        meta store the job opens (``AIFLOW__METASTORE__URI``, absent under a server's job
+        API) is named so the server keeps its engine ready for the next jobs."""
+        request = {"op": "spawn", "argv": argv, "env": env, "cwd": cwd}
+        if env.get(STORE_ENV):
+            request["store"] = env[STORE_ENV]
+        reply = self._request(request, [log_fd])
         if "error" in reply:
             raise DeploymentError(reply["error"])
         pid = int(reply["pid"])

@@ -5,6 +5,7 @@ when the fork server itself dies."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -334,3 +335,42 @@ def test_a_dead_driver_leaves_its_jobs_running_and_its_fork_server_ends_quietly(
         time.sleep(0.05)
     assert done.read_text() == "ok"
     assert "(warm worker)" in (tmp_path / "j.log").read_text()
+
+
+def test_the_next_job_finds_its_meta_store_engine_ready(
+    deployer: LocalDeployer, tmp_path: Path
+) -> None:
+    """A job names its meta store (``AIFLOW__METASTORE__URI``): the server then keeps that
+    store's engine ready, so the jobs after it skip creating it; each child gets it with an
+    empty pool of its own, and the server keeps no connection open to the store."""
+    from aiflow.store.sql_store import MetaStore
+
+    uri = f"sqlite:///{tmp_path / 'meta.db'}"
+    MetaStore(uri).list_workflows()  # created and migrated, as a driver's store is
+    probe = tmp_path / "probe.json"
+    code = f"""
+        import json
+        from aiflow.store import db
+        from aiflow.store.sql_store import MetaStore
+        engine = db._engines.get({uri!r})
+        seen = {{
+            "ready": engine is not None,
+            "pooled": None if engine is None else engine.pool.checkedin(),
+            "workflows": len(MetaStore({uri!r}).list_workflows()),
+        }}
+        with open({str(probe)!r}, "a") as f:
+            f.write(json.dumps(seen) + "\\n")
+        """
+    for attempt in (1, 2):
+        job = launch(tmp_path, code, attempt=attempt)
+        job = dataclasses.replace(job, env={"AIFLOW__METASTORE__URI": uri})
+        code_, log = run(deployer, job)
+        assert code_ == 0, log
+    first, second = (json.loads(line) for line in probe.read_text().splitlines())
+    assert not first["ready"]  # the first job of a store opens it itself
+    assert second["ready"] and second["pooled"] == 0  # no connection inherited
+    assert first["workflows"] == second["workflows"] == 0
+    server = servers.get(deployer._job_env({}), ())
+    assert server is not None
+    open_files = [f.path for f in psutil.Process(server.proc.pid).open_files()]
+    assert str(tmp_path / "meta.db") not in open_files
