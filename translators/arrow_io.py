@@ -12,9 +12,8 @@ exact way, whose errors and dead letters name lines and keep raw records.
 Values: csv numbers are read as text and parsed by Arrow only where pandas' parser (the exact
 rules') gives the same double — short numbers in range, which it rounds correctly; a column
 holding a longer one ('0.30000000000000004', pandas is then off by a unit at times) is
-converted by the exact rules' own function (``convert``), as are strings and timestamps.
-
-Writing is ``csv_writer``.
+converted by the exact rules' own function (``convert``), as are strings and timestamps. A
+schema of numbers and bools is read block by block (``_read_csv_streamed``); writing: csv_writer.
 """
 
 from __future__ import annotations
@@ -48,6 +47,9 @@ _TRUE, _FALSE = ["1", "True", "TRUE", "true"], ["0", "False", "FALSE", "false"]
 # correctly rounded operation (at most 15 digits, a power of ten at most 22), as Arrow does
 _SHORT, _RANGE = 15, (1e-7, 1e15)
 _PEEK = 1 << 16
+_STREAMED = {"double", "float", "int", "bigint", "bool"}  # read block by block (no text kept)
+_BLOCK = 1 << 22  # bytes of csv a block: its text lives only while it is converted
+_SLACK = 1024  # rows beyond the estimate of a file's rows
 _BOM = codecs.BOM_UTF8
 _TWO_OBJECTS = re.compile(rb"\}[ \t\r\f\v]*\{")  # json records sharing a line: bad ones
 
@@ -60,6 +62,11 @@ def read_typed(
     vouch for that (the caller then reads the file the exact way). Needs at least one record:
     an empty file is the exact reader's."""
     try:
+        if fmt == "csv" and set(columns.values()) <= _STREAMED:
+            frame = _read_csv_streamed(f, columns, rows)
+            if frame is not None:
+                return frame
+            f.seek(0)  # a column the exact rules convert: the whole table's way below
         table = _read_csv(f, columns, rows) if fmt == "csv" else _read_json(f, columns)
         if table is None or table.num_rows == 0:
             return None
@@ -77,15 +84,7 @@ def _read_csv(f: IO[bytes], columns: dict[str, str], rows: int | None) -> pa.Tab
     options = {
         "read_options": pcsv.ReadOptions(skip_rows=1, column_names=header),
         "parse_options": pcsv.ParseOptions(newlines_in_values=True),
-        "convert_options": pcsv.ConvertOptions(
-            column_types=types,
-            include_columns=list(columns),
-            null_values=[""],
-            true_values=_TRUE,
-            false_values=_FALSE,
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
+        "convert_options": _convert_options(columns, types),
     }
     if rows is None:
         return pcsv.read_csv(_Utf8Checked(f), **options)
@@ -97,6 +96,119 @@ def _read_csv(f: IO[bytes], columns: dict[str, str], rows: int | None) -> pa.Tab
         if count >= rows:
             break
     return pa.Table.from_batches(batches).slice(0, rows) if batches else None
+
+
+def _read_csv_streamed(
+    f: IO[bytes], columns: dict[str, str], rows: int | None
+) -> pd.DataFrame | None:
+    """``_frame`` of ``_read_csv`` for a schema of numbers and bools, read block by block into
+    the frame's arrays: Arrow's text of a block lives only while it is converted, where the
+    whole table's text would be ~1.5x the file, fresh memory being most of what a read costs
+    on a VM. None when a value is not a number Arrow reads as the exact rules do (the caller
+    then reads the whole table, whose columns the exact rules may convert) or no record."""
+    header = _csv_header(f.read(_PEEK))
+    if header is None or any(c not in header for c in columns):
+        return None
+    size = f.seek(0, 2)
+    f.seek(0)
+    types = {c: _CSV_TYPES.get(t, _TEXT) for c, t in columns.items()}
+    reader = pcsv.open_csv(
+        _Utf8Checked(f),
+        read_options=pcsv.ReadOptions(skip_rows=1, column_names=header, block_size=_BLOCK),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=_convert_options(columns, types),
+    )
+    arrays: dict[str, np.ndarray] = {}
+    nulls, count = dict.fromkeys(columns, 0), 0
+    doubles = [name for name, type_name in columns.items() if type_name == "double"]
+    for batch in reader:
+        if rows is not None and count + batch.num_rows > rows:
+            batch = batch.slice(0, rows - count)  # the first rows only (a sample)
+        stop = count + batch.num_rows
+        if not arrays or stop > len(next(iter(arrays.values()))):
+            # room for the rows the file's size suggests (a block's rows per block's bytes)
+            guess = stop + int(size * batch.num_rows / _BLOCK * 1.25) + _SLACK
+            arrays = _grown(arrays, columns, doubles, max(stop, min(guess, rows or guess)))
+        for name, type_name in columns.items():
+            column = batch.column(name)
+            nulls[name] += column.null_count
+            if type_name == "bool":
+                arrays[name][count:stop] = column.fill_null(False).to_numpy(zero_copy_only=False)
+                arrays[f"{name}\0"][count:stop] = column.is_null().to_numpy(zero_copy_only=False)
+                continue
+            try:
+                values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:
+                return None
+            if not _read_alike(pa.chunked_array([column]), values, from_text=True):
+                return None
+            arrays[name][count:stop] = values
+        count = stop
+        if rows is not None and count >= rows:
+            break
+    if not count:
+        return None
+    return _streamed_frame(arrays, columns, doubles, nulls, count)
+
+
+def _grown(
+    arrays: dict[str, np.ndarray], columns: dict[str, str], doubles: list[str], length: int
+) -> dict[str, np.ndarray]:
+    """The arrays of ``_read_csv_streamed`` with room for ``length`` rows (the doubles rows of
+    one block), their values kept. Pages never written are never touched: room is cheap."""
+    block = np.empty((len(doubles), length))
+    out = dict(zip(doubles, block, strict=True))
+    for name, type_name in columns.items():
+        if type_name == "bool":
+            out[name] = np.empty(length, np.bool_)
+            out[f"{name}\0"] = np.empty(length, np.bool_)
+        elif type_name != "double":
+            out[name] = np.empty(length)
+    for name, old in arrays.items():
+        out[name][: len(old)] = old  # (rows past the last block's are copied unset: no harm)
+    return out
+
+
+def _streamed_frame(
+    arrays: dict[str, np.ndarray],
+    columns: dict[str, str],
+    doubles: list[str],
+    nulls: dict[str, int],
+    count: int,
+) -> pd.DataFrame | None:
+    """The frame ``_frame`` makes of the same values: doubles in one block, the others typed
+    as ``_column`` types them."""
+    block = np.empty((0, count))
+    if doubles:
+        base = arrays[doubles[0]].base  # the block ``_grown`` made
+        assert isinstance(base, np.ndarray)
+        block = base[:, :count]
+    frame = pd.DataFrame(block.T, columns=doubles, copy=False)
+    for position, (name, type_name) in enumerate(columns.items()):
+        if type_name == "double":
+            continue
+        values = arrays[name][:count]
+        found: Any
+        if type_name == "bool":
+            missing = arrays[f"{name}\0"][:count]
+            found = pd.arrays.BooleanArray(values, missing) if nulls[name] else values
+        elif type_name == "float":
+            found = values.astype(np.float32)
+        else:
+            whole = values if not nulls[name] else values[~np.isnan(values)]
+            if (whole % 1 != 0).any():
+                return None  # not an int: a bad value
+            found = _ints(values.astype(np.int64) if not nulls[name] else values, nulls[name])
+        frame.insert(position, name, found)
+    return frame
+
+
+def _convert_options(columns: dict[str, str], types: dict[str, pa.DataType]) -> Any:
+    return pcsv.ConvertOptions(
+        column_types=types, include_columns=list(columns), null_values=[""],
+        true_values=_TRUE, false_values=_FALSE,
+        strings_can_be_null=True, quoted_strings_can_be_null=True,
+    )  # fmt: skip
 
 
 def _csv_header(head: bytes) -> list[str] | None:

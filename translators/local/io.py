@@ -104,7 +104,10 @@ class ReadExample(LocalSource):
 
                 frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             limit = self.node.props(self.ctx.mode).get("limit")
-            self._cached = frame.head(int(limit)) if limit is not None else frame
+            frame = frame.head(int(limit)) if limit is not None else frame
+            if self.ctx.mode != "stream":
+                return frame  # one pass: kept by its consumers only, as long as they need it
+            self._cached = frame
         return self._cached
 
     def _list(self, directory: str) -> list[str]:
@@ -169,13 +172,14 @@ class ReadIntermediate(ReadExample):
             files = self._list(self._uri())
             frames = [io.read_example_file(f, fmt, self.columns()) for f in files]
             if not frames:
-                self._cached = io.empty_frame(self.columns())
+                frame = io.empty_frame(self.columns())
             else:
                 import pandas as pd
 
-                self._cached = (
-                    pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-                )
+                frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            if self.ctx.mode != "stream":
+                return frame  # one pass: kept by its consumers only, as long as they need it
+            self._cached = frame
         return self._cached
 
 
