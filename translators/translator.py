@@ -19,6 +19,7 @@ from collections import defaultdict
 from typing import ClassVar
 
 from aiflow.errors import InvalidPlan
+from aiflow.plan.gc_pause import paused_gc
 from aiflow.plan.model import (
     Channel,
     DataEdge,
@@ -49,6 +50,10 @@ class Translator(ABC):
     mode: ClassVar[str]
 
     def translate(self, plan: LogicalPlan, *, engine: str | None = None) -> PhysicalPlan:
+        with paused_gc():  # (aiflow.plan.gc_pause: a third of a big plan's time otherwise)
+            return self._translate(plan, engine)
+
+    def _translate(self, plan: LogicalPlan, engine: str | None) -> PhysicalPlan:
         check_for_run(plan, self.mode)
         default_engine = engine or plan.engine
         order = topological_order(plan)
@@ -69,21 +74,18 @@ class Translator(ABC):
         """Mode-specific requirements on the jobs."""
 
     def _check_engines(self, nodes: list[Node], engine_of: dict[str, str]) -> None:
+        # Engines and operators are looked up once per engine and (kind, engine), not per
+        # node; the first node of an engine that fails is the one named, as before.
+        engines_ok: set[str] = set()
+        operators: dict[tuple[NodeKind, str], type[Operator] | None] = {}
         for node in nodes:
             engine = engine_of[node.id]
-            try:
-                load_engine(engine)
-            except InvalidPlan:
-                raise
-            except Exception as exc:
-                raise InvalidPlan(str(exc), node.id) from None
-            if self.mode not in load_engine(engine).modes:
-                raise InvalidPlan(
-                    f"engine '{engine}' does not run {self.mode} jobs yet "
-                    f"(it runs: {', '.join(load_engine(engine).modes)})",
-                    node.id,
-                )
-            operator = operator_for(node.kind, engine)
+            if engine not in engines_ok:
+                self._check_engine(engine, node.id)
+                engines_ok.add(engine)
+            key = (node.kind, engine)
+            operator = operators[key] if key in operators else operator_for(node.kind, engine)
+            operators[key] = operator
             if operator is None:
                 able = [e for e in available_engines() if _safe_has(node.kind, e)]
                 raise InvalidPlan(
@@ -92,7 +94,24 @@ class Translator(ABC):
                     node.id,
                 )
             operator.check(node, self.mode)
-            _check_implemented(node, self.mode, engine, operator.properties)
+            if node.properties:
+                _check_implemented(node, self.mode, engine, operator.properties)
+
+    def _check_engine(self, engine: str, node_id: str) -> None:
+        """The engine is installed and runs jobs of this mode; else ``InvalidPlan`` naming
+        ``node_id``, the first node placed on it."""
+        try:
+            load_engine(engine)
+        except InvalidPlan:
+            raise
+        except Exception as exc:
+            raise InvalidPlan(str(exc), node_id) from None
+        if self.mode not in load_engine(engine).modes:
+            raise InvalidPlan(
+                f"engine '{engine}' does not run {self.mode} jobs yet "
+                f"(it runs: {', '.join(load_engine(engine).modes)})",
+                node_id,
+            )
 
     def _build_jobs(
         self,
@@ -109,7 +128,8 @@ class Translator(ABC):
         job_edges: dict[int, list[DataEdge]] = defaultdict(list)
         deps: dict[int, set[int]] = defaultdict(set)
         model_sources: dict[int, dict[str, str]] = defaultdict(dict)
-        formats: dict[Channel, str] = {}
+        formats: dict[tuple[str, int], str] = {}
+        cross_readers = _cross_job_readers(plan, engine_of, job_of)
         replicas = StreamReplicas(plan, engine_of, job_of, names) if self.mode == "stream" else None
         for edge in plan.edges:
             src_job, dst_job = job_of[edge.source.node], job_of[edge.target]
@@ -125,10 +145,11 @@ class Translator(ABC):
                 job_edges[dst_job].append(own)
                 continue
             source = nodes[edge.source.node]
-            fmt = formats.get(edge.source) or _intermediate_format(
-                edge.source, plan, engine_of, job_of
+            channel = (edge.source.node, edge.source.port)
+            fmt = formats.get(channel) or _intermediate_format(
+                edge.source.node, engine_of, cross_readers[channel]
             )
-            formats[edge.source] = fmt
+            formats[channel] = fmt
             writer, reader = _intermediate_nodes(
                 source, edge.source, (engine_of[source.id], engine_of[edge.target]), fmt
             )
@@ -204,13 +225,17 @@ def _read_beside_consumers(plan: LogicalPlan, engine_of: dict[str, str]) -> None
     """A hold-out (an example read only by validate nodes, which did not name an engine) is
     read on the validate nodes' engine: in their job, instead of materialized for it by a job
     of the workflow's engine (a Flink workflow's validate nodes run on the local engine)."""
+    # only reads that did not name an engine can move, and only in a plan with validate nodes:
+    # the edges of any other plan are not looked at
+    if not any(n.kind is NodeKind.VALIDATE for n in plan.nodes):
+        return
+    candidates = {n.id for n in plan.nodes if n.kind is NodeKind.READ_EXAMPLE and not n.engine}
     consumers: dict[str, set[str]] = defaultdict(set)
     kinds: dict[str, set[NodeKind]] = defaultdict(set)
-    by_id = {n.id: n for n in plan.nodes}
     for edge in plan.edges:
-        if edge.kind == "data":
+        if edge.kind == "data" and edge.source.node in candidates:
             consumers[edge.source.node].add(engine_of[edge.target])
-            kinds[edge.source.node].add(by_id[edge.target].kind)
+            kinds[edge.source.node].add(plan.node(edge.target).kind)
     for node in plan.nodes:
         engines = consumers.get(node.id)
         if node.kind is not NodeKind.READ_EXAMPLE or node.engine or not engines:
@@ -233,23 +258,28 @@ def _inherited(kind: NodeKind, engine: str) -> str:
     return engine
 
 
-def _intermediate_format(
-    channel: Channel, plan: LogicalPlan, engine_of: dict[str, str], job_of: dict[str, int]
-) -> str:
+def _cross_job_readers(
+    plan: LogicalPlan, engine_of: dict[str, str], job_of: dict[str, int]
+) -> dict[tuple[str, int], set[str]]:
+    """The engines of the other jobs that read each output (node, port), in one pass over the
+    edges: asked per output, it was a pass per materialized edge."""
+    readers: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for e in plan.edges:
+        if e.kind == "data" and job_of[e.target] != job_of[e.source.node]:
+            readers[e.source.node, e.source.port].add(engine_of[e.target])
+    return readers
+
+
+def _intermediate_format(node_id: str, engine_of: dict[str, str], readers: set[str]) -> str:
     """The producer's most preferred intermediate format that every consuming engine reads."""
-    producer = load_engine(engine_of[channel.node])
-    readers = {
-        engine_of[e.target]
-        for e in plan.edges
-        if e.source == channel and e.kind == "data" and job_of[e.target] != job_of[channel.node]
-    }
+    producer = load_engine(engine_of[node_id])
     for fmt in producer.intermediate_formats:
         if all(fmt in load_engine(r).intermediate_formats for r in readers):
             return fmt
     raise InvalidPlan(
         f"engines {sorted({producer.name, *readers})} share no intermediate format "
         "(set engine= so these nodes run on one engine)",
-        channel.node,
+        node_id,
     )
 
 
@@ -292,20 +322,29 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
         incoming[edge.target].append(edge)
     phase: dict[str, int] = {}
     for nid in order:
-        phase[nid] = max(
-            (phase[e.source.node] + (e.kind == "model") for e in incoming[nid]), default=0
-        )
+        level = 0
+        for e in incoming.get(nid, ()):
+            after = phase[e.source.node] + (e.kind == "model")
+            if after > level:
+                level = after
+        phase[nid] = level
     # A source read only by nodes of one later phase (a hold-out read by a validate node) joins
     # their phase: it is read in their job instead of materialized for it.
     reader_phases: dict[str, set[int]] = defaultdict(set)
     for edge in plan.edges:
-        if edge.kind == "data":
+        if edge.kind == "data" and edge.source.node not in incoming:  # sources only
             reader_phases[edge.source.node].add(phase[edge.target])
-    for nid in order:
-        if not incoming[nid] and len(reader_phases.get(nid, ())) == 1:
-            phase[nid] = next(iter(reader_phases[nid]))
+    for nid, phases in reader_phases.items():
+        if len(phases) == 1:
+            phase[nid] = next(iter(phases))
     owner = rule_owners(plan, order)
     parent = {nid: nid for nid in order}
+    # nodes may fuse when their (phase, engine, owner) match: numbered, so compared as ints
+    numbers: dict[tuple[int, str, str], int] = {}
+    key = {
+        nid: numbers.setdefault((phase[nid], engine_of[nid], owner[nid]), len(numbers))
+        for nid in order
+    }
 
     def find(x: str) -> str:
         while parent[x] != x:
@@ -313,24 +352,19 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
             x = parent[x]
         return x
 
-    def key(nid: str) -> tuple[int, str, str]:
-        return phase[nid], engine_of[nid], owner[nid]
-
-    consumers: dict[Channel, list[str]] = defaultdict(list)
+    # Consumers of one output in the same phase and engine share a job, so the output is
+    # materialized and read once (evaluate and predict on the same features, say): each joins
+    # the first such consumer of that output (node, port).
+    first_reader: dict[tuple[str, int, int], str] = {}
     for edge in plan.edges:
         if edge.kind != "data":
             continue
         src, dst = edge.source.node, edge.target
-        if key(src) == key(dst):
+        if key[src] == key[dst]:
             parent[find(dst)] = find(src)
-        consumers[edge.source].append(dst)
-    # Consumers of one output in the same phase and engine share a job, so the output is
-    # materialized and read once (evaluate and predict on the same features, say).
-    for readers in consumers.values():
-        first_of_key: dict[tuple[int, str, str], str] = {}
-        for reader in readers:
-            first = first_of_key.setdefault(key(reader), reader)
-            parent[find(reader)] = find(first)
+        first = first_reader.setdefault((src, edge.source.port, key[dst]), dst)
+        if first != dst:
+            parent[find(dst)] = find(first)
     groups: dict[str, list[str]] = {}
     for nid in order:
         groups.setdefault(find(nid), []).append(nid)
@@ -340,6 +374,7 @@ def _fuse(plan: LogicalPlan, engine_of: dict[str, str], order: list[str]) -> lis
 def _job_names(groups: list[list[str]], nodes: dict[str, Node]) -> list[str]:
     """A job is named after its most telling node (train > write > predict > evaluate > last)."""
     names: list[str] = []
+    taken: set[str] = set()
     for members in groups:
         chosen = members[-1]
         for kind in _NAMING_PRIORITY:
@@ -348,10 +383,11 @@ def _job_names(groups: list[list[str]], nodes: dict[str, Node]) -> list[str]:
                 chosen = hits[-1]
                 break
         name, n = chosen, 1
-        while name in names:
+        while name in taken:
             n += 1
             name = f"{chosen}_{n}"
         names.append(name)
+        taken.add(name)
     return names
 
 
@@ -375,22 +411,29 @@ def _intermediate_nodes(
 
 
 def _check_job_dag(groups: list[list[str]], deps: dict[int, set[int]], names: list[str]) -> None:
-    state: dict[int, int] = {}
-
-    def visit(i: int, path: list[int]) -> None:
-        if state.get(i) == 2:
-            return
-        if state.get(i) == 1:
-            cycle = [names[j] for j in path[path.index(i) :]] + [names[i]]
-            raise InvalidPlan(
-                "engine boundaries make jobs depend on each other in a cycle: "
-                f"{' -> '.join(cycle)}; "
-                "set engine= on the nodes so each engine's part is contiguous"
-            )
-        state[i] = 1
-        for d in sorted(deps[i]):
-            visit(d, [*path, i])
-        state[i] = 2
-
-    for i in range(len(groups)):
-        visit(i, [])
+    """Depth-first from each job in turn, its dependencies in job order; the first cycle met
+    is the one named. An explicit stack, not recursion: how deep a chain of jobs goes is not
+    bounded by Python's recursion limit (1,000 frames)."""
+    state: dict[int, int] = {}  # 1: on the current path, 2: done
+    for start in range(len(groups)):
+        if state.get(start):
+            continue
+        state[start] = 1
+        path = [start]
+        pending = [iter(sorted(deps[start]))]
+        while pending:
+            d = next(pending[-1], None)
+            if d is None:
+                state[path.pop()] = 2
+                pending.pop()
+            elif state.get(d) == 1:
+                cycle = [names[j] for j in path[path.index(d) :]] + [names[d]]
+                raise InvalidPlan(
+                    "engine boundaries make jobs depend on each other in a cycle: "
+                    f"{' -> '.join(cycle)}; "
+                    "set engine= on the nodes so each engine's part is contiguous"
+                )
+            elif d not in state:
+                state[d] = 1
+                path.append(d)
+                pending.append(iter(sorted(deps[d])))

@@ -48,8 +48,18 @@ def workflow_list(limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> Non
     )
 
 
+PLAN_ROWS = 200  # plan nodes `workflow show` draws by default; a table of 100,000 takes minutes
+
+
 @workflow_app.command("show")
-def workflow_show(name: str, limit: int = LIMIT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def workflow_show(
+    name: str,
+    limit: int = LIMIT_OPTION,
+    nodes: int = typer.Option(
+        PLAN_ROWS, "--nodes", min=0, help="Show at most this many plan nodes (0: all)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Show a workflow's versions, newest first, and the newest version's plan graph."""
     store = _store()
     workflow = store.get_workflow(name)
@@ -66,20 +76,30 @@ def workflow_show(name: str, limit: int = LIMIT_OPTION, as_json: bool = JSON_OPT
     )
     if versions:
         graph = store.get_workflow_graph(name, versions[0].version)
+        shown = graph.nodes if nodes == 0 else graph.nodes[:nodes]
+        wanted = {node.id for node in shown}
+        inputs: dict[str, list[str]] = {}  # one pass over the edges, not one per node
+        for e in graph.edges:
+            if e.kind != "control" and e.target in wanted:
+                inputs.setdefault(e.target, []).append(
+                    e.source + (" (model)" if e.kind == "model" else "")
+                )
         rows = []
-        for node in graph.nodes:
-            inputs = ", ".join(
-                e.source + (" (model)" if e.kind == "model" else "")
-                for e in graph.edges
-                if e.target == node.id and e.kind != "control"
-            )
+        for node in shown:
             what = node.component or node.example or ""
-            rows.append((node.id, node.kind, what, node.engine, inputs or "-"))
+            rows.append(
+                (node.id, node.kind, what, node.engine, ", ".join(inputs.get(node.id, [])) or "-")
+            )
         print_table(
             f"plan of version {versions[0].version}",
             ["node", "kind", "uses", "engine", "inputs"],
             rows,
         )
+        if len(shown) < len(graph.nodes):
+            typer.echo(
+                f"... and {len(graph.nodes) - len(shown)} more of {len(graph.nodes)} nodes "
+                "(--nodes N shows more, --nodes 0 all)"
+            )
 
 
 # -- execution --------------------------------------------------------------------------------

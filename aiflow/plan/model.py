@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -131,26 +132,91 @@ class LogicalPlan(_Frozen):
     actions: list[ActionRule] = Field(default_factory=list)
 
     def node(self, node_id: str) -> Node:
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
+        """The (first) node with id ``node_id``; ``KeyError`` if there is none."""
+        return memo(self, "node_index", _node_index)[node_id]
 
     def inputs_of(self, node_id: str) -> list[DataEdge]:
-        return sorted((e for e in self.edges if e.target == node_id), key=lambda e: e.target_port)
+        """The edges into ``node_id``, in port order (declaration order within a port)."""
+        return list(memo(self, "inputs_index", _inputs_index).get(node_id, ()))
 
     def canonical_json(self) -> str:
-        data = self.model_dump(mode="json")
-        if not data["actions"]:  # plans without rules hash as they did before rules existed
-            del data["actions"]
-        for node in data["nodes"]:  # nor do nodes without deployer options
-            if not node["deploy"]:
-                del node["deploy"]
-        return canonical_json(data)
+        return plan_canonical_json(self.model_dump(mode="json"))
 
     def hash(self) -> str:
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+        return plan_hash(self.model_dump(mode="json"))
+
+
+def plan_canonical_json(data: dict[str, Any]) -> str:
+    """The canonical JSON of a plan's ``model_dump(mode="json")``, which is left as it was:
+    ``submit_workflow`` stores that dump and hashes it, instead of dumping 100,000 nodes twice.
+    Plans without rules hash as they did before rules existed, nor do nodes without deployer
+    options: those empty values are set aside while the JSON is written, then put back last,
+    where ``model_dump`` has them (copying 100,000 nodes without them took longer than the
+    JSON itself)."""
+    set_aside = [node for node in data["nodes"] if not node["deploy"]]
+    deploys = [node.pop("deploy") for node in set_aside]
+    actions = data.pop("actions") if not data["actions"] else None
+    try:
+        return canonical_json(data)
+    finally:
+        if actions is not None:
+            data["actions"] = actions
+        for node, deploy in zip(set_aside, deploys, strict=True):
+            node["deploy"] = deploy
+
+
+def plan_hash(data: dict[str, Any]) -> str:
+    """``LogicalPlan.hash`` of a plan's ``model_dump(mode="json")``."""
+    return hashlib.sha256(plan_canonical_json(data).encode()).hexdigest()
 
 
 def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+T = TypeVar("T")
+
+
+def memo(plan: LogicalPlan, name: str, compute: Callable[[LogicalPlan], T]) -> T:
+    """``compute(plan)``, computed once per plan: a plan is frozen, and a 100,000-node plan is
+    asked for its node index or topological order by several passes (validation, translation,
+    the graph API). Kept in the instance's ``__dict__`` beside the fields (pydantic compares,
+    dumps and hashes fields only) with the lists it was computed from: a ``model_copy`` with
+    other nodes or edges carries the entry along, and recomputes since its lists differ."""
+    nodes, edges, control, actions = plan.nodes, plan.edges, plan.control_edges, plan.actions
+    sizes = (len(nodes), len(edges), len(control), len(actions))
+    state = plan.__dict__
+    hit = state.get(_MEMO_PREFIX + name)
+    if hit is not None:  # (called per node by some passes: no loop, no generator here)
+        lists, sized, value = hit
+        if (
+            sized == sizes
+            and lists[0] is nodes
+            and lists[1] is edges
+            and lists[2] is control
+            and lists[3] is actions
+        ):
+            return cast(T, value)
+    value = compute(plan)
+    state[_MEMO_PREFIX + name] = ((nodes, edges, control, actions), sizes, value)
+    return value
+
+
+_MEMO_PREFIX = "__aiflow_memo_"
+
+
+def _node_index(plan: LogicalPlan) -> dict[str, Node]:
+    index: dict[str, Node] = {}
+    for node in plan.nodes:
+        index.setdefault(node.id, node)
+    return index
+
+
+def _inputs_index(plan: LogicalPlan) -> dict[str, list[DataEdge]]:
+    inputs: dict[str, list[DataEdge]] = {}
+    for edge in plan.edges:
+        inputs.setdefault(edge.target, []).append(edge)
+    for edges in inputs.values():
+        if len(edges) > 1:
+            edges.sort(key=lambda e: e.target_port)  # stable: declaration order within a port
+    return inputs

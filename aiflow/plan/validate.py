@@ -11,36 +11,51 @@ from collections import defaultdict
 from pathlib import Path
 
 from aiflow.errors import InvalidPlan
-from aiflow.plan.model import MODES, LogicalPlan, Node, NodeKind
+from aiflow.plan.model import MODES, LogicalPlan, Node, NodeKind, memo
 from aiflow.plan.properties import check_properties
 
 
 def topological_order(plan: LogicalPlan) -> list[str]:
     """Node ids in an order where every node follows its data and control upstreams,
-    stable (ties broken by declaration order); ``InvalidPlan`` naming a cycle's nodes."""
-    order_index = {n.id: i for i, n in enumerate(plan.nodes)}
-    downstream: dict[str, set[str]] = defaultdict(set)
-    indegree = {n.id: 0 for n in plan.nodes}
+    stable (ties broken by declaration order); ``InvalidPlan`` naming a cycle's nodes.
+    Computed once per plan (validation and translation both ask)."""
+    return list(memo(plan, "topological_order", _topological_order))
+
+
+def _topological_order(plan: LogicalPlan) -> list[str]:
+    # Positions, not ids, in the loops: list indexing instead of hashing strings. A repeated id
+    # (a stored plan could hold one) stands for its last node, as it always did.
+    ids = [n.id for n in plan.nodes]
+    index = {nid: i for i, nid in enumerate(ids)}
+    indegree = [0] * len(ids)
+    downstream: dict[int, list[int]] = defaultdict(list)
     pairs = {(e.source.node, e.target) for e in plan.edges}
-    pairs |= {(c.upstream, c.downstream) for c in plan.control_edges}
+    pairs.update((c.upstream, c.downstream) for c in plan.control_edges)
+    forward = len(index) == len(ids)  # every edge points to a later node (so far)
     for up, down in pairs:
-        if up not in indegree or down not in indegree:
-            missing = up if up not in indegree else down
+        u, d = index.get(up), index.get(down)
+        if u is None or d is None:
+            missing = up if u is None else down
             raise InvalidPlan(f"edge refers to node '{missing}', which is not in the workflow")
-        downstream[up].add(down)
-        indegree[down] += 1
-    ready = [order_index[n] for n, d in indegree.items() if d == 0]
+        downstream[u].append(d)
+        indegree[d] += 1
+        forward = forward and u < d
+    if forward:
+        # The usual plan (nodes declared after their inputs): declaration order is the
+        # answer, as the queue below would find it one node at a time.
+        return ids
+    ready = [i for i in index.values() if indegree[i] == 0]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        node = plan.nodes[heapq.heappop(ready)].id
-        order.append(node)
-        for nxt in downstream[node]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                heapq.heappush(ready, order_index[nxt])
-    if len(order) != len(plan.nodes):
-        stuck = sorted((n for n, d in indegree.items() if d > 0), key=order_index.__getitem__)
+        i = heapq.heappop(ready)
+        order.append(ids[i])
+        for j in downstream.get(i, ()):
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) != len(ids):
+        stuck = [ids[i] for i in sorted(index.values()) if indegree[i] > 0]
         raise InvalidPlan(
             f"workflow '{plan.workflow}' has a cycle through nodes {stuck} "
             "(check af.run_after calls)"

@@ -65,9 +65,23 @@ def submit_workflow(
 ) -> tuple[Execution, PhysicalPlan]:
     """Record ``wf`` (a new workflow version only if plan or code changed), the triggers of
     its event-driven jobs and a queued execution of the others; nothing runs yet."""
+    from aiflow.plan.gc_pause import paused_gc
+
+    with paused_gc():  # (aiflow.plan.gc_pause: a third of a big plan's time otherwise)
+        return _submit(wf, mode=mode, engine=engine, deployer=deployer, store=store)
+
+
+def _submit(
+    wf: Workflow,
+    *,
+    mode: str,
+    engine: str | None,
+    deployer: str | None,
+    store: MetaStore | None,
+) -> tuple[Execution, PhysicalPlan]:
     from aiflow.deployers import get_deployer
     from aiflow.plan import snapshot
-    from aiflow.plan.model import NodeKind
+    from aiflow.plan.model import NodeKind, plan_hash
     from aiflow.store.sql_store import ExampleCreate, MetaStore
     from aiflow.translators import translator_for
 
@@ -104,7 +118,9 @@ def submit_workflow(
         "snapshot_uri": snapshot_uri,
         "entrypoint": snap.entrypoint,
     }
-    jobs = [_job_create(job.model_copy(update=located)) for job in physical.jobs]
+    plan_data = plan.model_dump(mode="json")  # once: stored, hashed, and its nodes reused
+    dumped = {id(node): data for node, data in zip(plan.nodes, plan_data["nodes"], strict=True)}
+    jobs = [_job_create(job.model_copy(update=located), dumped) for job in physical.jobs]
     engine = engine or plan.engine
     rules = _rules(wf.name, physical, jobs, mode=mode, engine=engine, deployer=deployer)
     jobs = [job for job, spec in zip(jobs, physical.jobs, strict=True) if not spec.rules]
@@ -112,8 +128,8 @@ def submit_workflow(
     store = store or MetaStore()
     version = store.register_workflow_version(
         wf.name,
-        plan.model_dump(mode="json"),
-        plan.hash(),
+        plan_data,
+        plan_hash(plan_data),
         snap.hash,
         snapshot_uri,
         list(examples.values()),
@@ -175,13 +191,21 @@ def _check_options(
         deployer.check_overrides(merged[deployer.name], f"job '{job}'")
 
 
-def _job_create(job: JobSpec) -> JobCreate:
+def _job_create(job: JobSpec, dumped: dict[int, dict[str, Any]] | None = None) -> JobCreate:
+    """The job as recorded; ``dumped`` holds the JSON of nodes already dumped (by object
+    id: a job's logical nodes are the plan's own objects), so 100,000 nodes are dumped once."""
     from aiflow.schemas.inputs import JobCreate
 
+    if dumped:
+        spec = job.model_dump(mode="json", exclude={"nodes"})
+        spec["nodes"] = [dumped.get(id(node)) or node.model_dump(mode="json") for node in job.nodes]
+        spec = {field: spec[field] for field in type(job).model_fields}  # the usual key order
+    else:
+        spec = job.model_dump(mode="json")
     return JobCreate(
         name=job.name,
         engine=job.engine,
-        spec=job.model_dump(mode="json"),
+        spec=spec,
         depends_on=job.depends_on,
         max_retries=job.retries,
         retry_delay=job.retry_delay,

@@ -321,16 +321,21 @@ def _validate_graph(jobs: list[JobCreate]) -> None:
                     f"job '{job.name}' depends on unknown job '{dep}' (jobs: {sorted(names)})"
                 )
     # Kahn's algorithm: whatever cannot be ordered is on (or behind) a cycle, which would leave
-    # the scheduler waiting forever.
+    # the scheduler waiting forever. Each job's dependents are listed once, so this is linear
+    # in jobs and edges (thousands of jobs scanned every job per job released).
     waiting = {job.name: set(job.depends_on) for job in jobs}
+    dependents: dict[str, list[str]] = {}
+    for name, deps in waiting.items():
+        for dep in deps:
+            dependents.setdefault(dep, []).append(name)
     ready = [name for name, deps in waiting.items() if not deps]
     while ready:
         done = ready.pop()
-        for name, deps in waiting.items():
-            if done in deps:
-                deps.discard(done)
-                if not deps:
-                    ready.append(name)
+        for name in dependents.get(done, ()):
+            deps = waiting[name]
+            deps.discard(done)
+            if not deps:
+                ready.append(name)
     stuck = sorted(name for name, deps in waiting.items() if deps)
     if stuck:
         raise InvalidInput(f"job dependencies form a cycle through {stuck}")

@@ -10,12 +10,17 @@ want them. The other stores page the same way.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session, defer
 
-from aiflow.errors import NotFound
+from aiflow.errors import MetaStoreError, NotFound
+from aiflow.plan.gc_pause import paused_gc
 from aiflow.schemas.api import WorkflowGraph
 from aiflow.schemas.entities import ExampleMeta, Workflow, WorkflowVersion
 from aiflow.schemas.inputs import ExampleCreate
@@ -27,7 +32,6 @@ from aiflow.store._base import (
     insert_ignore,
     next_version,
     reject_duplicates,
-    upsert,
 )
 from aiflow.store.orm import SqlExample, SqlWorkflow, SqlWorkflowVersion, utcnow
 
@@ -154,16 +158,40 @@ class WorkflowStore(StoreBase):
                 )
             ).one_or_none()
             if row is None:
-                raise NotFound(
-                    f"workflow '{name}' version {version} not found "
-                    f"(see `aiflow workflow show {name}`)"
-                )
+                raise _version_not_found(name, version)
             return row.to_entity(workflow.name)
 
     def get_workflow_graph(self, name: str, version: int) -> WorkflowGraph:
         """Version ``version`` of workflow ``name``'s plan as nodes and edges (what ``aiflow
-        workflow show`` draws and ``GET /workflows/{name}/versions/{version}/graph`` returns)."""
-        return WorkflowGraph.of(self.get_workflow_version_by_number(name, version))
+        workflow show`` draws and ``GET /workflows/{name}/versions/{version}/graph`` returns).
+
+        A big graph (``GRAPH_CACHE_FROM`` nodes or more) is kept, the last few per store: a
+        version's plan never changes, and reading and parsing 100,000 nodes takes seconds,
+        which paging through them (``GET .../graph/nodes``) would otherwise pay per page. The
+        graph returned is shared: read it, do not change it."""
+        with self._read() as session:
+            workflow = workflow_by_name(session, name)
+            row = session.scalars(
+                select(SqlWorkflowVersion)
+                .options(defer(SqlWorkflowVersion.plan))  # read only on a miss
+                .where(
+                    SqlWorkflowVersion.workflow_id == workflow.id,
+                    SqlWorkflowVersion.version == version,
+                )
+            ).one_or_none()
+            if row is None:
+                raise _version_not_found(name, version)
+            key = (row.id, row.plan_hash, workflow.name, version)
+            cache = self.__dict__.setdefault("_graph_cache", _GraphCache())
+            graph = cache.get(key)
+            if graph is not None:
+                return graph
+            recorded = row.to_entity(workflow.name)
+        with paused_gc():  # (aiflow.plan.gc_pause: most of the time for a big plan otherwise)
+            graph = WorkflowGraph.of(recorded)
+        if len(graph.nodes) >= GRAPH_CACHE_FROM:
+            cache.put(key, graph)
+        return graph
 
     def get_workflow_version(self, id: int) -> WorkflowVersion:
         with self._read() as session:
@@ -202,6 +230,40 @@ class WorkflowStore(StoreBase):
             return row.to_entity()
 
 
+def _version_not_found(name: str, version: int) -> NotFound:
+    return NotFound(
+        f"workflow '{name}' version {version} not found (see `aiflow workflow show {name}`)"
+    )
+
+
+GRAPH_CACHE_FROM: Final = 1_000  # nodes; a smaller graph is rebuilt in milliseconds
+_GRAPH_CACHE_SIZE: Final = 2
+
+
+class _GraphCache:
+    """The last ``_GRAPH_CACHE_SIZE`` big graphs read, by (version id, plan hash, workflow,
+    version): a store recreated at the same URL reuses ids, not with the same plans. Shared
+    by a server's request threads, hence the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._graphs: OrderedDict[tuple[int, str, str, int], WorkflowGraph] = OrderedDict()
+
+    def get(self, key: tuple[int, str, str, int]) -> WorkflowGraph | None:
+        with self._lock:
+            graph = self._graphs.get(key)
+            if graph is not None:
+                self._graphs.move_to_end(key)
+            return graph
+
+    def put(self, key: tuple[int, str, str, int], graph: WorkflowGraph) -> None:
+        with self._lock:
+            self._graphs[key] = graph
+            self._graphs.move_to_end(key)
+            while len(self._graphs) > _GRAPH_CACHE_SIZE:
+                self._graphs.popitem(last=False)
+
+
 def workflow_by_name(session: Session, name: str) -> SqlWorkflow:
     row = session.scalars(select(SqlWorkflow).where(SqlWorkflow.name == name)).one_or_none()
     if row is None:
@@ -209,33 +271,56 @@ def workflow_by_name(session: Session, name: str) -> SqlWorkflow:
     return row
 
 
+_CHUNK = 500  # names per IN (...) and rows per statement: far below every database's limits
+_EXAMPLE_FIELDS = ("columns", "format", "batch_uri", "stream_uri")
+
+
 def _upsert_examples(session: Session, examples: list[ExampleCreate]) -> None:
-    """Insert new examples, update changed ones; ``updated_at`` moves only on a real change."""
+    """Insert new examples, update changed ones; ``updated_at`` moves only on a real change.
+
+    In bulk, a statement per chunk of rows rather than per example: a 100,000-node workflow
+    declares thousands of examples, and a round trip each took seconds."""
     if not examples:
         return
-    names = [example.name for example in examples]
-    current = {
-        row.name: row
-        for row in session.scalars(select(SqlExample).where(SqlExample.name.in_(names)))
-    }
-    fields = ("columns", "format", "batch_uri", "stream_uri")
+    current: dict[str, SqlExample] = {}
+    for names in _chunks([example.name for example in examples]):
+        found = session.scalars(select(SqlExample).where(SqlExample.name.in_(names)))
+        current.update((row.name, row) for row in found)
     now = utcnow()
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for example in examples:
-        values = example.model_dump(include=set(fields))
+        values = example.model_dump(include=set(_EXAMPLE_FIELDS))
         row = current.get(example.name)
         if row is None:
-            # Upsert, not insert: another process may register the same example right now.
-            upsert(
-                session,
-                SqlExample,
-                {"name": example.name, "created_at": now, "updated_at": now, **values},
-                conflict=["name"],
-                update=[*fields, "updated_at"],
-            )
-        elif any(getattr(row, field) != values[field] for field in fields):
-            session.execute(
-                update(SqlExample)
-                .where(SqlExample.id == row.id)
-                .values(updated_at=now, **values)
-                .execution_options(synchronize_session=False)
-            )
+            new.append({"name": example.name, "created_at": now, "updated_at": now, **values})
+        elif any(getattr(row, field) != values[field] for field in _EXAMPLE_FIELDS):
+            changed.append({"id": row.id, "updated_at": now, **values})
+    for rows in _chunks(new):
+        # Upsert, not insert: another process may register the same examples right now.
+        session.execute(_example_upsert(session), rows)
+    for rows in _chunks(changed):  # ORM bulk UPDATE by primary key: one executemany
+        session.execute(update(SqlExample).execution_options(synchronize_session=False), rows)
+
+
+def _example_upsert(session: Session) -> Any:
+    """``upsert`` (``aiflow.store._base``) of examples as one statement for many rows."""
+    changes = [*_EXAMPLE_FIELDS, "updated_at"]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        ins = (postgresql if dialect == "postgresql" else sqlite).insert(SqlExample)
+        return ins.on_conflict_do_update(
+            index_elements=["name"], set_={c: ins.excluded[c] for c in changes}
+        )
+    if dialect in ("mysql", "mariadb"):
+        my_ins = mysql.insert(SqlExample)
+        return my_ins.on_duplicate_key_update({c: my_ins.inserted[c] for c in changes})
+    raise MetaStoreError(f"upsert not supported on {dialect}")  # pragma: no cover
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]

@@ -3,14 +3,23 @@ by submitting them, ``POST /executions``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse
 
-from aiflow.schemas.api import Page, WorkflowGraph, WorkflowPublic, WorkflowVersionPublic
+from aiflow.schemas.api import (
+    GraphEdge,
+    GraphNode,
+    Page,
+    WorkflowGraph,
+    WorkflowPublic,
+    WorkflowVersionPublic,
+)
+from aiflow.schemas.limits import INT32_MAX
 from aiflow.schemas.views import PhysicalPlanView, PlannedJob, SourceListing
 from aiflow.server.deps import Store, Viewer
 from aiflow.server.params import (
@@ -26,6 +35,7 @@ from aiflow.server.routes._paging import make_page
 from aiflow.server.sources import list_sources, read_source
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
+P = TypeVar("P", GraphNode, GraphEdge)
 
 
 @router.get("")
@@ -67,8 +77,64 @@ def get_workflow_graph(
     name: Name, version: VersionNumber, store: Store, _: Viewer
 ) -> WorkflowGraph:
     """The version's logical plan as nodes and edges: ``data`` edges carry records, ``model``
-    edges a trained model, ``control`` edges only order nodes (``af.run_after``)."""
+    edges a trained model, ``control`` edges only order nodes (``af.run_after``). Whole: for
+    a plan of thousands of nodes, page through ``/graph/nodes`` and ``/graph/edges``."""
     return store.get_workflow_graph(name, version)
+
+
+# A graph's pages are larger than other lists': its items are small, and a client drawing a
+# 100,000-node plan would otherwise need 200 requests per collection.
+MAX_GRAPH_PAGE: Final = 10_000
+DEFAULT_GRAPH_PAGE: Final = 1_000
+GraphLimit = Annotated[
+    int, Query(ge=1, le=MAX_GRAPH_PAGE, description=f"page size, at most {MAX_GRAPH_PAGE}")
+]
+GraphCursor = Annotated[
+    int | None,
+    Query(ge=1, le=INT32_MAX, description="`next_cursor` of the previous page"),
+]
+
+
+@router.get("/{name}/versions/{version}/graph/nodes")
+def list_workflow_graph_nodes(
+    name: Name,
+    version: VersionNumber,
+    store: Store,
+    _: Viewer,
+    cursor: GraphCursor = None,
+    limit: GraphLimit = DEFAULT_GRAPH_PAGE,
+    count: Count = False,
+) -> Page[GraphNode]:
+    """The nodes of ``/graph``, a page at a time, in the same order (the plan's)."""
+    return graph_page(store.get_workflow_graph(name, version).nodes, cursor, limit, count)
+
+
+@router.get("/{name}/versions/{version}/graph/edges")
+def list_workflow_graph_edges(
+    name: Name,
+    version: VersionNumber,
+    store: Store,
+    _: Viewer,
+    cursor: GraphCursor = None,
+    limit: GraphLimit = DEFAULT_GRAPH_PAGE,
+    count: Count = False,
+) -> Page[GraphEdge]:
+    """The edges of ``/graph``, a page at a time, in the same order (each node's inputs in
+    port order, then control edges)."""
+    return graph_page(store.get_workflow_graph(name, version).edges, cursor, limit, count)
+
+
+def graph_page(items: Sequence[P], cursor: int | None, limit: int, count: bool) -> Page[P]:
+    """Items ``cursor`` to ``cursor + limit`` of a recorded version's graph. A version never
+    changes, so a position is a stable cursor (it counts the items already returned)."""
+    start = cursor or 0
+    data = list(items[start : start + limit])
+    end = start + len(data)
+    return Page[Any](
+        data=data,
+        next_cursor=str(end) if end < len(items) else None,
+        total=len(items) if count else None,
+    )
 
 
 @router.get(
