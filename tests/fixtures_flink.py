@@ -76,3 +76,13 @@ def two_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_settings()
     yield
     reset_settings()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gateway_pools_end_with_the_session() -> Iterator[None]:
+    """Flink jobs of the local deployer start a gateway pool (``aiflow.translators.flink
+    .gateways``) that outlives them by design; the test session does not leave it behind."""
+    yield
+    from aiflow.translators.flink.gateways import stop_pools
+
+    stop_pools()

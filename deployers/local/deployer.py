@@ -55,6 +55,7 @@ from .warm import servers as forkservers
 if TYPE_CHECKING:
     from aiflow.config import Settings
 
+DEPLOYER_ENV = "AIFLOW_DEPLOYER"  # which deployer started the job: "local" here
 _REAP_INTERVAL = 0.005  # when waiting for an exit without a pidfd to sleep on
 _WARMING_WAIT = 10.0  # s a first job waits for a fork server still importing, then starts cold
 
@@ -257,8 +258,9 @@ class LocalDeployer(Deployer):
     @staticmethod
     def _job_env(extra: dict[str, str]) -> dict[str, str]:
         # The driver's environment minus credentials (a server's secret, the store URL): the
-        # job gets its own, if any, through launch.env.
-        return {**without_credentials(os.environ), **extra}
+        # job gets its own, if any, through launch.env. DEPLOYER_ENV tells the job it runs on
+        # this machine's deployer (a Flink job may start the machine's gateway pool).
+        return {**without_credentials(os.environ), DEPLOYER_ENV: "local", **extra}
 
     def _warm_server(self, launch: JobLaunch, env: dict[str, str]) -> warm.ForkServer | None:
         """The fork server to start this job from, if the job is one it can run and it is

@@ -58,7 +58,12 @@ def test_stop_cancels_the_flink_job_while_the_gateway_jvm_hangs(
     cli = Cli(
         aiflow_home,
         tmp_path,
-        {"AIFLOW__FLINK__REST_URL": flink_session, "AIFLOW__SCHEDULER__KILL_GRACE": "30"},
+        {
+            "AIFLOW__FLINK__REST_URL": flink_session,
+            "AIFLOW__SCHEDULER__KILL_GRACE": "30",
+            # a JVM of the job's own, in its process group (an adopted warm one is not)
+            "AIFLOW__FLINK__WARM_GATEWAYS": "0",
+        },
     )
     rest = FlinkRest(flink_session)
     started = cli.json("run", str(tmp_path / "wf.py"), "--mode", "stream", "--detach")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiflow.errors import AiflowError, DeploymentError, InvalidPlan, UserCodeError
 from aiflow.translators.engine import Engine, Operator, operator_for, register_engine
-from aiflow.translators.flink import stopping
+from aiflow.translators.flink import gateways, stopping
 from aiflow.translators.flink.settings import flink_settings
 
 if TYPE_CHECKING:
@@ -276,6 +276,7 @@ class FlinkEngine(Engine):
             jars=_connector_jars(spec),
             config=config,
         )
+        info.update(gateways.describe())  # a warm JVM from the pool, or its own
         job = FlinkJob(t_env, ctx, spec)
         try:
             for node in spec.nodes:

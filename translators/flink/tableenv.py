@@ -21,6 +21,7 @@ Arrow batches of 10k rows (10x fewer Python calls than the default; see the prob
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -46,6 +47,8 @@ _JDK_GLOBS = (
     "/Library/Java/JavaVirtualMachines/*/Contents/Home",
 )
 
+log = logging.getLogger(__name__)
+
 
 def create_table_env(
     mode: str,
@@ -70,6 +73,7 @@ def create_table_env(
     )
     options.update(config or {})
     os.environ["JAVA_HOME"] = str(find_java_home(flink.java_home))  # the gateway JVM reads it
+    _connect_gateway(flink)
     conf = Configuration()
     for key, value in options.items():
         conf.set_string(key, value)
@@ -98,6 +102,7 @@ def create_stream_env(
     if parallelism is not None:
         options["parallelism.default"] = str(parallelism)
     os.environ["JAVA_HOME"] = str(find_java_home(flink.java_home))
+    _connect_gateway(flink)
     conf = Configuration()
     for key, value in options.items():
         conf.set_string(key, value)
@@ -224,6 +229,28 @@ def _ship_python_jar(flink: FlinkSettings) -> bool:
     from aiflow.translators.flink.rest import FlinkRest
 
     return not FlinkRest(flink.rest_url, timeout=10.0).has_python_jar()
+
+
+def _connect_gateway(flink: FlinkSettings) -> None:
+    """This process's first gateway: a warm JVM from the pool when one is ready
+    (``aiflow.translators.flink.gateways``), its log moved to the job's directory; else PyFlink
+    launches one when the environment is created, as it always did."""
+    from aiflow.translators.flink import gateways
+
+    if not gateways.adopt(flink):
+        return
+    from pyflink.java_gateway import get_gateway
+
+    try:
+        get_gateway()
+    except Exception as exc:  # gone since the pool handed it out: launch our own
+        log.warning("the warm Flink gateway JVM did not answer (%s): launching one", exc)
+        gateways.give_up()
+        return
+    try:
+        gateways.log_to(os.environ.get("FLINK_LOG_DIR"), os.environ.get("LOG4J_PROPERTIES"))
+    except Exception as exc:  # the job runs; only its JVM log stays in the pool's directory
+        log.warning("could not move the Flink gateway JVM's log to the job's: %s", exc)
 
 
 @contextlib.contextmanager
