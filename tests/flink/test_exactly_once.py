@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Cli, drop
+from tests.flink.workflows import DOUBLE
 from tests.services import wait_for
 
 if TYPE_CHECKING:
@@ -21,21 +22,16 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 
-WORKFLOW = """
-import aiflow as af
-
-class Double(af.Transformer):
-    output_schema = {"x": "bigint", "x2": "bigint"}
-
-    def transform(self, batch):
-        return batch.assign(x2=batch["x"] * 2)
-
+WORKFLOW = (
+    DOUBLE
+    + """
 numbers = af.Example("numbers", schema={"x": "bigint"}, stream_uri="in/")
 with af.workflow("once", engine="flink") as wf:
     doubled = af.transform(af.read_example(numbers, stream={"poll_interval": 0.5}), Double(),
                            retries=4, retry_delay=3)
     af.write_example(doubled, af.Example("doubled", stream_uri="out/"))
 """
+)
 
 FILES, ROWS = 6, 50
 

@@ -13,24 +13,20 @@ import pytest
 
 from aiflow.translators.flink import gateways
 from tests.e2e.conftest import Cli
+from tests.flink.workflows import DOUBLE
 from tests.services import alive, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 
-WORKFLOW = """
-import aiflow as af
-
-class Double(af.Transformer):
-    output_schema = {"x": "bigint", "x2": "bigint"}
-
-    def transform(self, batch):
-        return batch.assign(x2=batch["x"] * 2)
-
+WORKFLOW = (
+    DOUBLE
+    + """
 numbers = af.Example("numbers", schema={"x": "bigint"}, batch_uri="numbers.csv")
 with af.workflow("gateways", engine="flink") as wf:
     doubled = af.transform(af.read_example(numbers), Double())
     af.write_example(doubled, af.Example("doubled", batch_uri="out/doubled.csv"))
 """
+)
 
 
 def test_launch_environment_decides_which_pool() -> None:

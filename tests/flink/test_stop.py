@@ -15,24 +15,20 @@ import psutil
 import pytest
 
 from tests.e2e.conftest import Cli
+from tests.flink.workflows import DOUBLE
 from tests.services import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.flink]
 
-WORKFLOW = """
-import aiflow as af
-
-class Double(af.Transformer):
-    output_schema = {"x": "bigint", "x2": "bigint"}
-
-    def transform(self, batch):
-        return batch.assign(x2=batch["x"] * 2)
-
+WORKFLOW = (
+    DOUBLE
+    + """
 numbers = af.Example("numbers", schema={"x": "bigint"}, stream_uri="in/")
 with af.workflow("frozen", engine="flink") as wf:
     doubled = af.transform(af.read_example(numbers, stream={"poll_interval": 0.2}), Double())
     af.write_example(doubled, af.Example("doubled", stream_uri="out/"))
 """
+)
 
 
 def _gateway_jvm(job_id: int) -> psutil.Process:
