@@ -49,7 +49,6 @@ _WARM_QUERY = "INSERT INTO dst SELECT a * 2, UPPER(b), c + 1 FROM src WHERE a > 
 class Jvm:
     proc: subprocess.Popen[bytes]
     port: int
-    log: IO[bytes]
     owner_pidfd: int | None = None
     ended: float | None = None  # when its stdin was closed
     threads: list[threading.Thread] = field(default_factory=list)
@@ -66,10 +65,7 @@ class Jvm:
         if force:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
-        if self.proc.poll() is None:
-            return False
-        self.log.close()
-        return True
+        return self.proc.poll() is not None
 
 
 class Pool:
@@ -124,20 +120,19 @@ class Pool:
             info = Path(scratch) / "port"
             env = dict(os.environ, _PYFLINK_CONN_INFO_PATH=str(info))
             proc = _launch_dying_with_us(env)
-            out = open(self.logs / f"jvm-{proc.pid}.stderr", "ab")  # noqa: SIM115 - kept open
-            drain = threading.Thread(target=_copy, args=(proc.stderr, out), daemon=True)
+            drain = threading.Thread(target=_copy, args=(proc.stderr, proc.pid), daemon=True)
             drain.start()
             deadline = time.monotonic() + _START_TIMEOUT
             while not info.is_file() or info.stat().st_size < 4:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
-                    raise RuntimeError(f"gateway JVM exited before its port (see {out.name})")
+                    raise RuntimeError("gateway JVM exited before its port (its stderr is above)")
                 time.sleep(0.05)
             port = struct.unpack("!I", info.read_bytes()[:4])[0]
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        return Jvm(proc, port, out, threads=[drain])
+        return Jvm(proc, port, threads=[drain])
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -266,13 +261,17 @@ def warm(port: int) -> None:
         gateway.close()
 
 
-def _copy(source: IO[bytes] | None, target: IO[bytes]) -> None:
+def _copy(source: IO[bytes] | None, pid: int) -> None:
+    """A JVM's stderr into the pool's log, each line naming the JVM (PyFlink's launcher's
+    warning about a module of newer JDKs, said by every JVM, left out)."""
     if source is None:
         return
     for line in iter(source.readline, b""):
-        with contextlib.suppress(ValueError, OSError):  # closed with its JVM
-            target.write(line)
-            target.flush()
+        if b"Unknown module: jdk.proxy2" in line:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            sys.stderr.write(f"jvm {pid}: {line.decode(errors='replace')}")
+            sys.stderr.flush()
 
 
 def serve(pool: Pool) -> None:
