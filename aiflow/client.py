@@ -29,7 +29,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from aiflow.client_models import ModelCenterMixin
 from aiflow.errors import AiflowError, ApiError, InvalidInput, InvalidPlan, NotFound, error_for
-from aiflow.schemas.api import Page, WorkflowGraph, WorkflowVersionPublic
+from aiflow.schemas.api import GraphEdge, GraphNode, Page, WorkflowGraph, WorkflowVersionPublic
 from aiflow.schemas.entities import (
     ApiToken,
     Event,
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 TOKEN_ENV = "AIFLOW__CLIENT__TOKEN"
 API_PREFIX = "/api/v1"
+DEFAULT_GRAPH_PAGE = 1_000  # the server's default page of a graph's nodes or edges
 SUBMIT_TIMEOUT = 180.0  # s: the server imports and plans the workflow before answering
 MAX_STOP_WAIT: Final = 60.0  # s: the most ``POST /executions/{id}/stop?wait=`` accepts
 
@@ -143,6 +144,33 @@ class Client(ModelCenterMixin):
         return WorkflowGraph.model_validate(
             self._get(f"/workflows/{_name('workflow', name)}/versions/{version}/graph")
         )
+
+    def page_workflow_graph_nodes(
+        self,
+        name: str,
+        version: int,
+        *,
+        cursor: int | None = None,
+        limit: int = DEFAULT_GRAPH_PAGE,
+        count: bool = False,
+    ) -> Page[GraphNode]:
+        """A page of ``get_workflow_graph``'s nodes, in its order: a 100,000-node version is
+        read (or shown) a page at a time instead of in one response."""
+        path = f"/workflows/{_name('workflow', name)}/versions/{version}/graph/nodes"
+        return self._page(GraphNode, path, cursor=cursor, limit=limit, count=count)
+
+    def page_workflow_graph_edges(
+        self,
+        name: str,
+        version: int,
+        *,
+        cursor: int | None = None,
+        limit: int = DEFAULT_GRAPH_PAGE,
+        count: bool = False,
+    ) -> Page[GraphEdge]:
+        """A page of ``get_workflow_graph``'s edges, in its order."""
+        path = f"/workflows/{_name('workflow', name)}/versions/{version}/graph/edges"
+        return self._page(GraphEdge, path, cursor=cursor, limit=limit, count=count)
 
     # -- executions ---------------------------------------------------------------------------
 

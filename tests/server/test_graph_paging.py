@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aiflow.client import Client
 from aiflow.config import ServerSettings, Settings
 from aiflow.plan.model import Channel, ControlEdge, DataEdge, LogicalPlan, Node, NodeKind
 from aiflow.server.app import create_app
@@ -137,3 +138,22 @@ def test_an_unknown_version_is_404_naming_it(dev_app: tuple[str, MetaStore]) -> 
         response = httpx.get(f"{url}/workflows/{name}/versions/7/graph/{collection}")
         assert response.status_code == 404
         assert f"'{name}' version 7" in response.json()["detail"]
+
+
+def test_the_client_reads_a_graph_a_page_at_a_time(dev_app: tuple[str, MetaStore]) -> None:
+    url, store = dev_app
+    size = 1_200
+    record(store, chain_plan("paged", size))
+    with Client(url.removesuffix(API)) as client:
+        whole = client.get_workflow_graph("paged", 1)
+        first = client.page_workflow_graph_nodes("paged", 1, count=True)
+        assert first.total == size and len(first.data) == 1_000  # the default page
+        nodes = list(first.data)
+        cursor = first.next_cursor
+        while cursor is not None:
+            page = client.page_workflow_graph_nodes("paged", 1, cursor=int(cursor), limit=150)
+            nodes.extend(page.data)
+            cursor = page.next_cursor
+        assert nodes == whole.nodes
+        edges = client.page_workflow_graph_edges("paged", 1, limit=MAX_GRAPH_PAGE)
+        assert edges.next_cursor is None and edges.data == whole.edges
