@@ -237,18 +237,24 @@ def upsert(
     update: Sequence[str],
 ) -> None:
     """INSERT, or UPDATE the ``update`` columns of the row with the same ``conflict`` key."""
+    session.execute(upsert_statement(session, model, conflict, update), values)
+
+
+def upsert_statement(
+    session: Session, model: type[Base], conflict: Sequence[str], update: Sequence[str]
+) -> Any:
+    """``upsert``'s statement without its values: executed with a list of rows, it upserts
+    them all in one executemany."""
     dialect = session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        ins = (postgresql if dialect == "postgresql" else sqlite).insert(model).values(values)
-        stmt = ins.on_conflict_do_update(
+        ins = (postgresql if dialect == "postgresql" else sqlite).insert(model)
+        return ins.on_conflict_do_update(
             index_elements=list(conflict), set_={c: ins.excluded[c] for c in update}
         )
-        session.execute(stmt)
-    elif dialect in ("mysql", "mariadb"):
-        my_stmt = mysql.insert(model).values(values)
-        session.execute(my_stmt.on_duplicate_key_update({c: my_stmt.inserted[c] for c in update}))
-    else:  # pragma: no cover - db.get_engine rejects other dialects
-        raise MetaStoreError(f"upsert not supported on {dialect}")
+    if dialect in ("mysql", "mariadb"):
+        my_ins = mysql.insert(model)
+        return my_ins.on_duplicate_key_update({c: my_ins.inserted[c] for c in update})
+    raise MetaStoreError(f"upsert not supported on {dialect}")  # pragma: no cover
 
 
 def add_event(session: Session, key: str, type: str, value: str = "") -> SqlEvent:

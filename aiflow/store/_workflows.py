@@ -10,16 +10,16 @@ want them. The other stores page the same way.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
-from aiflow.errors import MetaStoreError, NotFound
+from aiflow.errors import NotFound
 from aiflow.plan.gc_pause import paused_gc
 from aiflow.schemas.api import WorkflowGraph
 from aiflow.schemas.entities import ExampleMeta, Workflow, WorkflowVersion
@@ -32,6 +32,7 @@ from aiflow.store._base import (
     insert_ignore,
     next_version,
     reject_duplicates,
+    upsert_statement,
 )
 from aiflow.store.orm import SqlExample, SqlWorkflow, SqlWorkflowVersion, utcnow
 
@@ -161,6 +162,10 @@ class WorkflowStore(StoreBase):
                 raise _version_not_found(name, version)
             return row.to_entity(workflow.name)
 
+    @functools.cached_property
+    def _graph_cache(self) -> _GraphCache:
+        return _GraphCache()
+
     def get_workflow_graph(self, name: str, version: int) -> WorkflowGraph:
         """Version ``version`` of workflow ``name``'s plan as nodes and edges (what ``aiflow
         workflow show`` draws and ``GET /workflows/{name}/versions/{version}/graph`` returns).
@@ -182,7 +187,7 @@ class WorkflowStore(StoreBase):
             if row is None:
                 raise _version_not_found(name, version)
             key = (row.id, row.plan_hash, workflow.name, version)
-            cache = self.__dict__.setdefault("_graph_cache", _GraphCache())
+            cache = self._graph_cache
             graph = cache.get(key)
             if graph is not None:
                 return graph
@@ -298,24 +303,12 @@ def _upsert_examples(session: Session, examples: list[ExampleCreate]) -> None:
             changed.append({"id": row.id, "updated_at": now, **values})
     for rows in _chunks(new):
         # Upsert, not insert: another process may register the same examples right now.
-        session.execute(_example_upsert(session), rows)
+        statement = upsert_statement(
+            session, SqlExample, ["name"], [*_EXAMPLE_FIELDS, "updated_at"]
+        )
+        session.execute(statement, rows)
     for rows in _chunks(changed):  # ORM bulk UPDATE by primary key: one executemany
         session.execute(update(SqlExample).execution_options(synchronize_session=False), rows)
-
-
-def _example_upsert(session: Session) -> Any:
-    """``upsert`` (``aiflow.store._base``) of examples as one statement for many rows."""
-    changes = [*_EXAMPLE_FIELDS, "updated_at"]
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        ins = (postgresql if dialect == "postgresql" else sqlite).insert(SqlExample)
-        return ins.on_conflict_do_update(
-            index_elements=["name"], set_={c: ins.excluded[c] for c in changes}
-        )
-    if dialect in ("mysql", "mariadb"):
-        my_ins = mysql.insert(SqlExample)
-        return my_ins.on_duplicate_key_update({c: my_ins.inserted[c] for c in changes})
-    raise MetaStoreError(f"upsert not supported on {dialect}")  # pragma: no cover
 
 
 T = TypeVar("T")

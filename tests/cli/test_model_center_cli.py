@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,14 +48,6 @@ def aiflow(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
         return Done(code if isinstance(code, int) else 1, captured.out, captured.err)
 
     return run
-
-
-@pytest.fixture
-def store() -> Iterator[MetaStore]:
-    """The local meta store the CLI uses (the test's own ``AIFLOW_HOME``)."""
-    local = MetaStore()
-    yield local
-    local.dispose()
 
 
 def three_versions(store: MetaStore, name: str = "clicks") -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -27,13 +26,6 @@ def aiflow(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) 
         return captured.out
 
     return run
-
-
-@pytest.fixture
-def store() -> Iterator[MetaStore]:
-    local = MetaStore()
-    yield local
-    local.dispose()
 
 
 def record_chain(store: MetaStore, name: str, nodes: int) -> None:
