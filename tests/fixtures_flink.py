@@ -57,10 +57,18 @@ def flink_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkClu
         cluster.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def flink_session(flink_cluster: FlinkCluster) -> str:
-    """REST URL of the session's running cluster (``http://127.0.0.1:<port>``)."""
+    """REST URL of the session's running cluster (``http://127.0.0.1:<port>``).
+
+    Checked before every test (one REST call): a test that broke the shared cluster (a
+    TaskManager killed and not brought back) fails on its own; the next test gets the cluster
+    started again instead of failing far from the cause for want of task slots."""
     status = flink_cluster.status()
+    if not (status.running and status.taskmanager_pid):
+        print(f"the Flink session cluster lost a daemon ({status}); starting it again")
+        flink_cluster.start(timeout=_START_TIMEOUT)
+        status = flink_cluster.status()
     assert status.running and status.rest_url, status
     return status.rest_url
 

@@ -21,7 +21,10 @@ def _no_leaked_flink_jobs(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from aiflow.translators.flink.rest import FlinkRest
 
-    rest = FlinkRest(request.getfixturevalue("flink_session"))
+    url = request.getfixturevalue("flink_cluster").status().rest_url  # flink_session ended
+    if not url:
+        pytest.fail("the test left the Flink session cluster down")
+    rest = FlinkRest(url)
     deadline = time.monotonic() + 15  # a stop in progress may still be cancelling
     running = [j for j in rest.jobs() if j.state in ("RUNNING", "CREATED", "RESTARTING")]
     while running and time.monotonic() < deadline:

@@ -47,6 +47,13 @@ def _output(out: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"x": []})
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_taskmanager_kill_loses_and_duplicates_nothing(
     tmp_path: Path, aiflow_home: Path, flink_cluster: FlinkCluster, flink_session: str
 ) -> None:
@@ -68,6 +75,9 @@ def test_taskmanager_kill_loses_and_duplicates_nothing(
         workers = psutil.Process(pid).children(recursive=True)  # its Python UDF workers
         assert workers
         os.kill(pid, signal.SIGKILL)
+        # SIGKILL is asynchronous: a big JVM takes a while to exit, and a start() meanwhile
+        # would find the TaskManager still alive and report the cluster already running
+        wait_for(lambda: _gone(pid), 60, "the killed TaskManager to exit")
         for i in range(FILES // 2, FILES):  # arrive while the TaskManager is down
             drop(_batch(tmp_path, i), tmp_path / "in")
         flink_cluster.start(timeout=180)  # the cluster comes back; the job is retried
