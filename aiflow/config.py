@@ -27,6 +27,14 @@ def aiflow_home() -> Path:
     return Path(os.environ.get("AIFLOW_HOME", Path.home() / "aiflow")).expanduser().resolve()
 
 
+def user_run_dir() -> Path:
+    """A directory only this user reads (``~/.cache/aiflow/run``, mode 0700): the sockets,
+    locks and logs of the machine's shared daemons (warm fork servers, Flink gateway pools)."""
+    path = Path.home() / ".cache" / "aiflow" / "run"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 class MetastoreSettings(BaseModel):
     uri: str | None = Field(
         default=None,
@@ -44,6 +52,13 @@ class SchedulerSettings(BaseModel):
         description="local deployer: start `python -P -m ...` jobs by forking a process that "
         "already imported aiflow, pandas and SQLAlchemy (a fresh fork per job, its own process "
         "group), instead of a new interpreter",
+    )
+    warm_shared_idle: float = Field(
+        default=600.0,
+        ge=0,
+        description="local deployer: warm job workers come from a fork server shared by every "
+        "driver of this user and environment (so a run's first job starts warm too), which "
+        "exits this many seconds after its last driver; 0: each driver starts its own",
     )
     warm_preload: list[str] = Field(
         default_factory=list,

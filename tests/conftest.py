@@ -53,6 +53,16 @@ def aiflow_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     reset_settings()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _zygotes_end_with_the_session() -> Iterator[None]:
+    """Drivers of the local deployer start shared fork servers (``aiflow.runtime.zygote``)
+    that outlive them by design; the test session does not leave them behind."""
+    yield
+    from aiflow.deployers.local.zygotes import stop_zygotes
+
+    stop_zygotes()
+
+
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 POSTGRES_URL_ENV = "AIFLOW_TEST_POSTGRES_URL"

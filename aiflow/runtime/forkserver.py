@@ -269,7 +269,7 @@ def _forget_process_state() -> None:
         numpy.random.seed()  # the legacy global generator would repeat across jobs otherwise
 
 
-def _preload(modules: list[str]) -> list[str]:
+def preload(modules: list[str]) -> list[str]:
     loaded = []
     for name in modules:
         try:
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the deployer's socket decides the end
-    preloaded = _preload([*PRELOAD, *args.preload])
+    preloaded = preload([*PRELOAD, *args.preload])
     gc.collect()
     gc.freeze()  # the children's collections leave the server's pages shared
     try:

@@ -109,7 +109,7 @@ class LocalDeployer(Deployer):
         up to ``timeout`` s for it to be ready; whether it is."""
         if not self._warm_enabled():
             return False
-        server = forkservers.get(self._job_env(env or {}), self._preload())
+        server = self._fork_server(self._job_env(env or {}))
         return server.wait_ready(timeout) if timeout > 0 else server.check_ready()
 
     def submit(self, launch: JobLaunch) -> Handle:
@@ -255,6 +255,10 @@ class LocalDeployer(Deployer):
     def _preload(self) -> tuple[str, ...]:
         return tuple(self.settings.scheduler.warm_preload)
 
+    def _fork_server(self, env: dict[str, str]) -> warm.ForkServer:
+        scheduler = self.settings.scheduler
+        return forkservers.get(env, self._preload(), scheduler.warm_shared_idle)
+
     @staticmethod
     def _job_env(extra: dict[str, str]) -> dict[str, str]:
         # The driver's environment minus credentials (a server's secret, the store URL): the
@@ -267,7 +271,7 @@ class LocalDeployer(Deployer):
         warm; None: start it cold (the server may still be importing: the next jobs go warm)."""
         if warm_argv(launch.command) is None or not self._warm_enabled():
             return None
-        server = forkservers.get(env, self._preload())
+        server = self._fork_server(env)
         if server.check_ready():
             return server
         # Still importing, as it is for the first job of a driver: the fork server started

@@ -2,8 +2,11 @@
 
 One fork server per driver process and interpreter environment, shared by every
 ``LocalDeployer`` of the process (a scheduler service runs many executions; a test session
-runs hundreds): it is started on first use, in the background, and the jobs submitted while it
-warms up start cold, so no submit ever waits for it.
+runs hundreds). It is forked, warm at once, by the user's zygote for that environment
+(``aiflow.runtime.zygote``, started in the background by the first driver that finds none), so
+a new driver's first job starts warm too; in a container, or with
+``scheduler.warm_shared_idle = 0``, the driver starts one of its own as its child. Jobs
+submitted while either is still importing start cold, so no submit ever waits for long.
 
 Which jobs it runs: a command ``[sys.executable, "-P", -m module | -c code | script, args...]``
 whose environment matches the one the server was started with in everything but ``AIFLOW*``
@@ -28,19 +31,29 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from aiflow.errors import DeploymentError
 from aiflow.runtime.forkserver import MAX_MESSAGE, receive, send
 
+from .zygotes import start_zygote, zygote_socket
+
 log = logging.getLogger("aiflow.deployers")
 
 # Variables a forked job gets set after the fork; no import reads them: aiflow's own (read at
-# run time) and pytest's per-phase marker (a server per test phase would never be warm).
-_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST")
+# run time), pytest's per-phase marker (a server per test phase would never be warm) and the
+# shell's bookkeeping (a shared server per working directory would seldom be warm).
+_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST", "PWD", "OLDPWD", "SHLVL")
 STORE_ENV = "AIFLOW__METASTORE__URI"  # the meta store a job opens, when it opens one itself
 _MAX_IDLE_SERVERS = 2  # servers kept for other environments, while no job of theirs runs
 _REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even on a busy host
+_ZYGOTE_START = 120.0  # s; a zygote imports for ~1.5 s, far longer on a loaded host
+_CONNECT_RETRY = 0.02  # s between attempts to connect to a zygote still importing
+_ZYGOTE_RETRY = 5.0  # s between starts of a zygote while none listens
+# Where a shared fork server would outlive the process that starts it in a container (a pod,
+# a YARN container), each driver keeps its own.
+_CONTAINER_ENV = ("KUBERNETES_SERVICE_HOST", "CONTAINER_ID")
 
 
 def warm_argv(command: list[str]) -> list[str] | None:
@@ -66,8 +79,35 @@ class ForkServer:
     sleeps on the socket wakes it through ``wakeup_fd``.
     """
 
-    def __init__(self, env: dict[str, str], preload: tuple[str, ...]) -> None:
+    def __init__(
+        self, env: dict[str, str], preload: tuple[str, ...], shared: Path | None = None
+    ) -> None:
+        """Start a fork server of this driver's own or, with ``shared`` (the socket of the
+        user's zygote for this environment), connect to the zygote, which forks one warm at
+        once; until the zygote listens (it is importing) the server is not ready."""
         self.owner = os.getpid()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.shared = shared
+        self.pid: int | None = None
+        self.sock: socket.socket | None = None
+        self._retired: list[socket.socket] = []  # connections a zygote refused; closed last
+        if shared is None:
+            self.sock = self._launch(env, preload)
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._replies: dict[int, dict[str, Any]] = {}
+        self.exits: dict[int, int] = {}
+        self.live: set[int] = set()  # spawned, exit not reported yet
+        self.ready = False
+        self.dead = False
+        self._closed = False
+        self._env, self._preload = env, preload
+        self._first_try = self._started_zygote = 0.0  # monotonic: connecting since, started
+        if shared is not None:
+            self._connect()
+
+    def _launch(self, env: dict[str, str], preload: tuple[str, ...]) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         command = [sys.executable, "-P", "-m", "aiflow.runtime.forkserver"]
         command += ["--fd", str(theirs.fileno()), "--preload", *preload]
@@ -83,16 +123,30 @@ class ForkServer:
             )
         finally:
             theirs.close()
-        self.sock = ours
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._lock = threading.Lock()
-        self._next_id = 0
-        self._replies: dict[int, dict[str, Any]] = {}
-        self.exits: dict[int, int] = {}
-        self.live: set[int] = set()  # spawned, exit not reported yet
-        self.ready = False
-        self.dead = False
-        self._closed = False
+        self.pid = self.proc.pid
+        return ours
+
+    def _connect(self) -> None:
+        """Connect to the zygote (called with the lock held, or from ``__init__``); start it
+        if none runs. Gives up, ``dead``, if it does not listen within ``_ZYGOTE_START``."""
+        assert self.shared is not None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(str(self.shared))
+        except OSError:
+            sock.close()
+            now = time.monotonic()
+            if not self._first_try:
+                self._first_try = now
+            elif now - self._first_try > _ZYGOTE_START:
+                log.warning("no shared fork server at %s: jobs start cold", self.shared)
+                self.dead = True
+                return
+            if now - self._started_zygote > _ZYGOTE_RETRY:  # none yet, or it lost a race
+                self._started_zygote = now
+                start_zygote(self.shared, self._env, self._preload)
+            return
+        self.sock = sock
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -130,6 +184,8 @@ class ForkServer:
 
     def check_ready(self) -> bool:
         with self._lock:
+            if self.sock is None and not self.dead:
+                self._connect()
             self._read(block=0.0)
             return self.ready and not self.dead
 
@@ -140,13 +196,20 @@ class ForkServer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                if self.sock is None:
+                    self._connect()
+                    if self.sock is None:
+                        time.sleep(min(_CONNECT_RETRY, max(remaining, 0.0)))
+                        continue
                 self._read(block=remaining)
             return self.ready and not self.dead
 
     def fds(self) -> list[int]:
         """What a waiter polls: readable when a message arrived or another thread read one."""
         with self._lock:
-            return [] if self._closed else [self.sock.fileno(), self._wake_r]
+            if self._closed or self.sock is None:
+                return []
+            return [self.sock.fileno(), self._wake_r]
 
     def drain_wakeups(self) -> None:
         with self._lock, contextlib.suppress(BlockingIOError):
@@ -160,12 +223,14 @@ class ForkServer:
             if self._closed:
                 return
             self._closed = self.dead = True
-            self.sock.close()
+            for sock in [*self._retired, self.sock]:
+                if sock is not None:
+                    sock.close()
             # Closed once only: a descriptor number closed twice may be someone else's by then.
             os.close(self._wake_r)
             os.close(self._wake_w)
-        if not wait:
-            return
+        if not wait or self.proc is None:
+            return  # a shared one's fork server ends when it sees the socket close
         try:
             self.proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -176,8 +241,8 @@ class ForkServer:
 
     def _request(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         with self._lock:
-            if self.dead:
-                raise Unavailable("the fork server ended")
+            if self.dead or self.sock is None:
+                raise Unavailable("the fork server ended" if self.dead else "not connected yet")
             self._next_id += 1
             rid = message["id"] = self._next_id
             data = json.dumps(message).encode()
@@ -202,7 +267,7 @@ class ForkServer:
     def _read(self, block: float) -> None:
         """Read every message that arrived (waiting up to ``block`` s for the first one).
         Called with the lock held."""
-        if self.dead:
+        if self.dead or self.sock is None:
             return
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
@@ -229,15 +294,29 @@ class ForkServer:
                 self._replies[int(message["id"])] = message
             elif message.get("ready"):
                 self.ready = True
+                self.pid = message.get("pid", self.pid)
 
     def _lost(self, why: object) -> None:
         """Give up on the server (called with the lock held): it ended or stopped answering.
         Shutting the socket down ends one that still runs; the descriptors stay open until
-        ``close``, so no waiter polls a number reused meanwhile."""
+        ``close``, so no waiter polls a number reused meanwhile.
+
+        A zygote's connection closed before the fork server said it is ready is not the end:
+        that zygote refused it (its code is stale) or ended; the next ``_connect`` starts a
+        new one."""
+        if self.shared is not None and not self.ready and not self.dead:
+            if self.sock is not None:
+                with contextlib.suppress(OSError):
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                self._retired.append(self.sock)
+            self.sock = None
+            self._first_try = 0.0
+            return
         if not self.dead:
-            log.warning("fork server %s ended (%s): jobs start cold", self.proc.pid, why)
+            log.warning("fork server %s ended (%s): jobs start cold", self.pid, why)
             with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
+                if self.sock is not None:
+                    self.sock.shutdown(socket.SHUT_RDWR)
         self.dead = True
 
 
@@ -248,18 +327,24 @@ class _Registry:
         self._lock = threading.Lock()
         self._servers: dict[tuple[Any, ...], ForkServer] = {}
 
-    def get(self, env: dict[str, str], preload: tuple[str, ...]) -> ForkServer:
+    def get(
+        self, env: dict[str, str], preload: tuple[str, ...], shared_idle: float = 0.0
+    ) -> ForkServer:
         """The server for this environment, started now if there is none (it may not be
-        ready yet: ask ``check_ready``)."""
+        ready yet: ask ``check_ready``). With ``shared_idle`` > 0 it is forked by the user's
+        zygote for this environment (started if none runs, ending ``shared_idle`` s after its
+        last driver), so it is warm at once from the second driver on."""
         startup = {k: v for k, v in env.items() if not k.startswith(_SET_AFTER_FORK)}
-        key = (tuple(sorted(startup.items())), preload)
+        shared = shared_idle > 0 and not any(k in os.environ for k in _CONTAINER_ENV)
+        key = (tuple(sorted(startup.items())), preload, shared)
         with self._lock:
             if any(s.owner != os.getpid() for s in self._servers.values()):
                 self._servers = {}  # a forked copy of the driver: those are the parent's
             server = self._servers.get(key)
             if server is None or server.dead:
                 self._evict()
-                server = self._servers[key] = ForkServer(startup, preload)
+                path = zygote_socket(startup, preload) if shared else None
+                server = self._servers[key] = ForkServer(startup, preload, path)
             return server
 
     def _evict(self) -> None:

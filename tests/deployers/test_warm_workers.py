@@ -22,8 +22,9 @@ import pytest
 from aiflow.deployers.base import Handle, JobLaunch
 from aiflow.deployers.local import LocalDeployer
 from aiflow.deployers.local.warm import servers, warm_argv
+from aiflow.deployers.local.zygotes import zygote_pid
 from aiflow.errors import DeploymentError
-from tests.services import alive
+from tests.services import alive, wait_for
 
 
 @pytest.fixture
@@ -196,7 +197,7 @@ def test_a_job_that_cannot_enter_its_workdir_is_a_deployment_error(
 ) -> None:
     """As ``Popen`` raises when it cannot ``chdir``, the fork server's child reports why it
     could not become the job, and the job never runs."""
-    server = servers.get(deployer._job_env({}), ())
+    server = deployer._fork_server(deployer._job_env({}))
     assert server.check_ready()
     marker = tmp_path / "ran"
     with (tmp_path / "log").open("ab") as log, pytest.raises(DeploymentError, match="cannot start"):
@@ -218,9 +219,10 @@ def test_when_the_fork_server_dies_its_jobs_are_still_watched_and_stopped(
     job = JobLaunch(**{**launch(tmp_path, "import time; time.sleep(60)").__dict__, "env": env})
     handle: Handle = d.submit(job)
     assert "(warm worker)" in job.log_path.read_text()
-    server = servers.get(d._job_env(env), ())
-    server.proc.kill()
-    server.proc.wait()
+    server = d._fork_server(d._job_env(env))
+    assert server.pid
+    os.kill(server.pid, signal.SIGKILL)
+    wait_for(lambda: not alive(server.pid), 10, "the fork server gone")
     assert alive(handle["pid"]), "a job outlives its fork server"
     assert d.poll(handle).running
     d.stop(handle, grace=5)
@@ -233,7 +235,7 @@ def test_when_the_fork_server_dies_its_jobs_are_still_watched_and_stopped(
     # Nothing else to watch: the submit waits for a new fork server rather than start cold.
     first = d.submit(again)
     assert "(warm worker)" in again.log_path.read_text()
-    assert servers.get(d._job_env(env), ()) is not server
+    assert d._fork_server(d._job_env(env)) is not server
     d.stop(first, grace=5)
 
 
@@ -264,7 +266,7 @@ def test_a_job_signalled_through_its_server_after_it_ended_is_not_signalled_agai
     handle = deployer.submit(job)
     while deployer.poll(handle).running:
         deployer.wait_for_change(1)
-    server = servers.get(deployer._job_env({}), ())
+    server = deployer._fork_server(deployer._job_env({}))
     assert server.signal_group(handle["pid"], signal.SIGKILL) is False
 
 
@@ -291,16 +293,26 @@ def test_a_job_too_large_for_one_request_starts_cold_and_the_server_stays(
     assert d.poll(handle).exit_code == 0
     log = job.log_path.read_text()
     assert "warm worker unavailable" in log and "300000" in log
-    server = servers.get(d._job_env(env), ())
+    server = d._fork_server(d._job_env(env))
     assert server.check_ready() and not server.dead
     server.close()
 
 
+def _zygote_logs() -> dict[Path, int]:
+    from aiflow.config import user_run_dir
+
+    return {p: p.stat().st_size for p in user_run_dir().glob("forkserver-*.log")}
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own", "shared"])
 def test_a_dead_driver_leaves_its_jobs_running_and_its_fork_server_ends_quietly(
-    tmp_path: Path,
+    tmp_path: Path, shared: bool
 ) -> None:
-    """kill -9 of the driver: its fork server sees the socket close and exits without a
-    traceback; the job it forked runs to its end, as any job of a dead driver does."""
+    """kill -9 of the driver: its fork server (its own, or the one a shared zygote forked for
+    it) sees the socket close and exits without a traceback; the job it forked runs to its
+    end, as any job of a dead driver does."""
+    env = {**os.environ, "AIFLOW__SCHEDULER__WARM_SHARED_IDLE": "600" if shared else "0"}
+    logs_before = _zygote_logs()
     done = tmp_path / "done"
     script = tmp_path / "driver.py"
     script.write_text(
@@ -310,25 +322,29 @@ def test_a_dead_driver_leaves_its_jobs_running_and_its_fork_server_ends_quietly(
             from pathlib import Path
             from aiflow.deployers.base import JobLaunch
             from aiflow.deployers.local import LocalDeployer
-            from aiflow.deployers.local.warm import servers
             d = LocalDeployer(warm=True)
             assert d.prepare({{}}, timeout=120)
             code = "import time; time.sleep(1); open({str(done)!r}, 'w').write('ok')"
             job = JobLaunch(1, 1, "j", 1, [sys.executable, "-P", "-c", code], {{}},
                             Path({str(tmp_path / "j.log")!r}), Path({str(tmp_path)!r}))
             handle = d.submit(job)
-            print(servers.get(d._job_env({{}}), ()).proc.pid, handle["pid"], flush=True)
+            print(d._fork_server(d._job_env({{}})).pid, handle["pid"], flush=True)
             os._exit(0)  # as kill -9 would: nothing cleaned up
             """
         )
     )
-    # Waits for the fork server too: it holds the driver's stderr until it exits.
+    # Waits for its own fork server too: it holds the driver's stderr until it exits.
     driver = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=180
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env
     )
     server_pid, _job = (int(p) for p in driver.stdout.split())
     assert driver.returncode == 0 and "Traceback" not in driver.stderr, driver.stderr
-    assert not alive(server_pid)
+    wait_for(lambda: not alive(server_pid), 10, "the fork server ended")
+    for log in _zygote_logs():  # where a shared one's stderr goes
+        with log.open("rb") as f:
+            f.seek(logs_before.get(log, 0) if log in logs_before else 0)
+            assert b"Traceback" not in f.read()
+    assert (not shared) or _zygote_logs(), "a shared fork server came from a zygote"
     deadline = time.monotonic() + 30
     while not done.exists():
         assert time.monotonic() < deadline, "the job did not run to its end"
@@ -370,7 +386,74 @@ def test_the_next_job_finds_its_meta_store_engine_ready(
     assert not first["ready"]  # the first job of a store opens it itself
     assert second["ready"] and second["pooled"] == 0  # no connection inherited
     assert first["workflows"] == second["workflows"] == 0
-    server = servers.get(deployer._job_env({}), ())
+    server = deployer._fork_server(deployer._job_env({}))
     assert server is not None
-    open_files = [f.path for f in psutil.Process(server.proc.pid).open_files()]
+    open_files = [f.path for f in psutil.Process(server.pid).open_files()]
     assert str(tmp_path / "meta.db") not in open_files
+
+
+_SHARED_DRIVER = """
+import json, sys
+from pathlib import Path
+from aiflow.deployers.base import JobLaunch
+from aiflow.deployers.local import LocalDeployer
+d = LocalDeployer(warm=True)
+log = Path(sys.argv[1])
+code = "import stalemod; print('VALUE', stalemod.VALUE)"
+job = JobLaunch(1, 1, "j", 1, [sys.executable, "-P", "-c", code], {}, log, log.parent)
+handle = d.submit(job)
+while d.poll(handle).running:
+    d.wait_for_change(1)
+server = d._fork_server(d._job_env({}))
+print(json.dumps({"socket": str(server.shared), "server": server.pid}))
+"""
+
+
+def test_drivers_share_a_zygote_that_never_forks_stale_code(tmp_path: Path) -> None:
+    """A second driver's first job starts warm: the user's zygote for the environment forks
+    it a fork server that has imported everything already. A module file changed after the
+    zygote imported it (an upgrade, an edit) ends that zygote at the next driver's connection:
+    a job never runs code older than the files."""
+    (tmp_path / "stalemod.py").write_text("VALUE = 1\n")
+    (tmp_path / "driver.py").write_text(_SHARED_DRIVER)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),  # also a zygote of this test's own (another key)
+        "AIFLOW__SCHEDULER__WARM_SHARED_IDLE": "600",
+        "AIFLOW__SCHEDULER__WARM_PRELOAD": '["stalemod"]',
+    }
+
+    def drive(name: str) -> tuple[dict[str, object], str]:
+        log = tmp_path / f"{name}.log"
+        done = subprocess.run(
+            [sys.executable, str(tmp_path / "driver.py"), str(log)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout), log.read_text()
+
+    def zygotes(socket: object) -> list[int]:
+        pid = zygote_pid(Path(str(socket)))
+        return [pid] if pid is not None else []
+
+    first, _ = drive("first")  # may start cold: the zygote is importing
+    zygote = zygotes(first["socket"])
+    try:
+        assert len(zygote) == 1
+        second, log = drive("second")
+        assert second["socket"] == first["socket"] and second["server"] != first["server"]
+        assert "(warm worker)" in log and "VALUE 1" in log
+        assert zygotes(first["socket"]) == zygote
+
+        time.sleep(0.01)  # a new mtime even on a coarse clock
+        (tmp_path / "stalemod.py").write_text("VALUE = 22\n")
+        _, log = drive("third")  # refused by the stale zygote, it waits for a new one
+        assert "(warm worker)" in log and "VALUE 22" in log
+        assert zygotes(first["socket"]) and zygotes(first["socket"]) != zygote
+    finally:
+        for pid in zygotes(first["socket"]):
+            os.kill(pid, signal.SIGTERM)

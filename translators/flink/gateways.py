@@ -37,6 +37,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiflow.config import user_run_dir
+
 if TYPE_CHECKING:
     from aiflow.translators.flink.settings import FlinkSettings
 
@@ -75,14 +77,7 @@ def socket_path(env: dict[str, str]) -> Path:
     """Where the pool for this launch environment and interpreter listens (per user)."""
     key = json.dumps([sys.executable, sorted(env.items())])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return run_dir() / f"flink-gateways-{digest}.sock"
-
-
-def run_dir() -> Path:
-    """A directory only this user reads: the pools' sockets, locks and logs."""
-    path = Path.home() / ".cache" / "aiflow" / "run"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return user_run_dir() / f"flink-gateways-{digest}.sock"
 
 
 # -- the job's side -------------------------------------------------------------------------------
@@ -192,7 +187,7 @@ def stop_pools() -> int:
     """Ask every pool of this user to end with its JVMs (a test session's teardown, an
     operator); how many answered. Pools start again on demand."""
     stopped = 0
-    for path in run_dir().glob("flink-gateways-*.sock"):
+    for path in user_run_dir().glob("flink-gateways-*.sock"):
         with contextlib.suppress(OSError):
             ask(path, {"op": "stop"})
             stopped += 1

@@ -1,0 +1,78 @@
+"""The driver's end of the shared zygotes (``aiflow.runtime.zygote``): where one listens,
+whether one runs, starting and stopping them. ``warm.ForkServer`` connects to them."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from aiflow.config import user_run_dir
+
+log = logging.getLogger("aiflow.deployers")
+
+
+def zygote_socket(startup: dict[str, str], preload: tuple[str, ...]) -> Path:
+    """Where the user's zygote for this interpreter, environment and preload list listens."""
+    key = json.dumps([sys.executable, sorted(startup.items()), list(preload)])
+    return user_run_dir() / f"forkserver-{hashlib.sha256(key.encode()).hexdigest()[:16]}.sock"
+
+
+def zygote_pid(path: Path) -> int | None:
+    """The pid of the zygote holding ``path``'s lock (it runs, or is importing), or None."""
+    try:
+        lock = os.open(f"{path}.lock", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(lock, 32, 0).decode(errors="replace")
+        return int(pid) if pid.isdigit() else None
+    else:
+        return None  # free: no zygote (a crashed one's lock went with it)
+    finally:
+        os.close(lock)
+
+
+def start_zygote(path: Path, env: dict[str, str], preload: tuple[str, ...]) -> None:
+    """Start the zygote for ``path`` in the background, detached from this process, unless
+    one holds its lock (a racing second one finds the lock taken and exits)."""
+    if zygote_pid(path) is not None:
+        return
+    from aiflow.config import get_settings
+
+    idle = get_settings().scheduler.warm_shared_idle
+    command = [sys.executable, "-P", "-m", "aiflow.runtime.zygote", "--socket", str(path)]
+    command += ["--idle", str(idle), "--preload", *preload]
+    with open(path.with_suffix(".log"), "ab") as out:
+        subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd="/",
+        )
+    log.info("started the shared fork server for the next drivers (%s)", path)
+
+
+def stop_zygotes() -> int:
+    """End this user's zygotes (a test session's teardown, an operator); how many there were.
+    Fork servers they forked keep serving their drivers; zygotes start again on demand."""
+    stopped = 0
+    for lock in user_run_dir().glob("forkserver-*.sock.lock"):
+        pid = zygote_pid(lock.with_suffix(""))
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                stopped += 1
+    return stopped
