@@ -22,14 +22,13 @@ import json
 import os
 import uuid
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import fsspec
-import pandas as pd
-
-import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
-from aiflow.translators.records import BadRecord, parse_file, record_texts, untyped
+from aiflow.translators.records import BadRecord, fsspec, parse_file, record_texts, untyped
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXTENSIONS = {"csv": ".csv", "json": ".jsonl", "parquet": ".parquet"}
 SCHEMA_FILE = "_schema.json"  # '_': bookkeeping, skipped by every reader of records
@@ -44,7 +43,7 @@ def is_data_file(name: str) -> bool:
 
 def list_data_files(uri: str) -> list[str]:
     """Data files of a directory URI (or the URI itself if it is a file), sorted by name."""
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = fsspec().core.url_to_fs(uri)
     if fs.isfile(path):
         return [uri]
     if not fs.isdir(path):
@@ -60,7 +59,7 @@ def list_data_files(uri: str) -> list[str]:
 def data_files_if_any(uri: str) -> list[str]:
     """``list_data_files`` of a directory that may not exist yet (an upstream job's output, a
     staging or dead-letter directory): none then. Local or remote (``storage.root``)."""
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = fsspec().core.url_to_fs(uri)
     return list_data_files(uri) if fs.isdir(path) else []
 
 
@@ -68,7 +67,7 @@ def count_lines(uri: str) -> int:
     """Non-blank lines in a directory's data files (0 when it does not exist)."""
     total = 0
     for file in data_files_if_any(uri):
-        with fsspec.open(file, "rb") as f:
+        with fsspec().open(file, "rb") as f:
             total += sum(1 for line in f if line.strip())
     return total
 
@@ -130,7 +129,7 @@ def _read_fast(
     from aiflow.translators import arrow_io
 
     try:
-        with fsspec.open(uri, "rb") as f:
+        with fsspec().open(uri, "rb") as f:
             return arrow_io.read_typed(f, fmt, columns, _convert, rows)
     except OSError:
         return None  # the exact reader says what is wrong
@@ -138,6 +137,8 @@ def _read_fast(
 
 def read_example_uri(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.DataFrame:
     """A file, or all data files of a directory concatenated (in name order)."""
+    import pandas as pd
+
     files = list_data_files(uri)
     frames = [read_example_file(f, fmt, columns) for f in files]
     if not frames:
@@ -146,6 +147,8 @@ def read_example_uri(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.D
 
 
 def empty_frame(columns: dict[str, str] | None) -> pd.DataFrame:
+    import pandas as pd
+
     if not columns:
         return pd.DataFrame()
     return apply_schema(untyped({c: [] for c in columns}), columns, "")
@@ -159,6 +162,8 @@ def apply_schema(
 ) -> pd.DataFrame:
     """``frame`` projected to ``columns`` and converted to their types; ``InvalidInput`` naming
     ``where``, the first bad value's line (when ``lines`` gives each row's) or row, and column."""
+    import pandas as pd
+
     _check_columns(frame, columns, where)
     out = {}
     for column, type_name in columns.items():
@@ -183,6 +188,8 @@ def apply_schema_lenient(
     """``apply_schema`` that keeps going: the converted good rows, and the bad rows' positions
     with what is wrong with each (its first bad column). Bad values are found column by
     column over all rows at once, so a file with a few bad records costs one extra pass."""
+    import pandas as pd
+
     _check_columns(frame, columns, where)
     bad_any = pd.Series(False, index=frame.index)
     reasons: dict[int, str] = {}
@@ -211,6 +218,8 @@ def _check_columns(frame: pd.DataFrame, columns: dict[str, str], where: str) -> 
 
 def _convert(values: pd.Series, type_name: str) -> tuple[pd.Series, pd.Series]:
     """The values as ``type_name`` and the mask of those that are not one (nulls are fine)."""
+    import pandas as pd
+
     present = values.notna()
     if type_name in ("double", "float", "int", "bigint"):
         converted = pd.to_numeric(values, errors="coerce")
@@ -239,6 +248,8 @@ def infer_columns(frame: pd.DataFrame) -> dict[str, str]:
     """The aiflow column types of a frame's values (for outputs no schema declares). A column
     of objects is typed by what it holds; one aiflow cannot type (lists, mixed values) is a
     string, which is how both engines carry it."""
+    import pandas as pd
+
     out: dict[str, str] = {}
     for name, dtype in frame.dtypes.items():
         kind = getattr(dtype, "kind", "O")
@@ -277,7 +288,7 @@ def write_schema(directory: str, columns: dict[str, str]) -> None:
 
 def read_schema(directory: str) -> dict[str, str] | None:
     """The columns recorded by ``write_schema``; None when none are (yet)."""
-    fs, path = fsspec.core.url_to_fs(f"{directory.rstrip('/')}/{SCHEMA_FILE}")
+    fs, path = fsspec().core.url_to_fs(f"{directory.rstrip('/')}/{SCHEMA_FILE}")
     try:
         with fs.open(path, "rb") as f:
             return dict(json.load(f)["columns"])
@@ -312,7 +323,7 @@ def write_frame(frame: pd.DataFrame, uri: str, fmt: str) -> str:
 
 
 def _write_atomic(uri: str, write: Any) -> None:
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = fsspec().core.url_to_fs(uri)
     parent = fs._parent(path)
     if parent:
         fs.makedirs(parent, exist_ok=True)
@@ -327,7 +338,7 @@ def _write_atomic(uri: str, write: Any) -> None:
 
 def batch_target(uri: str, fmt: str) -> str:
     """Where a batch write goes: the file itself, or ``part-00000`` inside a directory URI."""
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = fsspec().core.url_to_fs(uri)
     if uri.endswith("/") or fs.isdir(path):
         return f"{uri.rstrip('/')}/part-00000{EXTENSIONS[fmt]}"
     return uri

@@ -15,15 +15,26 @@ import io as _io
 import json
 import re
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import fsspec
-import pandas as pd
-
-import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # what a text file in newline="" mode splits on
+
+
+def fsspec() -> Any:
+    """The fsspec module, with ``hdfs://`` over WebHDFS registered. fsspec and pandas are
+    imported on first use here and in ``io``: a driver translates a plan with the engines'
+    operators loaded but reads no data, and importing both would add ~0.5 s before a run's
+    first job (jobs get them preloaded by their fork server)."""
+    import fsspec
+
+    import aiflow.hadoop.fs  # noqa: F401
+
+    return fsspec
 
 
 @dataclass(frozen=True)
@@ -51,8 +62,10 @@ class Parsed:
 def parse_file(uri: str, fmt: str, columns: dict[str, str] | None, rows: int | None) -> Parsed:
     """The file's records (the first ``rows`` of the right shape, if given); ``InvalidInput``
     naming the file when it cannot be read as ``fmt`` at all."""
+    import pandas as pd
+
     try:
-        with fsspec.open(uri, "rb") as f:
+        with fsspec().open(uri, "rb") as f:
             if fmt == "csv":
                 return _parse_csv(f, uri, columns, rows)
             if fmt == "json":
@@ -71,6 +84,8 @@ def _parse_csv(f: IO[bytes], uri: str, columns: dict[str, str] | None, rows: int
     """Records by the header's width (the csv module, not pandas: pandas fills a short row with
     nulls and fails the whole file on a long one, without saying which line). Values stay text,
     converted by ``apply_schema``: pandas' inference would turn a bad number into NaN."""
+    import pandas as pd
+
     reader = csv.reader(_io.TextIOWrapper(f, encoding="utf-8-sig", newline=""))
     header: list[str] | None = None
     data: list[list[str]] = []
@@ -109,6 +124,8 @@ def _parse_csv(f: IO[bytes], uri: str, columns: dict[str, str] | None, rows: int
 def _parse_json(f: IO[bytes], columns: dict[str, str] | None, rows: int | None) -> Parsed:
     """One JSON object per line; with a schema, a record lacking one of its fields is bad (an
     explicit null is a null), as on the flink engine."""
+    import pandas as pd
+
     if not columns:  # nothing to check records against: pandas reads and types them
         content = f.read()
         if not content.strip():
@@ -149,6 +166,8 @@ def _field_count(found: int, expected: int) -> str:
 
 
 def untyped(values: dict[str, list[Any]]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in values.items()})
 
 
@@ -169,6 +188,6 @@ def _unique(names: list[str]) -> list[str]:
 def record_texts(uri: str, spans: list[tuple[int, int]]) -> list[str]:
     """The raw text of records by their line spans. Read again only when there are bad
     records: keeping every record's text while parsing would double the memory of a read."""
-    with fsspec.open(uri, "rb") as f:
+    with fsspec().open(uri, "rb") as f:
         lines = _NEWLINE.split(f.read().decode("utf-8-sig", errors="replace"))
     return ["\n".join(lines[first - 1 : last]) for first, last in spans]
