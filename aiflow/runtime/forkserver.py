@@ -32,44 +32,29 @@ The server ends when the deployer's end of the socket closes (the driver exited 
 killed); its running jobs carry on, as jobs of a dead driver always do, and the next driver
 finds them from their handles.
 
-Only modules are imported here, nothing is configured: no settings are read, no store or
-engine object is built, no thread is started, so the fork copies no state a job could notice
-besides ``sys.modules``.
+Only modules are imported and code data computed (``preload.py``); no settings are kept, no
+thread is started, and the only objects built are the engines of the meta stores its jobs
+open, with no connection in their pools (``_warm_store``), so the fork copies no state a job
+could notice besides ``sys.modules``.
 """
 
 from __future__ import annotations
 
-import _io
 import argparse
-import atexit
 import contextlib
 import gc
-import importlib
-import io
 import json
 import os
-import runpy
 import select
 import signal
 import socket
 import sys
-import threading
 import time
-import traceback
-import types
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
-import setproctitle
+from aiflow.runtime.forked_job import JobRequest, enter, run
+from aiflow.runtime.preload import PRELOAD, preload, rehearse_jobs_statements
 
-# What every job imports before the user's code: the runtime, the meta store, the local
-# engine (the one every workflow can fall back to) and the code data they cache.
-PRELOAD = (
-    "aiflow.runtime.job",
-    "aiflow.store.sql_store",
-    "aiflow.translators.local.engine",
-    "sqlalchemy.dialects.sqlite.pysqlite",
-)
 MAX_MESSAGE = 1 << 20  # bytes; a larger spawn request is refused by the client, not sent
 _WARM_STORES = 4  # meta store engines kept ready for the children (one per store in use)
 
@@ -104,16 +89,6 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
             os.close(fd)
         return None, []
     return json.loads(data), fds
-
-
-@dataclass
-class JobRequest:
-    """What a forked child runs: ``python -P -m module *args`` as it would have run cold."""
-
-    argv: list[str]  # ["-m", module, *args]
-    env: dict[str, str]
-    cwd: str
-    log_fd: int
 
 
 class Server:
@@ -171,7 +146,7 @@ class Server:
         if pid == 0:
             os.close(ready_r)
             self._leave()
-            _enter(job, ready_w)
+            enter(job, ready_w)
             return job
         os.close(ready_w)
         os.close(job.log_fd)
@@ -188,19 +163,20 @@ class Server:
         return None
 
     def _warm_store(self, uri: str) -> None:
-        """Create the engine of the meta store the deployer's jobs open, and initialize its
-        dialect on one connection, closed again before any fork: children keep the engine
-        (``aiflow.store.db`` gives it an empty pool in each) and skip ~10 ms of their start.
+        """Create the engine of the meta store the deployer's jobs open, initialize its
+        dialect and compile a job's statements into its cache on one connection, closed again
+        before any fork: children keep the engine (``aiflow.store.db`` gives it an empty pool
+        in each) and skip ~10-20 ms of their start and end.
         A few stores are kept; a failure only means the jobs open theirs themselves."""
         if uri in self.warmed:
             self.warmed.remove(uri)
             self.warmed.append(uri)
             return
         from aiflow.store import db
+        from aiflow.store.sql_store import MetaStore
 
         try:
-            with db.get_engine(uri).connect():
-                pass
+            rehearse_jobs_statements(MetaStore(uri))
         except Exception:  # the job reports a store it cannot open, with its own words
             db.dispose_engine(uri)
             return
@@ -228,85 +204,6 @@ class Server:
         os.close(self.sock.detach())
 
 
-def _enter(job: JobRequest, ready_w: int) -> None:
-    """In a forked child: become the job's process, as ``Popen(start_new_session=True)``
-    would have made it; report a failure through ``ready_w`` and exit 127, as exec would."""
-    try:
-        os.setsid()
-        os.chdir(job.cwd)
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
-        os.dup2(job.log_fd, 1)
-        os.dup2(job.log_fd, 2)
-        os.close(job.log_fd)
-    except OSError as exc:
-        os.write(ready_w, f"cannot start in {job.cwd!r}: {exc}".encode())
-        os._exit(127)
-    os.close(ready_w)
-    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    # What ps, pgrep and psutil show is the job's command, not the fork server's: operators
-    # (and tools) find a job by its command line (``aiflow.runtime --job-id N``). One string,
-    # as setproctitle writes it: psutil returns it as the first element of ``cmdline()``.
-    # Before the environment changes: the first title moves the environment block.
-    setproctitle.setproctitle(" ".join([sys.executable, "-P", *job.argv]))
-    os.environ.clear()
-    os.environ.update(job.env)
-    _forget_process_state()
-
-
-def _forget_process_state() -> None:
-    """What the preload may have computed from the server's environment, and what a fork
-    copies that must differ per process (``random`` reseeds itself at fork)."""
-    from aiflow.config import reset_settings
-
-    reset_settings()
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed()  # the legacy global generator would repeat across jobs otherwise
-
-
-def preload(modules: list[str]) -> list[str]:
-    loaded = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # an optional engine not installed: its jobs import it cold
-            print(f"aiflow forkserver: not preloaded {name}: {exc}", file=sys.stderr)
-            continue
-        loaded.append(name)
-    # Code data every job computes the same: the settings model, the migrations' head.
-    from aiflow.config import settings_class
-    from aiflow.store import migrations
-
-    settings_class()
-    migrations.head()
-    migrations.known()
-    _rehearse_store()
-    settings_class()()  # pydantic builds its validators on first use; the result is dropped
-    return loaded
-
-
-def _rehearse_store() -> None:
-    """Run a job's first meta store reads once, on a throwaway SQLite store: SQLAlchemy
-    configures its mappers and memoizes statement parts on first use, ~40 ms that every job
-    would pay again. The store is closed and deleted before any fork."""
-    import tempfile
-
-    from aiflow.errors import NotFound
-    from aiflow.store.sql_store import MetaStore
-
-    with tempfile.TemporaryDirectory(prefix="aiflow-forkserver-") as scratch:
-        store = MetaStore(f"sqlite:///{scratch}/rehearsal.db")
-        for read in (store.get_job, store.get_execution):
-            with contextlib.suppress(NotFound):
-                read(0)
-        store.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiflow.runtime.forkserver")
     parser.add_argument("--fd", type=int, required=True, help="the socket to the deployer")
@@ -325,90 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     if job is None:
         return 0
     run(job)
-
-
-def run(job: JobRequest) -> NoReturn:
-    """The job: what ``python -P <argv>`` runs, for ``-m module``, ``-c code`` or a script,
-    ended as that interpreter would end it (``_exit``): ``SystemExit``'s code; an uncaught
-    exception's traceback, without this module's frames, and 1; an uncaught
-    ``KeyboardInterrupt`` ends the process by SIGINT."""
-    kind, target, args = job.argv[0], job.argv[1] if len(job.argv) > 1 else "", job.argv[2:]
-    code = 0
-    try:
-        if kind == "-m":
-            sys.argv = [target, *args]  # runpy sets argv[0] to the module's file, as -m does
-            runpy.run_module(target, run_name="__main__", alter_sys=True)
-        elif kind == "-c":
-            sys.argv = ["-c", *args]
-            main = types.ModuleType("__main__")
-            sys.modules["__main__"] = main
-            exec(compile(target, "<string>", "exec"), main.__dict__)
-        else:
-            sys.argv = list(job.argv)
-            runpy.run_path(kind, run_name="__main__")
-    except SystemExit as exc:
-        code = _exit_code(exc)
-    except KeyboardInterrupt:
-        _print_user_traceback()
-        _exit(0, then=signal.SIGINT)
-    except BaseException:
-        _print_user_traceback()
-        code = 1
-    _exit(code)
-
-
-def _exit_code(exc: SystemExit) -> int:
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code & 0xFF
-    print(exc.code, file=sys.stderr)
-    return 1
-
-
-def _exit(code: int, then: signal.Signals | None = None) -> NoReturn:
-    """End the job as interpreter shutdown would, minus tearing down the modules it was
-    forked with: non-daemon threads are joined, ``atexit`` handlers run (``logging`` flushes
-    its handlers there), files the job left open are flushed, then standard streams.
-
-    Tearing down the preloaded modules would decref every object the fork shares with the
-    server, copying each of its pages (measured ~100-200 ms per job, most of a job-to-job
-    gap); it would run no code of the job's. Files are what a teardown could still write:
-    those the job opened are objects created after the fork, the only ones outside the
-    frozen generation (``gc.freeze`` in the server), so finding them reads only the job's
-    own pages."""
-    shutdown = getattr(threading, "_shutdown", None)
-    if shutdown is not None:
-        shutdown()
-    atexit._run_exitfuncs()
-    _flush_open_files()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    if then is not None:
-        signal.signal(then, signal.SIG_DFL)
-        os.kill(os.getpid(), then)
-    os._exit(code)
-
-
-def _flush_open_files() -> None:
-    # io.IOBase is an ABC: its isinstance walks the ABC machinery for each object's type
-    # (~25 ms over a job's ~10k objects); every io class derives from the C base.
-    created = [o for g in range(3) for o in gc.get_objects(g) if isinstance(o, _io._IOBase)]
-    # Text layers first: their flush writes into the binary buffers flushed next.
-    for stream in sorted(created, key=lambda o: not isinstance(o, io.TextIOBase)):
-        with contextlib.suppress(Exception):
-            if not stream.closed:
-                stream.flush()
-
-
-def _print_user_traceback() -> None:
-    exc = sys.exc_info()[1]
-    assert exc is not None
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename in (__file__, runpy.__file__):
-        tb = tb.tb_next
-    traceback.print_exception(type(exc), exc, tb)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from pathlib import Path
 import setproctitle
 
 from aiflow.runtime import forkserver
+from aiflow.runtime.forked_job import run
+from aiflow.runtime.preload import PRELOAD, preload
 
 
 def module_files() -> dict[str, tuple[int, int]]:
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # another driver started it first
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setproctitle.setproctitle(f"aiflow zygote {args.socket.name}")
-    preloaded = forkserver.preload([*forkserver.PRELOAD, *args.preload])
+    preloaded = preload([*PRELOAD, *args.preload])
     gc.collect()
     gc.freeze()
     zygote = Zygote(args.socket, args.idle, preloaded, held)
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             zygote.close()
     if os.getpid() == me or job is None:
         os._exit(0)  # a fork server whose driver left: nothing of the zygote's to clean up
-    forkserver.run(job)
+    run(job)
 
 
 if __name__ == "__main__":

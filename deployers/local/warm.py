@@ -51,6 +51,7 @@ _REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even o
 _ZYGOTE_START = 120.0  # s; a zygote imports for ~1.5 s, far longer on a loaded host
 _CONNECT_RETRY = 0.02  # s between attempts to connect to a zygote still importing
 _ZYGOTE_RETRY = 5.0  # s between starts of a zygote while none listens
+_MAX_SOCKET_PATH = 108  # bytes of sun_path, its terminating NUL included (Linux)
 # Where a shared fork server would outlive the process that starts it in a container (a pod,
 # a YARN container), each driver keeps its own.
 _CONTAINER_ENV = ("KUBERNETES_SERVICE_HOST", "CONTAINER_ID")
@@ -320,6 +321,17 @@ class ForkServer:
         self.dead = True
 
 
+def _shared_socket(startup: dict[str, str], preload: tuple[str, ...]) -> Path | None:
+    """The zygote's socket for this environment; None (the driver starts its own server)
+    where there can be none: no writable ``~/.cache``, or a path too long for ``AF_UNIX``."""
+    try:
+        path = zygote_socket(startup, preload)
+    except OSError as exc:
+        log.warning("no shared fork server (%s): this driver starts its own", exc)
+        return None
+    return path if len(os.fsencode(path)) < _MAX_SOCKET_PATH else None
+
+
 class _Registry:
     """The process's fork servers, one per startup environment."""
 
@@ -343,7 +355,7 @@ class _Registry:
             server = self._servers.get(key)
             if server is None or server.dead:
                 self._evict()
-                path = zygote_socket(startup, preload) if shared else None
+                path = _shared_socket(startup, preload) if shared else None
                 server = self._servers[key] = ForkServer(startup, preload, path)
             return server
 

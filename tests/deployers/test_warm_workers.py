@@ -357,8 +357,9 @@ def test_the_next_job_finds_its_meta_store_engine_ready(
     deployer: LocalDeployer, tmp_path: Path
 ) -> None:
     """A job names its meta store (``AIFLOW__METASTORE__URI``): the server then keeps that
-    store's engine ready, so the jobs after it skip creating it; each child gets it with an
-    empty pool of its own, and the server keeps no connection open to the store."""
+    store's engine ready, its statements compiled, so the jobs after it skip creating it;
+    each child gets it with an empty pool of its own, and the server keeps no connection open
+    to the store."""
     from aiflow.store.sql_store import MetaStore
 
     uri = f"sqlite:///{tmp_path / 'meta.db'}"
@@ -372,6 +373,8 @@ def test_the_next_job_finds_its_meta_store_engine_ready(
         seen = {{
             "ready": engine is not None,
             "pooled": None if engine is None else engine.pool.checkedin(),
+            # the job's own statements, compiled by the server (cached per engine)
+            "compiled": 0 if engine is None else len(engine._compiled_cache),
             "workflows": len(MetaStore({uri!r}).list_workflows()),
         }}
         with open({str(probe)!r}, "a") as f:
@@ -385,6 +388,7 @@ def test_the_next_job_finds_its_meta_store_engine_ready(
     first, second = (json.loads(line) for line in probe.read_text().splitlines())
     assert not first["ready"]  # the first job of a store opens it itself
     assert second["ready"] and second["pooled"] == 0  # no connection inherited
+    assert second["compiled"] > 0
     assert first["workflows"] == second["workflows"] == 0
     server = deployer._fork_server(deployer._job_env({}))
     assert server is not None
