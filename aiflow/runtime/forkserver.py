@@ -50,12 +50,14 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from aiflow.runtime.forked_job import JobRequest, enter, run
 from aiflow.runtime.preload import PRELOAD, preload, rehearse_jobs_statements
 
 MAX_MESSAGE = 1 << 20  # bytes; a larger spawn request is refused by the client, not sent
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 _WARM_STORES = 4  # meta store engines kept ready for the children (one per store in use)
 
 
@@ -91,11 +93,22 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     return json.loads(data), fds
 
 
+@dataclass
+class _Spare:
+    """A child forked ahead of its job, waiting for it on ``sock`` (the server's end)."""
+
+    pid: int
+    created: float | None
+    sock: socket.socket
+
+
 class Server:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.children: dict[int, int] = {}  # pid -> pidfd
         self.warmed: list[str] = []  # meta store URIs whose engine is ready, oldest first
+        self.spare: _Spare | None = None
+        self._pid = os.getpid()
         self.poller = select.poll()
         self.poller.register(sock, select.POLLIN)
 
@@ -103,6 +116,20 @@ class Server:
         """Answer requests until the deployer leaves (returns None) or, in a forked child,
         return the job that child must run. Nothing here may clean up on unwinding: the child
         returns through this frame."""
+        job = self._fork_spare()
+        if job is not None:
+            return job
+        try:
+            return self._serve()
+        finally:
+            if os.getpid() == self.pid and self.spare is not None:
+                self.spare.sock.close()  # it exits on EOF (or with the server: PDEATHSIG)
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def _serve(self) -> JobRequest | None:
         while True:
             for fd, _events in self.poller.poll():
                 try:
@@ -123,9 +150,11 @@ class Server:
         if op == "spawn" and len(fds) == 1:
             request = JobRequest(message["argv"], message["env"], message["cwd"], fds[0])
             job = self._spawn(rid, request)
-            if job is None and message.get("store"):
+            if job is not None:
+                return job
+            if message.get("store"):
                 self._warm_store(str(message["store"]))  # for the next job, while this runs
-            return job
+            return self._fork_spare()  # after the store: the spare inherits its engine
         for fd in fds:
             os.close(fd)
         if op == "signal":
@@ -141,13 +170,17 @@ class Server:
 
     def _spawn(self, rid: Any, job: JobRequest) -> JobRequest | None:
         ready_r, ready_w = os.pipe()
-        created = boot_clock()
-        pid = os.fork()
-        if pid == 0:
-            os.close(ready_r)
-            self._leave()
-            enter(job, ready_w)
-            return job
+        spare, self.spare = self.spare, None
+        if spare is not None and self._hand_over(spare, job, ready_w):
+            pid, created = spare.pid, spare.created
+        else:  # no spare (it died, or a job was faster than its fork): fork now
+            created = boot_clock()
+            pid = os.fork()
+            if pid == 0:
+                os.close(ready_r)
+                self._leave()
+                enter(job, ready_w)
+                return job
         os.close(ready_w)
         os.close(job.log_fd)
         with os.fdopen(ready_r, "rb") as ready:
@@ -161,6 +194,45 @@ class Server:
         self.poller.register(pidfd, select.POLLIN)
         send(self.sock, {"id": rid, "pid": pid, "create_time": created})
         return None
+
+    def _fork_spare(self) -> JobRequest | None:
+        """Fork the next job's process ahead of its request, so the fork (copying the page
+        tables of a few hundred MB) is off the path from one job's end to the next one's
+        start. The spare waits for its job on a socket; in it, this returns that job."""
+        if self.spare is not None:
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        created = boot_clock()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._leave()
+            _die_with(self.pid)
+            message, fds = receive(theirs)
+            theirs.close()
+            if message is None or len(fds) != 2:
+                os._exit(0)  # the server ended (or let it go) before a job came
+            _die_with(None)  # from here on a job: it outlives its server, as a forked one does
+            job = JobRequest(message["argv"], message["env"], message["cwd"], fds[0])
+            enter(job, fds[1])
+            return job
+        theirs.close()
+        self.spare = _Spare(pid, created, ours)
+        return None
+
+    def _hand_over(self, spare: _Spare, job: JobRequest, ready_w: int) -> bool:
+        """Give ``job`` to the spare; False if the spare is gone (it is reaped then)."""
+        request = {"argv": job.argv, "env": job.env, "cwd": job.cwd}
+        try:
+            send(spare.sock, request, [job.log_fd, ready_w])
+            return True
+        except OSError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(spare.pid, signal.SIGKILL)
+            os.waitpid(spare.pid, 0)
+            return False
+        finally:
+            spare.sock.close()
 
     def _warm_store(self, uri: str) -> None:
         """Create the engine of the meta store the deployer's jobs open, initialize its
@@ -201,7 +273,20 @@ class Server:
         for pidfd in self.children.values():
             os.close(pidfd)
         self.children.clear()
+        if self.spare is not None:
+            self.spare.sock.close()
+            self.spare = None
         os.close(self.sock.detach())
+
+
+def _die_with(parent: int | None) -> None:
+    """SIGKILL this process when ``parent`` (the server) ends; None: no longer."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL if parent else 0)
+    if parent and os.getppid() != parent:  # it ended before the prctl
+        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -461,3 +461,29 @@ def test_drivers_share_a_zygote_that_never_forks_stale_code(tmp_path: Path) -> N
     finally:
         for pid in zygotes(first["socket"]):
             os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("end", ["driver leaves", "kill -9"])
+def test_the_spare_child_waiting_for_the_next_job_ends_with_its_server(
+    tmp_path: Path, end: str
+) -> None:
+    """The fork server forks each next job's process ahead of its request (the fork off the
+    path between jobs); that spare never outlives the server, however the server ends, while
+    a job it became does (the handover clears its parent-death signal)."""
+    env = {"PATH": os.environ.get("PATH", ""), "SERVER_KEY": str(tmp_path)}  # its own server
+    server = servers.get(env, ())
+    assert server.wait_ready(120) and server.pid
+    job_log = tmp_path / "job.log"
+    done = tmp_path / "done"
+    with job_log.open("ab") as log:
+        code = f"import time; time.sleep(1.5); open({str(done)!r}, 'w').close()"
+        job, _ = server.spawn(["-c", code], env, str(tmp_path), log.fileno())
+    wait_for(lambda: len(psutil.Process(server.pid).children()) == 2, 30, "a new spare")
+    spare = next(p.pid for p in psutil.Process(server.pid).children() if p.pid != job)
+    if end == "kill -9":
+        os.kill(server.pid, signal.SIGKILL)
+    else:
+        server.close()
+    wait_for(lambda: not alive(spare), 10, "the spare gone with its server")
+    wait_for(done.exists, 30, "the job ran to its end")
+    server.close()
