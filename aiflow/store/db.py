@@ -48,6 +48,7 @@ _EXPECTED_URLS = "sqlite:///path, postgresql+psycopg://... or mysql+pymysql://..
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+_busy_timeouts: dict[str, int] = {}  # the setting a SQLite engine was made with, by URI
 
 
 def normalize_url(uri: str) -> URL:
@@ -85,15 +86,23 @@ def is_sqlite(uri: str) -> bool:
 
 
 def get_engine(uri: str) -> Engine:
-    """The process-wide engine for ``uri`` (created on first use)."""
+    """The process-wide engine for ``uri`` (created on first use, and again when the settings
+    it was made with changed: a job forked with its parent's engine may have others)."""
     engine = _engines.get(uri)
-    if engine is None:
+    if engine is None or not _made_with_current_settings(uri):
         with _engines_lock:
             engine = _engines.get(uri)
-            if engine is None:
+            if engine is None or not _made_with_current_settings(uri):
+                if engine is not None:
+                    engine.dispose()
                 engine = _create_engine(uri)
                 _engines[uri] = engine
     return engine
+
+
+def _made_with_current_settings(uri: str) -> bool:
+    made_with = _busy_timeouts.get(uri)
+    return made_with is None or made_with == get_settings().metastore.busy_timeout_ms
 
 
 def dispose_engine(uri: str) -> None:
@@ -137,7 +146,7 @@ def _create_engine(uri: str) -> Engine:
     url = normalize_url(uri)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, uri)
     if backend == "postgresql":
         return create_engine(url, pool_pre_ping=True)
     # MySQL / MariaDB (normalize_url admits nothing else). MySQL closes idle connections after
@@ -145,8 +154,9 @@ def _create_engine(uri: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, uri: str) -> Engine:
     busy_timeout_ms = get_settings().metastore.busy_timeout_ms
+    _busy_timeouts[uri] = busy_timeout_ms
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     kwargs: dict[str, Any] = {"connect_args": {"timeout": busy_timeout_ms / 1000}}
