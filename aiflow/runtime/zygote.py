@@ -106,10 +106,13 @@ class Zygote:
             ready, _, _ = select.select([self.listener], [], [], 1.0)
             if not ready:
                 continue
-            conn, _ = self.listener.accept()
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:  # the driver gave up meanwhile
+                continue
             stale = _changed(self.files)
             if stale:
-                print(f"aiflow zygote: {stale} changed since it was imported: exiting")
+                print(f"aiflow zygote: {stale} changed since it was imported: exiting", flush=True)
                 self.close()
                 os.close(self.lock_fd)  # first: the refused driver starts a new one at once
                 conn.close()
@@ -117,7 +120,12 @@ class Zygote:
             if _peer_uid(conn) != os.getuid():
                 conn.close()
                 continue
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as exc:  # out of memory or processes: this driver starts cold
+                print(f"aiflow zygote: cannot fork a fork server: {exc}", flush=True)
+                conn.close()
+                continue
             if pid == 0:
                 return self._become_fork_server(conn)
             conn.close()

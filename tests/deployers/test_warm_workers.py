@@ -464,6 +464,8 @@ def test_drivers_share_a_zygote_that_never_forks_stale_code(tmp_path: Path) -> N
         _, log = drive("third")  # refused by the stale zygote, it waits for a new one
         assert "(warm worker)" in log and "VALUE 22" in log
         assert zygotes(first["socket"]) and zygotes(first["socket"]) != zygote
+        why = Path(str(first["socket"])).with_suffix(".log").read_text()
+        assert f"{tmp_path / 'stalemod.py'} changed since it was imported" in why
     finally:
         for pid in zygotes(first["socket"]):
             os.kill(pid, signal.SIGTERM)
