@@ -64,7 +64,23 @@ def enter(job: JobRequest, ready_w: int) -> None:
     setproctitle.setproctitle(" ".join([sys.executable, "-P", *job.argv]))
     os.environ.clear()
     os.environ.update(job.env)
+    if os.environ.get("PYTHONUNBUFFERED"):  # as the interpreter applies it at start-up
+        _unbuffered_standard_streams()
     _forget_process_state()
+
+
+def _unbuffered_standard_streams() -> None:
+    """What ``PYTHONUNBUFFERED`` makes of stdout and stderr at start-up (the server's were
+    made without it): no buffer in the binary layer, text written through to it."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        stream.flush()
+        raw = io.FileIO(stream.fileno(), "w", closefd=False)
+        unbuffered = io.TextIOWrapper(
+            raw, encoding=stream.encoding, errors=stream.errors, write_through=True
+        )
+        setattr(sys, name, unbuffered)
+        setattr(sys, f"__{name}__", unbuffered)
 
 
 def _forget_process_state() -> None:

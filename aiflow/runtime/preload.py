@@ -10,12 +10,15 @@ import sys
 from typing import Any
 
 # What every job imports before the user's code: the runtime, the meta store, the local
-# engine (the one every workflow can fall back to) and the code data they cache.
+# engine (the one every workflow can fall back to) and the code data they cache; and what a
+# detached driver imports (a zygote forks drivers too).
 PRELOAD = (
     "aiflow.runtime.job",
     "aiflow.store.sql_store",
     "aiflow.translators.local.engine",
     "sqlalchemy.dialects.sqlite.pysqlite",
+    "aiflow.scheduler.driver",
+    "aiflow.deployers.local",
 )
 
 

@@ -248,7 +248,7 @@ class LocalDeployer(Deployer):
     def _warm_enabled(self) -> bool:
         # The fork server waits for its children on pidfds (Linux 5.3+); elsewhere jobs start
         # cold, as they always did.
-        if not _pidfds_work():
+        if not pidfds_work():
             return False
         return self.settings.scheduler.warm_workers if self._warm is None else self._warm
 
@@ -425,7 +425,7 @@ def _header(launch: JobLaunch, host: str, *, warm: bool) -> str:
 
 
 @functools.cache
-def _pidfds_work() -> bool:
+def pidfds_work() -> bool:
     """Whether this system has pidfds, which the fork server waits for its children on."""
     fd = processes.pidfd_open(os.getpid())
     if fd is None:

@@ -44,13 +44,16 @@ log = logging.getLogger("aiflow.deployers")
 # Variables a forked job gets set after the fork; no import reads them: aiflow's own (read at
 # run time), pytest's per-phase marker (a server per test phase would never be warm) and the
 # shell's bookkeeping (a shared server per working directory would seldom be warm).
-_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST", "PWD", "OLDPWD", "SHLVL")
+# PYTHONUNBUFFERED is read at interpreter start only: a forked child applies it itself
+# (``forked_job.enter``), so a driver (which sets it for its log) shares its jobs' zygote.
+_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST", "PWD", "OLDPWD", "SHLVL", "PYTHONUNBUFFERED")
 STORE_ENV = "AIFLOW__METASTORE__URI"  # the meta store a job opens, when it opens one itself
 _MAX_IDLE_SERVERS = 2  # servers kept for other environments, while no job of theirs runs
 _REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even on a busy host
 _ZYGOTE_START = 120.0  # s; a zygote imports for ~1.5 s, far longer on a loaded host
 _CONNECT_RETRY = 0.02  # s between attempts to connect to a zygote still importing
 _ZYGOTE_RETRY = 5.0  # s between starts of a zygote while none listens
+_DETACHED_WAIT = 2.0  # s for a zygote's fork server to answer; else the caller starts it
 _MAX_SOCKET_PATH = 108  # bytes of sun_path, its terminating NUL included (Linux)
 # Where a shared fork server would outlive the process that starts it in a container (a pod,
 # a YARN container), each driver keeps its own.
@@ -321,6 +324,41 @@ class ForkServer:
         self.dead = True
 
 
+def startup_env(env: dict[str, str]) -> dict[str, str]:
+    """What of ``env`` a process may read before a fork server forks it: what selects one."""
+    return {k: v for k, v in env.items() if not k.startswith(_SET_AFTER_FORK)}
+
+
+def in_container() -> bool:
+    return any(k in os.environ for k in _CONTAINER_ENV)
+
+
+def fork_detached(
+    command: list[str], env: dict[str, str], cwd: str, log_fd: int, preload: tuple[str, ...]
+) -> int | None:
+    """Start ``command`` forked from the user's zygote for ``env``, as a process nobody
+    watches (its own session, outliving the fork server that forked it, like
+    ``Popen(start_new_session=True)`` would make it); its pid. None when it cannot start
+    warm now (no zygote listening yet: one is started for next time; not a ``python -P``
+    command; in a container): the caller starts it itself."""
+    argv = warm_argv(command)
+    startup = startup_env(env)
+    path = None if argv is None or in_container() else _shared_socket(startup, preload)
+    if argv is None or path is None:
+        return None
+    server = ForkServer(startup, preload, path)
+    try:
+        if server.sock is None or not server.wait_ready(_DETACHED_WAIT):
+            return None
+        pid, _created = server.spawn(argv, env, cwd, log_fd)
+        return pid
+    except (Unavailable, DeploymentError) as exc:
+        log.info("starting %s cold: %s", command, exc)
+        return None
+    finally:
+        server.close()
+
+
 def _shared_socket(startup: dict[str, str], preload: tuple[str, ...]) -> Path | None:
     """The zygote's socket for this environment; None (the driver starts its own server)
     where there can be none: no writable ``~/.cache``, or a path too long for ``AF_UNIX``."""
@@ -346,8 +384,8 @@ class _Registry:
         ready yet: ask ``check_ready``). With ``shared_idle`` > 0 it is forked by the user's
         zygote for this environment (started if none runs, ending ``shared_idle`` s after its
         last driver), so it is warm at once from the second driver on."""
-        startup = {k: v for k, v in env.items() if not k.startswith(_SET_AFTER_FORK)}
-        shared = shared_idle > 0 and not any(k in os.environ for k in _CONTAINER_ENV)
+        startup = startup_env(env)
+        shared = shared_idle > 0 and not in_container()
         key = (tuple(sorted(startup.items())), preload, shared)
         with self._lock:
             if any(s.owner != os.getpid() for s in self._servers.values()):

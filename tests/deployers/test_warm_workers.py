@@ -495,3 +495,30 @@ def test_the_spare_child_waiting_for_the_next_job_ends_with_its_server(
     wait_for(lambda: not alive(spare), 10, "the spare gone with its server")
     wait_for(done.exists, 30, "the job ran to its end")
     server.close()
+
+
+@pytest.mark.parametrize("unbuffered", [True, False])
+def test_pythonunbuffered_is_applied_as_at_interpreter_start(
+    deployer: LocalDeployer, tmp_path: Path, unbuffered: bool
+) -> None:
+    """PYTHONUNBUFFERED is read at start-up, which a forked job skips: the child applies it
+    itself, so a job's output reaches its log as it would from a new interpreter (written at
+    once with it; held in the buffer of a file without it)."""
+    code = "import time; print('early'); time.sleep(60)"
+    # empty is unset, for the interpreter too (whatever the environment running the tests says)
+    env = {"PYTHONUNBUFFERED": "1" if unbuffered else ""}
+    job = dataclasses.replace(launch(tmp_path, code), env=env)
+    handle = deployer.submit(job)
+
+    def printed() -> bool:
+        return "early" in job.log_path.read_text().splitlines()[1:]  # after the header
+
+    try:
+        assert "(warm worker)" in job.log_path.read_text()
+        if unbuffered:
+            wait_for(printed, 10, "the line in the log")
+        else:
+            time.sleep(1.0)
+            assert not printed()
+    finally:
+        deployer.stop(handle, grace=0)

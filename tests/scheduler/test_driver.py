@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from aiflow.config import get_settings, reset_settings
@@ -400,3 +401,28 @@ def test_spawn_driver_runs_the_execution_detached(store: MetaStore, tmp_path: Pa
     execution = store.get_execution(eid)
     assert (execution.status, execution.driver_pid) == (ExecutionStatus.SUCCEEDED, pid)
     assert (get_settings().logs_dir / str(eid) / "driver.log").exists()
+
+
+@pytest.mark.parametrize("zygote", [True, False], ids=["zygote listening", "turned off"])
+def test_a_detached_driver_is_forked_from_the_users_zygote_when_one_listens(
+    store: MetaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zygote: bool
+) -> None:
+    """With the zygote of its environment listening (as after any earlier run), a detached
+    driver is forked from it, aiflow already imported, rather than started as a new
+    interpreter; it drives the execution all the same, and stops as any driver does."""
+    if zygote:
+        assert LocalDeployer(warm=True).prepare({}, timeout=120), "no zygote"
+    else:
+        monkeypatch.setenv("AIFLOW__SCHEDULER__WARM_SHARED_IDLE", "0")
+        reset_settings()
+    # a job that fails at once and is retried in a minute: the driver waits meanwhile
+    eid = create(store, job("later", max_retries=1, retry_delay=60))
+    pid = spawn_driver(eid)
+    wait_until(lambda: store.get_execution(eid).driver_pid == pid, 60)
+    # A forked process keeps the environment block its ancestor was exec'ed with: the
+    # zygote's, which has no AIFLOW_HOME; a new interpreter's is the one it was given.
+    exec_env = psutil.Process(pid).environ()
+    assert ("AIFLOW_HOME" not in exec_env) == zygote
+    final = request_stop(store, eid, get_deployer, wait=30)
+    assert final.status == ExecutionStatus.KILLED
+    wait_until(lambda: not alive(pid), 30)
