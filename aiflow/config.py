@@ -35,6 +35,24 @@ def user_run_dir() -> Path:
     return path
 
 
+def start_user_daemon(command: list[str], env: dict[str, str], log_path: Path) -> None:
+    """Start one of the machine's shared daemons (a zygote, a gateway pool) in the background:
+    its own session, stdin closed, its output appended to ``log_path``, in ``/`` (it must not
+    hold the starter's directory). It outlives the starter by design."""
+    import subprocess
+
+    with open(log_path, "ab") as out:
+        subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd="/",
+        )
+
+
 class MetastoreSettings(BaseModel):
     uri: str | None = Field(
         default=None,

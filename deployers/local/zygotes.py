@@ -10,11 +10,10 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
-from aiflow.config import user_run_dir
+from aiflow.config import start_user_daemon, user_run_dir
 
 log = logging.getLogger("aiflow.deployers")
 
@@ -52,16 +51,7 @@ def start_zygote(path: Path, env: dict[str, str], preload: tuple[str, ...]) -> N
     idle = get_settings().scheduler.warm_shared_idle
     command = [sys.executable, "-P", "-m", "aiflow.runtime.zygote", "--socket", str(path)]
     command += ["--idle", str(idle), "--preload", *preload]
-    with open(path.with_suffix(".log"), "ab") as out:
-        subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd="/",
-        )
+    start_user_daemon(command, env, path.with_suffix(".log"))
     log.info("started the shared fork server for the next drivers (%s)", path)
 
 

@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiflow.config import user_run_dir
+from aiflow.config import start_user_daemon, user_run_dir
 
 if TYPE_CHECKING:
     from aiflow.translators.flink.settings import FlinkSettings
@@ -166,20 +166,9 @@ def ask(path: Path, request: dict[str, Any], timeout: float = _ASK_TIMEOUT) -> d
 def start_pool(env: dict[str, str], path: Path, size: int) -> None:
     """Start the pool for ``env`` in the background, detached from this process (a second
     one started meanwhile finds the first's lock and exits)."""
-    import subprocess
-
     command = [sys.executable, "-P", "-m", "aiflow.translators.flink.gateway_pool"]
     command += ["--socket", str(path), "--size", str(size)]
-    with open(path.with_suffix(".log"), "ab") as out:
-        subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd="/",
-        )
+    start_user_daemon(command, env, path.with_suffix(".log"))
     log.info("started the Flink gateway pool for the next jobs (%s)", path)
 
 
