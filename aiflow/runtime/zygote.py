@@ -151,6 +151,7 @@ class Zygote:
         """In the forked child: a driver's own fork server, already warm."""
         self.listener.close()
         os.close(self.lock_fd)  # the lock is the zygote's alone, not its fork servers' or jobs'
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a fork server's, as a private one's
         os.setsid()  # not in the zygote's group: a signal for one does not reach the other
         setproctitle.setproctitle(f"aiflow forkserver (shared, {self.path.name})")
         try:
@@ -158,6 +159,10 @@ class Zygote:
         except OSError:
             os._exit(0)
         return forkserver.Server(conn).serve()
+
+
+def _exit_on_term(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def lock(path: Path) -> int | None:
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if held is None:
         return 0  # another driver started it first
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_term)  # through the cleanup: no socket left behind
     setproctitle.setproctitle(f"aiflow zygote {args.socket.name}")
     preloaded = preload([*PRELOAD, *args.preload])
     gc.collect()

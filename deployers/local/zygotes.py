@@ -60,9 +60,17 @@ def stop_zygotes() -> int:
     Fork servers they forked keep serving their drivers; zygotes start again on demand."""
     stopped = 0
     for lock in user_run_dir().glob("forkserver-*.sock.lock"):
-        pid = zygote_pid(lock.with_suffix(""))
+        socket_path = lock.with_suffix("")
+        pid = zygote_pid(socket_path)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGTERM)  # it removes its socket on the way out
                 stopped += 1
+            continue
+        # none runs: the files of one that ended (its log only if it says nothing)
+        log_path = socket_path.with_suffix(".log")
+        if log_path.exists() and not log_path.stat().st_size:
+            log_path.unlink(missing_ok=True)
+        socket_path.unlink(missing_ok=True)
+        lock.unlink(missing_ok=True)
     return stopped
