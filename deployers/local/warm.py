@@ -46,7 +46,17 @@ log = logging.getLogger("aiflow.deployers")
 # shell's bookkeeping (a shared server per working directory would seldom be warm).
 # PYTHONUNBUFFERED is read at interpreter start only: a forked child applies it itself
 # (``forked_job.enter``), so a driver (which sets it for its log) shares its jobs' zygote.
-_SET_AFTER_FORK = ("AIFLOW", "PYTEST_CURRENT_TEST", "PWD", "OLDPWD", "SHLVL", "PYTHONUNBUFFERED")
+# PyFlink reads the gateway JVM's log settings when it launches it, long after the fork.
+_SET_AFTER_FORK = (
+    "AIFLOW",
+    "PYTEST_CURRENT_TEST",
+    "PWD",
+    "OLDPWD",
+    "SHLVL",
+    "PYTHONUNBUFFERED",
+    "FLINK_LOG_DIR",
+    "LOG4J_PROPERTIES",
+)
 STORE_ENV = "AIFLOW__METASTORE__URI"  # the meta store a job opens, when it opens one itself
 _MAX_IDLE_SERVERS = 2  # servers kept for other environments, while no job of theirs runs
 _REPLY_TIMEOUT = 30.0  # s; a spawn is a fork and a chdir, far below this even on a busy host
