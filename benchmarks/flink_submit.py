@@ -1,6 +1,7 @@
 """Flink submit latency: submission -> the Flink job RUNNING, session cluster vs mini-cluster.
 
     .venv/bin/python benchmarks/flink_submit.py [--runs 5] [--skip-session] [--skip-mini]
+        [--warm-gateways N] [--pause SECONDS]
 
 Starts a session cluster with ``aiflow.translators.flink.cluster`` in a private temporary
 ``AIFLOW_HOME``
@@ -220,6 +221,15 @@ def main() -> None:
     parser.add_argument("--skip-session", action="store_true", help="mini-cluster runs only")
     parser.add_argument("--skip-mini", action="store_true", help="session-cluster runs only")
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIFLOW_HOME")
+    parser.add_argument(
+        "--warm-gateways",
+        type=int,
+        default=0,
+        help="flink.warm_gateways for the runs (the gateway pool; 0: off, the default)",
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds between runs (a pool warms a spare)"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -228,6 +238,8 @@ def main() -> None:
     os.environ["AIFLOW_HOME"] = str(home)
     for key in [k for k in os.environ if k.startswith("AIFLOW__")]:
         del os.environ[key]  # the developer's settings must not leak in
+    if args.warm_gateways:
+        os.environ["AIFLOW__FLINK__WARM_GATEWAYS"] = str(args.warm_gateways)
     print(fb.machine_line(), flush=True)
 
     from aiflow.config import reset_settings
@@ -262,6 +274,7 @@ def main() -> None:
                 run = one_run(wf, home / f"session-{i}", started.rest_url, store)
                 print(f"  session run {i}: RUNNING after {run['running']:.2f} s", flush=True)
                 runs.append(run)
+                time.sleep(args.pause)
             results["session cluster (AIFLOW__FLINK__REST_URL set)"] = (runs[1:], runs[0])
             cluster.stop()
         if not args.skip_mini:
@@ -271,6 +284,7 @@ def main() -> None:
                 running = run.get("running", float("nan"))
                 print(f"  mini-cluster run {i}: RUNNING after {running:.2f} s", flush=True)
                 runs.append(run)
+                time.sleep(args.pause)
             results["embedded mini-cluster (no REST URL)"] = (runs[1:], runs[0])
     finally:
         cluster.stop()
