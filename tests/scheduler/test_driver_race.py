@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 def test_two_drivers_race_and_one_wins(tmp_path: Path, migrated_postgres_url: str) -> None:
     runs = tmp_path / "runs.txt"
-    wf = chain_workflow(tmp_path / "race", "race", runs)
+    # Each step takes a second: warm jobs end a bare chain in ~0.5 s, sooner than a second
+    # interpreter starts, and a driver that finds the execution finished just exits 0.
+    wf = chain_workflow(tmp_path / "race", "race", runs, sleep=1.0)
     store = MetaStore(migrated_postgres_url)
     execution, _ = submit_workflow(wf, mode="batch", store=store)
 
