@@ -164,14 +164,15 @@ def _fork_driver(
     come from) when one is listening: it starts with aiflow imported, in milliseconds rather
     than ~0.5 s. None: start it as a new interpreter."""
     scheduler = settings.scheduler
-    if not (scheduler.warm_workers and scheduler.warm_shared_idle > 0):
+    if not scheduler.warm_workers:
         return None
     from aiflow.deployers.local.deployer import pidfds_work
     from aiflow.deployers.local.warm import fork_detached
 
     if not pidfds_work():
         return None
-    return fork_detached(command, env, os.getcwd(), log_fd, tuple(scheduler.warm_preload))
+    preload = tuple(scheduler.warm_preload)
+    return fork_detached(command, env, os.getcwd(), log_fd, preload, scheduler.warm_shared_idle)
 
 
 def spawn_driver(execution_id: int, *, store_uri: str | None = None, adopt: bool = False) -> int:

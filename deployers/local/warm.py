@@ -94,11 +94,16 @@ class ForkServer:
     """
 
     def __init__(
-        self, env: dict[str, str], preload: tuple[str, ...], shared: Path | None = None
+        self,
+        env: dict[str, str],
+        preload: tuple[str, ...],
+        shared: Path | None = None,
+        idle: float = 0.0,
     ) -> None:
         """Start a fork server of this driver's own or, with ``shared`` (the socket of the
         user's zygote for this environment), connect to the zygote, which forks one warm at
-        once; until the zygote listens (it is importing) the server is not ready."""
+        once; until the zygote listens (it is importing) the server is not ready. A zygote
+        this starts exits ``idle`` s after its last driver."""
         self.owner = os.getpid()
         self.proc: subprocess.Popen[bytes] | None = None
         self.shared = shared
@@ -116,7 +121,7 @@ class ForkServer:
         self.ready = False
         self.dead = False
         self._closed = False
-        self._env, self._preload = env, preload
+        self._env, self._preload, self._idle = env, preload, idle
         self._first_try = self._started_zygote = 0.0  # monotonic: connecting since, started
         if shared is not None:
             self._connect()
@@ -158,7 +163,7 @@ class ForkServer:
                 return
             if now - self._started_zygote > _ZYGOTE_RETRY:  # none yet, or it lost a race
                 self._started_zygote = now
-                start_zygote(self.shared, self._env, self._preload)
+                start_zygote(self.shared, self._env, self._preload, self._idle)
             return
         self.sock = sock
 
@@ -339,24 +344,29 @@ def startup_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not k.startswith(_SET_AFTER_FORK)}
 
 
-def in_container() -> bool:
+def _in_container() -> bool:
     return any(k in os.environ for k in _CONTAINER_ENV)
 
 
 def fork_detached(
-    command: list[str], env: dict[str, str], cwd: str, log_fd: int, preload: tuple[str, ...]
+    command: list[str],
+    env: dict[str, str],
+    cwd: str,
+    log_fd: int,
+    preload: tuple[str, ...],
+    shared_idle: float,
 ) -> int | None:
     """Start ``command`` forked from the user's zygote for ``env``, as a process nobody
     watches (its own session, outliving the fork server that forked it, like
     ``Popen(start_new_session=True)`` would make it); its pid. None when it cannot start
     warm now (no zygote listening yet: one is started for next time; not a ``python -P``
-    command; in a container): the caller starts it itself."""
+    command; no zygote here, see ``shared_socket``): the caller starts it itself."""
     argv = warm_argv(command)
     startup = startup_env(env)
-    path = None if argv is None or in_container() else _shared_socket(startup, preload)
+    path = None if argv is None else shared_socket(startup, preload, shared_idle)
     if argv is None or path is None:
         return None
-    server = ForkServer(startup, preload, path)
+    server = ForkServer(startup, preload, path, shared_idle)
     try:
         if server.sock is None or not server.wait_ready(_DETACHED_WAIT):
             return None
@@ -369,9 +379,14 @@ def fork_detached(
         server.close()
 
 
-def _shared_socket(startup: dict[str, str], preload: tuple[str, ...]) -> Path | None:
-    """The zygote's socket for this environment; None (the driver starts its own server)
-    where there can be none: no writable ``~/.cache``, or a path too long for ``AF_UNIX``."""
+def shared_socket(
+    startup: dict[str, str], preload: tuple[str, ...], shared_idle: float
+) -> Path | None:
+    """The socket of the user's zygote for this environment; None where each driver keeps a
+    fork server of its own: turned off (``shared_idle`` 0), in a container, no writable
+    ``~/.cache``, or a path too long for ``AF_UNIX``."""
+    if shared_idle <= 0 or _in_container():
+        return None
     try:
         path = zygote_socket(startup, preload)
     except OSError as exc:
@@ -395,16 +410,15 @@ class _Registry:
         zygote for this environment (started if none runs, ending ``shared_idle`` s after its
         last driver), so it is warm at once from the second driver on."""
         startup = startup_env(env)
-        shared = shared_idle > 0 and not in_container()
-        key = (tuple(sorted(startup.items())), preload, shared)
+        key = (tuple(sorted(startup.items())), preload, shared_idle > 0)
         with self._lock:
             if any(s.owner != os.getpid() for s in self._servers.values()):
                 self._servers = {}  # a forked copy of the driver: those are the parent's
             server = self._servers.get(key)
             if server is None or server.dead:
                 self._evict()
-                path = _shared_socket(startup, preload) if shared else None
-                server = self._servers[key] = ForkServer(startup, preload, path)
+                path = shared_socket(startup, preload, shared_idle)
+                server = self._servers[key] = ForkServer(startup, preload, path, shared_idle)
             return server
 
     def _evict(self) -> None:

@@ -41,14 +41,11 @@ def zygote_pid(path: Path) -> int | None:
         os.close(lock)
 
 
-def start_zygote(path: Path, env: dict[str, str], preload: tuple[str, ...]) -> None:
+def start_zygote(path: Path, env: dict[str, str], preload: tuple[str, ...], idle: float) -> None:
     """Start the zygote for ``path`` in the background, detached from this process, unless
     one holds its lock (a racing second one finds the lock taken and exits)."""
     if zygote_pid(path) is not None:
         return
-    from aiflow.config import get_settings
-
-    idle = get_settings().scheduler.warm_shared_idle
     command = [sys.executable, "-P", "-m", "aiflow.runtime.zygote", "--socket", str(path)]
     command += ["--idle", str(idle), "--preload", *preload]
     start_user_daemon(command, env, path.with_suffix(".log"))
