@@ -108,7 +108,7 @@ class Server:
         self.children: dict[int, int] = {}  # pid -> pidfd
         self.warmed: list[str] = []  # meta store URIs whose engine is ready, oldest first
         self.spare: _Spare | None = None
-        self._pid = os.getpid()
+        self.pid = os.getpid()  # the server's own: a forked child is not it
         self.poller = select.poll()
         self.poller.register(sock, select.POLLIN)
 
@@ -124,10 +124,6 @@ class Server:
         finally:
             if os.getpid() == self.pid and self.spare is not None:
                 self.spare.sock.close()  # it exits on EOF (or with the server: PDEATHSIG)
-
-    @property
-    def pid(self) -> int:
-        return self._pid
 
     def _serve(self) -> JobRequest | None:
         while True:

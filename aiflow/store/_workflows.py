@@ -301,11 +301,9 @@ def _upsert_examples(session: Session, examples: list[ExampleCreate]) -> None:
             new.append({"name": example.name, "created_at": now, "updated_at": now, **values})
         elif any(getattr(row, field) != values[field] for field in _EXAMPLE_FIELDS):
             changed.append({"id": row.id, "updated_at": now, **values})
+    # Upsert, not insert: another process may register the same examples right now.
+    statement = upsert_statement(session, SqlExample, ["name"], [*_EXAMPLE_FIELDS, "updated_at"])
     for rows in _chunks(new):
-        # Upsert, not insert: another process may register the same examples right now.
-        statement = upsert_statement(
-            session, SqlExample, ["name"], [*_EXAMPLE_FIELDS, "updated_at"]
-        )
         session.execute(statement, rows)
     for rows in _chunks(changed):  # ORM bulk UPDATE by primary key: one executemany
         session.execute(update(SqlExample).execution_options(synchronize_session=False), rows)
