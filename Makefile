@@ -48,6 +48,7 @@ bench:
 	.venv/bin/python benchmarks/flink_throughput.py
 	.venv/bin/python benchmarks/serving_throughput.py
 	.venv/bin/python benchmarks/hot_swap.py
+	.venv/bin/python benchmarks/stream_latency.py
 	.venv/bin/python benchmarks/events.py
 	.venv/bin/python benchmarks/ml.py
 	.venv/bin/python benchmarks/k8s_jobs.py

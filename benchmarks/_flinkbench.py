@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import shutil
@@ -50,6 +51,16 @@ def median(values: list[float]) -> float:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def chosen_paths(parser: argparse.ArgumentParser, text: str, known: tuple[str, ...]) -> list[str]:
+    """The comma-separated ``--paths`` a benchmark was asked for; a usage error names any
+    path it does not know."""
+    paths = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = sorted(set(paths) - set(known))
+    if unknown:
+        parser.error(f"unknown path(s) {unknown}; known: {', '.join(known)}")
+    return paths
 
 
 def machine_line() -> str:

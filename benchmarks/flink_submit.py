@@ -224,11 +224,16 @@ def main() -> None:
     parser.add_argument(
         "--warm-gateways",
         type=int,
-        default=0,
-        help="flink.warm_gateways for the runs (the gateway pool; 0: off, the default)",
+        default=1,
+        help="flink.warm_gateways for the runs (the gateway pool; aiflow's default 1; 0: off, "
+        "each job launches its own JVM)",
     )
     parser.add_argument(
-        "--pause", type=float, default=0.0, help="seconds between runs (a pool warms a spare)"
+        "--pause",
+        type=float,
+        default=None,
+        help="seconds between runs, for the pool to warm a spare (default: 20 with the pool, "
+        "0 without)",
     )
     args = parser.parse_args()
     if args.runs < 1:
@@ -238,8 +243,9 @@ def main() -> None:
     os.environ["AIFLOW_HOME"] = str(home)
     for key in [k for k in os.environ if k.startswith("AIFLOW__")]:
         del os.environ[key]  # the developer's settings must not leak in
-    if args.warm_gateways:
-        os.environ["AIFLOW__FLINK__WARM_GATEWAYS"] = str(args.warm_gateways)
+    os.environ["AIFLOW__FLINK__WARM_GATEWAYS"] = str(args.warm_gateways)
+    if args.pause is None:
+        args.pause = 20.0 if args.warm_gateways else 0.0
     print(fb.machine_line(), flush=True)
 
     from aiflow.config import reset_settings

@@ -314,10 +314,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIFLOW_HOME")
     args = parser.parse_args()
-    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
-    unknown = sorted(set(paths) - set(PATHS))
-    if unknown:
-        parser.error(f"unknown path(s) {unknown}; known: {', '.join(PATHS)}")
+    paths = fb.chosen_paths(parser, args.paths, PATHS)
     small_rows = min(args.calibration_rows, args.rows)
     signal.signal(signal.SIGTERM, _interrupt)
     home = Path(tempfile.mkdtemp(prefix="aiflow-bench-flink-throughput-"))

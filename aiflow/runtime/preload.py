@@ -12,6 +12,13 @@ from typing import Any
 # What every job imports before the user's code: the runtime, the meta store, the local
 # engine (the one every workflow can fall back to) and the code data they cache; and what a
 # detached driver imports (a zygote forks drivers too).
+#
+# The engines import their data libraries on first use (a driver translates a plan without
+# pandas), so those are named here: a job that reads or writes data would otherwise import
+# pandas, pyarrow and fsspec itself (~0.7 s), and a Flink job PyFlink's table API and the
+# engine's UDF modules (~0.8 s more). Importing them starts no thread of theirs that survives
+# a fork: OpenBLAS's pool (numpy) is shut down by its own ``pthread_atfork`` handler and
+# restarted on first use in the child.
 PRELOAD = (
     "aiflow.runtime.job",
     "aiflow.store.sql_store",
@@ -19,6 +26,14 @@ PRELOAD = (
     "sqlalchemy.dialects.sqlite.pysqlite",
     "aiflow.scheduler.driver",
     "aiflow.deployers.local",
+    "pandas",
+    "aiflow.translators.arrow_io",
+    "aiflow.translators.csv_writer",
+    "aiflow.hadoop.fs",
+    "aiflow.translators.flink.engine",
+    "aiflow.translators.flink.udfs",
+    "aiflow.translators.flink.io",
+    "aiflow.translators.flink.ml",
 )
 
 

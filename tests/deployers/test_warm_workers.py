@@ -135,6 +135,33 @@ def test_a_job_sees_a_fresh_process(deployer: LocalDeployer, tmp_path: Path) -> 
     assert first["numpy"] != second["numpy"] and first["random"] != second["random"]
 
 
+def test_a_job_finds_its_data_libraries_imported_and_their_threads_working(
+    deployer: LocalDeployer, tmp_path: Path
+) -> None:
+    """The engines import pandas, pyarrow and PyFlink lazily (a driver does not need them), so
+    the fork server preloads them for the jobs; the thread pools they start (OpenBLAS,
+    jemalloc's, Arrow's) must work in a forked job, not deadlock on a lock held at the fork."""
+    probe = tmp_path / "probe.json"
+    csv = tmp_path / "rows.csv"
+    csv.write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(20_000)))
+    code = f"""
+        import json, sys
+        preloaded = {{m: m in sys.modules for m in ("pandas", "pyarrow", "pyflink.table")}}
+        import numpy, pyarrow.csv
+        m = numpy.ones((400, 400))
+        product = float((m @ m).sum())  # OpenBLAS's threads
+        table = pyarrow.csv.read_csv({str(csv)!r})  # Arrow's thread pool and allocator
+        with open({str(probe)!r}, "w") as f:
+            last = table["b"].to_pylist()[-1]
+            json.dump({{"preloaded": preloaded, "product": product, "last": last}}, f)
+        """
+    code_, log = run(deployer, launch(tmp_path, code), timeout=60)
+    assert code_ == 0, log
+    seen = json.loads(probe.read_text())
+    assert seen["preloaded"] == {"pandas": True, "pyarrow": True, "pyflink.table": True}
+    assert seen["product"] == 400.0**3 and seen["last"] == 39_998
+
+
 def test_a_job_ends_as_an_interpreter_would(deployer: LocalDeployer, tmp_path: Path) -> None:
     """Threads are joined, atexit handlers run, and files the job left open are flushed:
     the fork server's fast exit skips only tearing down the preloaded modules."""

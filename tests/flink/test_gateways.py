@@ -40,6 +40,34 @@ def test_launch_environment_decides_which_pool() -> None:
     assert gateways.socket_path(base | {"HADOOP_CLASSPATH": "/h"}) != gateways.socket_path(base)
 
 
+def test_the_warmup_stub_answers_a_submission_as_flink_would() -> None:
+    """The warm-up submits to a stub of Flink's REST API: a chunked multipart upload is read
+    to its end and accepted (202, a job URL), the job's status is RUNNING, nothing else is."""
+    import http.client
+    import json
+
+    from aiflow.translators.flink.gateway_warmup import stub_cluster
+
+    with stub_cluster() as url:
+        conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=10)
+        conn.putrequest("POST", "/v1/jobs")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.putheader("Content-Type", "multipart/form-data; boundary=x")
+        conn.endheaders()
+        for chunk in (b"--x\r\n" + b"j" * 5000, b"\r\n--x--\r\n"):
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+        accepted = conn.getresponse()
+        assert accepted.status == 202
+        job_url = json.loads(accepted.read())["jobUrl"]
+        assert job_url.startswith("/jobs/")
+        conn.request("GET", f"/v1{job_url}/status")  # the same connection: the body was read
+        status = conn.getresponse()
+        assert (status.status, json.loads(status.read())) == (200, {"status": "RUNNING"})
+        conn.request("GET", "/v1/jobs/overview")
+        assert conn.getresponse().status == 404
+
+
 def _flink_info(cli: Cli, execution: int) -> dict[str, Any]:
     job = cli.json("job", "list", str(execution))[0]
     info: dict[str, Any] = cli.json("job", "show", str(job["id"]))["result"]["engine"]["flink"]
@@ -63,6 +91,8 @@ def test_a_job_adopts_a_warm_jvm_that_ends_with_it(tmp_path: Path, aiflow_home: 
     # once a spare is ready the next job adopts it
     wait_for(lambda: Path(pool).exists() and _status(pool)["ready"], 240, "a warm spare JVM")
     spare = _status(pool)["ready"][0]
+    # it was warmed: the warm-up planned and submitted its jobs (to its stub) without error
+    assert "a spare JVM failed" not in Path(pool).with_suffix(".log").read_text()
 
     second = cli.json("run", str(tmp_path / "wf.py"))
     info = _flink_info(cli, second["execution"])

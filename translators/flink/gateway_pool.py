@@ -34,15 +34,7 @@ _MAIN_CLASS = "org.apache.flink.client.python.PythonGatewayServer"
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT = 120.0  # s for a JVM to write its port
 _END_GRACE = 10.0  # s between a JVM's SIGTERM and its SIGKILL
-# Planned once per mode by the pool: loads and JITs the planner, the connectors and formats
-# aiflow's jobs use, so the adopting job's own planning is a warm one.
-_WARM_SQL = (
-    "CREATE TEMPORARY TABLE src (a DOUBLE, b STRING, c BIGINT) WITH ('connector' = 'datagen', "
-    "'number-of-rows' = '10')",
-    "CREATE TEMPORARY TABLE dst (a DOUBLE, b STRING, c BIGINT) WITH ('connector' = "
-    "'filesystem', 'path' = 'file:///tmp/aiflow-gateway-warmup', 'format' = 'json')",
-)
-_WARM_QUERY = "INSERT INTO dst SELECT a * 2, UPPER(b), c + 1 FROM src WHERE a > 0"
+_WARMUP_TIMEOUT = 180.0  # s for the warm-up program to plan its job in both modes
 
 
 @dataclass
@@ -235,30 +227,32 @@ def _launch_dying_with_us(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def warm(port: int) -> None:
-    """Hand the JVM a watchdog, then create a TableEnvironment and plan a query in each mode,
-    through a py4j client of our own (closed after: the JVM waits for the job adopting it).
+    """Hand the JVM a watchdog, then have ``gateway_warmup`` plan an aiflow-shaped job on it in
+    each mode (its own process: PyFlink keeps one gateway per process).
 
     The gateway server exits unless it gets a "Watchdog" within 10 s, and then pings that one
-    object every 100 ms for as long as it lives; a Python one would be ours, unreachable once
-    the job resets the JVM's callbacks to itself. Flink's Java-side watchdog always answers:
-    the pool ends the JVM (``Jvm.end``) when its job is gone."""
+    object every 100 ms for as long as it lives; a Python one would be ours (or the warm-up's),
+    unreachable once the job resets the JVM's callbacks to itself. Flink's Java-side watchdog
+    always answers: the pool ends the JVM (``Jvm.end``) when its job is gone."""
     from py4j.java_gateway import GatewayParameters, JavaGateway
 
     gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_convert=True))
     try:
         server = gateway.jvm.org.apache.flink.client.python.PythonGatewayServer
         gateway.entry_point.put("Watchdog", server.watchdog)
-        no_details = gateway.new_array(gateway.jvm.org.apache.flink.table.api.ExplainDetail, 0)
-        api = gateway.jvm.org.apache.flink.table.api
-        for streaming in (False, True):
-            builder = api.EnvironmentSettings.newInstance()
-            builder = builder.inStreamingMode() if streaming else builder.inBatchMode()
-            t_env = api.TableEnvironment.create(builder.build())
-            for statement in _WARM_SQL:
-                t_env.executeSql(statement)
-            t_env.explainSql(_WARM_QUERY, api.ExplainFormat.TEXT, no_details)
     finally:
         gateway.close()
+    command = [sys.executable, "-P", "-m", "aiflow.translators.flink.gateway_warmup"]
+    done = subprocess.run(
+        [*command, "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=_WARMUP_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace")[-2000:]
+        raise RuntimeError(f"the warm-up exited with {done.returncode}: {tail}")
 
 
 def _copy(source: IO[bytes] | None, pid: int) -> None:

@@ -1,12 +1,13 @@
 """Warm gateway JVMs for Flink job processes: submission in about a second, not five.
 
 Every Flink job process needs PyFlink's gateway JVM. Launched by the job itself it costs ~0.6 s
-to start and, being cold, ~1 s more to create a TableEnvironment and ~1.5 s to plan the job
-(class loading and JIT of the planner), most of the 5.4 s from submission to RUNNING measured in
-docs/benchmarks.md. A **gateway pool** — one small daemon per user and launch environment —
-keeps ``flink.warm_gateways`` JVMs started and warmed (a TableEnvironment created and a query
-planned, in batch and stream mode, by the pool itself). A job process *adopts* one: it connects
-to it as PyFlink's own ``PYFLINK_GATEWAY_PORT`` mechanism does, and the JVM is its alone.
+to start and, being cold, ~3 s more to create a TableEnvironment, plan the job and submit it
+(class loading and JIT of the planner, its code generation, the REST client), most of the
+5-8 s from submission to RUNNING measured in docs/benchmarks.md. A **gateway pool** — one small
+daemon per user and launch environment — keeps ``flink.warm_gateways`` (default 1) JVMs
+started and warmed: ``gateway_warmup`` plans and submits a job shaped like aiflow's on each,
+in batch and stream mode, to a stub REST endpoint. A job process *adopts* one: it connects to
+it as PyFlink's own ``PYFLINK_GATEWAY_PORT`` mechanism does, and the JVM is its alone.
 
 What stays as it was:
 

@@ -45,13 +45,13 @@ class FlinkSettings(BaseModel):
     rest_port: int = Field(default=0, ge=0, le=65535, description="REST/web UI port; 0: free")
     rpc_port: int = Field(default=0, ge=0, le=65535, description="JobManager RPC port; 0: free")
     warm_gateways: int = Field(
-        default=0,
+        default=1,
         ge=0,
         le=8,
         description="gateway JVMs kept started and warmed for the Flink jobs the local deployer "
-        "starts (a pool daemon per user and launch environment, ended after 10 idle minutes): "
-        "a job adopting one skips the JVM start and its cold planning; 0 (default): each job "
-        "launches its own",
+        "starts (a pool daemon per user and launch environment, started by the first such job "
+        "and ended after 10 idle minutes): a job adopting one skips the JVM start, its cold "
+        "planning and its cold submission; 0: each job launches its own",
     )
     java_home: str | None = Field(
         default=None, description="JDK for Flink; default $JAVA_HOME, then `java` on PATH"
