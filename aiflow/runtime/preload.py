@@ -30,6 +30,7 @@ PRELOAD = (
     "aiflow.translators.arrow_io",
     "aiflow.translators.csv_writer",
     "aiflow.hadoop.fs",
+    "httpcore",  # httpx imports it on its first request (~0.1 s)
     "aiflow.translators.flink.engine",
     "aiflow.translators.flink.udfs",
     "aiflow.translators.flink.io",

@@ -66,6 +66,7 @@ def test_the_warmup_stub_answers_a_submission_as_flink_would() -> None:
         assert (status.status, json.loads(status.read())) == (200, {"status": "RUNNING"})
         conn.request("GET", "/v1/jobs/overview")
         assert conn.getresponse().status == 404
+        conn.close()
 
 
 def _flink_info(cli: Cli, execution: int) -> dict[str, Any]:

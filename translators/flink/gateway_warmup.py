@@ -23,6 +23,7 @@ job that adopts it points py4j's callbacks at itself (``get_gateway``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -56,6 +57,10 @@ class _StubCluster(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     submitted: list[str] = []
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):  # the client went away: nothing to answer
+            super().handle()
 
     def do_POST(self) -> None:
         self._drain()
@@ -106,22 +111,20 @@ def stub_cluster() -> Iterator[str]:
 def plan(mode: str, scratch: str, rest_url: str) -> None:
     """Declare an aiflow-shaped job in a new TableEnvironment of ``mode`` and submit it to
     the session cluster at ``rest_url`` (the stub)."""
-    from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
     from pyflink.table.udf import udf
 
     from aiflow.translators.flink.engine import quote, row_type, sql_columns
     from aiflow.translators.flink.settings import FlinkSettings
-    from aiflow.translators.flink.tableenv import table_env_options
+    from aiflow.translators.flink.tableenv import java_configuration, table_env_options
     from aiflow.translators.flink.udfs import ERROR, LINE, STATUS
 
-    conf = Configuration()
     flink = FlinkSettings(rest_url=rest_url)
-    for key, value in table_env_options(mode, flink, ship_python_jar=False).items():
-        conf.set_string(key, value)
+    conf = java_configuration(table_env_options(mode, flink, ship_python_jar=False))
     builder = EnvironmentSettings.new_instance().with_configuration(conf)
     builder = builder.in_streaming_mode() if mode == "stream" else builder.in_batch_mode()
     t_env = TableEnvironment.create(builder.build())
+    t_env.get_config().add_configuration(conf)
     monitor = ", 'source.monitor-interval' = '1 s'" if mode == "stream" else ""
     t_env.execute_sql(
         "CREATE TEMPORARY TABLE `lines` (`line` STRING, `path` STRING NOT NULL METADATA FROM "
