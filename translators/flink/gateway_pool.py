@@ -34,7 +34,7 @@ _MAIN_CLASS = "org.apache.flink.client.python.PythonGatewayServer"
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT = 120.0  # s for a JVM to write its port
 _END_GRACE = 10.0  # s between a JVM's SIGTERM and its SIGKILL
-_WARMUP_TIMEOUT = 180.0  # s for the warm-up program to plan its job in both modes
+_WARMUP_TIMEOUT = 180.0  # s for the warm-up program to plan and submit its job in both modes
 
 
 @dataclass
