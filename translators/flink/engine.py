@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +88,27 @@ def aiflow_type(flink_type: str, column: str, node: str) -> str:
         f"carry; CAST it to one of {', '.join(SQL_TYPES.values())}",
         node,
     )
+
+
+def barrier_query(source: str, columns: Iterable[str], condition: str = "TRUE") -> str:
+    """``columns`` of the view ``source`` where ``condition`` holds (on ``s.``), behind the
+    barrier ``FlinkJob.rows_where`` explains."""
+    names = ", ".join(f"s.{quote(c)}" for c in columns)
+    return (
+        f"SELECT {names} FROM {quote(source)} AS s CROSS JOIN UNNEST(CASE WHEN {condition} "
+        "THEN ARRAY[1] ELSE ARRAY_REMOVE(ARRAY[1], 1) END) AS k(`__af_row`)"
+    )
+
+
+def row_udf_query(
+    function: str, args: Iterable[str], fields: Iterable[str], source: str, keep: Sequence[str] = ()
+) -> str:
+    """The rows of the view ``source`` through the ROW-returning ``function`` of ``args``, its
+    ``fields`` as columns (after the columns to ``keep``): how the engine calls a pandas UDF."""
+    kept = "".join(f"{quote(c)}, " for c in keep)
+    call = f"{quote(function)}({', '.join(quote(a) for a in args)})"
+    out = ", ".join(f"r.{quote(f)} AS {quote(f)}" for f in fields)
+    return f"SELECT {kept}{out} FROM (SELECT {kept}{call} AS r FROM {quote(source)})"
 
 
 def row_type(columns: dict[str, str], node: str) -> Any:
@@ -171,11 +192,7 @@ class FlinkJob:
         WHERE would let a transformer see header lines, bad records, or rows the user's SQL
         filtered out. ``CROSS JOIN UNNEST`` of a one- or zero-element array is a correlate in
         Java: rows it does not emit do not exist for what comes after."""
-        names = ", ".join(f"s.{quote(c)}" for c in columns)
-        return self.t_env.sql_query(
-            f"SELECT {names} FROM {quote(source)} AS s CROSS JOIN UNNEST(CASE WHEN {condition} "
-            "THEN ARRAY[1] ELSE ARRAY_REMOVE(ARRAY[1], 1) END) AS k(`__af_row`)"
-        )
+        return self.t_env.sql_query(barrier_query(source, columns, condition))
 
     def insert(self, sink: str, table: Table, *, files: bool = True) -> None:
         # A batch job replaces the files a failed attempt of it left behind (a retry must not

@@ -114,7 +114,8 @@ def plan(mode: str, scratch: str, rest_url: str) -> None:
     from pyflink.table import EnvironmentSettings, TableEnvironment
     from pyflink.table.udf import udf
 
-    from aiflow.translators.flink.engine import quote, row_type, sql_columns
+    from aiflow.translators.flink.engine import barrier_query, quote, row_type, row_udf_query
+    from aiflow.translators.flink.io import json_files_ddl, raw_files_ddl
     from aiflow.translators.flink.settings import FlinkSettings
     from aiflow.translators.flink.tableenv import java_configuration, table_env_options
     from aiflow.translators.flink.udfs import ERROR, LINE, STATUS
@@ -126,49 +127,21 @@ def plan(mode: str, scratch: str, rest_url: str) -> None:
     t_env = TableEnvironment.create(builder.build())
     t_env.get_config().add_configuration(conf)
     monitor = ", 'source.monitor-interval' = '1 s'" if mode == "stream" else ""
-    t_env.execute_sql(
-        "CREATE TEMPORARY TABLE `lines` (`line` STRING, `path` STRING NOT NULL METADATA FROM "
-        f"'file.path') WITH ('connector' = 'filesystem', 'path' = 'file://{scratch}/in', "
-        f"'format' = 'raw'{monitor})"
-    )
+    t_env.execute_sql(raw_files_ddl("lines", f"{scratch}/in", monitor))
     parsed_type = {**_FEATURES, STATUS: "int", ERROR: "string", LINE: "bigint"}
-    t_env.create_temporary_function(
-        "parse",
-        udf(
-            _Rows(list(parsed_type)),
-            result_type=row_type(parsed_type, "warmup"),
-            func_type="pandas",
-        ),
-    )
-    fields = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in parsed_type)
+    parse = udf(_Rows(list(parsed_type)), result_type=row_type(parsed_type, ""), func_type="pandas")
+    t_env.create_temporary_function("parse", parse)
+    lines = ("line", "path")
+    query = row_udf_query("parse", lines, parsed_type, "lines", keep=lines)
+    t_env.create_temporary_view("parsed", t_env.sql_query(query))
     t_env.create_temporary_view(
-        "parsed",
-        t_env.sql_query(
-            f"SELECT `line`, `path`, {fields} FROM "
-            "(SELECT `line`, `path`, parse(`line`, `path`) AS r FROM `lines`)"
-        ),
-    )
-    names = ", ".join(f"s.{quote(c)}" for c in _FEATURES)
-    t_env.create_temporary_view(
-        "good",
-        t_env.sql_query(
-            f"SELECT {names} FROM parsed AS s CROSS JOIN UNNEST(CASE WHEN s.{quote(STATUS)} = 0 "
-            "THEN ARRAY[1] ELSE ARRAY_REMOVE(ARRAY[1], 1) END) AS k(`__af_row`)"
-        ),
+        "good", t_env.sql_query(barrier_query("parsed", _FEATURES, f"s.{quote(STATUS)} = 0"))
     )
     out = {**_FEATURES, "score": "double"}
-    t_env.create_temporary_function(
-        "transform", udf(_Rows(list(out)), result_type=row_type(out, "warmup"), func_type="pandas")
-    )
-    args = ", ".join(quote(c) for c in _FEATURES)
-    scored = t_env.sql_query(
-        f"SELECT {', '.join(f'r.{quote(c)} AS {quote(c)}' for c in out)} "
-        f"FROM (SELECT transform({args}) AS r FROM good)"
-    )
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE `sink` ({sql_columns(out, 'warmup')}) WITH ("
-        f"'connector' = 'filesystem', 'path' = 'file://{scratch}/out', 'format' = 'json')"
-    )
+    transform = udf(_Rows(list(out)), result_type=row_type(out, ""), func_type="pandas")
+    t_env.create_temporary_function("transform", transform)
+    scored = t_env.sql_query(row_udf_query("transform", _FEATURES, out, "good"))
+    t_env.execute_sql(json_files_ddl("sink", out, "", f"{scratch}/out"))
     statements = t_env.create_statement_set()
     statements.add_insert("sink", scored, overwrite=mode == "batch")
     statements.execute()

@@ -30,6 +30,7 @@ from aiflow.translators.flink.engine import (
     file_url,
     quote,
     row_type,
+    row_udf_query,
     sql_columns,
 )
 from aiflow.translators.flink.settings import flink_settings
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 100
 _SUPPORTED_FORMATS = ("csv", "json")
+_LINE_COLUMNS = ("line", "path")  # a raw source's columns, what the parse UDF reads
 
 
 class _ExampleNode(FlinkOperator):
@@ -93,12 +95,7 @@ class ReadExample(_ExampleNode):
             query = kafka_io.create_source(self, f"{node}__source", uri)
             job.t_env.create_temporary_view(quote(lines), job.t_env.sql_query(query))
         else:
-            job.t_env.execute_sql(
-                f"CREATE TEMPORARY TABLE {quote(lines)} (`line` STRING, "
-                "`path` STRING NOT NULL METADATA FROM 'file.path') WITH ("
-                f"'connector' = 'filesystem', 'path' = '{file_url(uri)}', "
-                f"'format' = 'raw'{self.monitor()})"
-            )
+            job.t_env.execute_sql(raw_files_ddl(lines, uri, self.monitor()))
         policy = str(self.example.options.get("on_error", "fail"))
         parsed_type = {**columns, STATUS: "int", ERROR: "string", LINE: "bigint"}
         parse = f"{node}__parse"
@@ -110,10 +107,8 @@ class ReadExample(_ExampleNode):
                 func_type="pandas",
             ),
         )
-        fields = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in parsed_type)
         parsed = job.t_env.sql_query(
-            f"SELECT `line`, `path`, {fields} FROM "
-            f"(SELECT `line`, `path`, {quote(parse)}(`line`, `path`) AS r FROM {quote(lines)})"
+            row_udf_query(parse, _LINE_COLUMNS, parsed_type, lines, keep=_LINE_COLUMNS)
         )
         job.t_env.create_temporary_view(quote(f"{node}__parsed"), parsed)
         good = job.rows_where(f"{node}__parsed", columns, f"s.{quote(STATUS)} = 0")
@@ -350,10 +345,28 @@ class _Committer:
 
 
 def _json_sink(operator: FlinkOperator, name: str, columns: dict[str, str], path: str) -> None:
-    operator.job.t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE {quote(name)} ({sql_columns(columns, operator.node.id)}) "
+    ddl = json_files_ddl(name, columns, operator.node.id, path, _rolling(operator))
+    operator.job.t_env.execute_sql(ddl)
+
+
+def raw_files_ddl(table: str, uri: str, options: str = "") -> str:
+    """A source table of the lines of the files under ``uri`` with their file's path
+    (``options``: more ``WITH`` entries, each with its leading comma)."""
+    return (
+        f"CREATE TEMPORARY TABLE {quote(table)} (`line` STRING, "
+        "`path` STRING NOT NULL METADATA FROM 'file.path') WITH ("
+        f"'connector' = 'filesystem', 'path' = '{file_url(uri)}', 'format' = 'raw'{options})"
+    )
+
+
+def json_files_ddl(
+    table: str, columns: dict[str, str], node: str, path: str, options: str = ""
+) -> str:
+    """A sink table of json lines files under ``path`` (``options`` as for ``raw_files_ddl``)."""
+    return (
+        f"CREATE TEMPORARY TABLE {quote(table)} ({sql_columns(columns, node)}) "
         f"WITH ('connector' = 'filesystem', 'path' = '{file_url(path)}', 'format' = 'json'"
-        f"{_rolling(operator)})"
+        f"{options})"
     )
 
 

@@ -24,6 +24,7 @@ from aiflow.translators.flink.engine import (
     columns_of_frame,
     quote,
     row_type,
+    row_udf_query,
 )
 
 if TYPE_CHECKING:
@@ -47,11 +48,7 @@ class _UserNode(FlinkOperator):
             quote(node),
             udf(function, result_type=row_type(out_columns, node), func_type="pandas"),
         )
-        args = ", ".join(quote(c) for c in in_columns)
-        fields = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in out_columns)
-        table = job.t_env.sql_query(
-            f"SELECT {fields} FROM (SELECT {quote(node)}({args}) AS r FROM {quote(source)})"
-        )
+        table = job.t_env.sql_query(row_udf_query(node, in_columns, out_columns, source))
         job.output(node, table, out_columns)
 
     def out_columns(self) -> dict[str, str]:
