@@ -16,7 +16,8 @@ In a private temporary ``AIFLOW_HOME``:
 
    * ``local``: local engine, batch, csv file in -> csv file out;
    * ``flink``: flink engine, batch, embedded mini-cluster, csv file in -> csv file out (Flink
-     stages json lines, the job process writes the csv: part of the path, so timed);
+     writes the csv rows, the job process puts the header before them: part of the path, so
+     timed);
    * ``kafka``: flink engine, stream, embedded mini-cluster, from a Kafka topic holding all
      the records as JSON (produced before the job starts) to another topic (exactly-once:
      records become visible when a checkpoint commits, every ``--checkpoint-interval`` s). The
@@ -151,8 +152,8 @@ def batch_run(
             inside = events["finished"] - events["task_running"]
             run.notes.append(
                 f"inside Flink (first task RUNNING -> FINISHED, {inside:.1f} s): "
-                f"{rows / inside:,.0f} records/s; then the job process turns the staged json "
-                f"into the csv: {run.wall - run.detail['FINISHED']:.1f} s"
+                f"{rows / inside:,.0f} records/s; then the job process joins the staged "
+                f"csv parts into the output file: {run.wall - run.detail['FINISHED']:.1f} s"
             )
     run.detail["csv written"] = run.wall
     return run

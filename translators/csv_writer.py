@@ -34,9 +34,10 @@ _POSITIONAL = (1e-4, 1e16)  # numpy's repr: positional there, else '1e-05', '1e+
 Format = Callable[[int, int], pa.Array]
 
 
-def write_csv(frame: pd.DataFrame, out: IO[bytes]) -> bool:
-    """Write ``frame`` as ``frame.to_csv(out, index=False)`` would; False, having written
-    nothing, when a column is of a kind this writer does not format as pandas does."""
+def write_csv(frame: pd.DataFrame, out: IO[bytes], *, header: bool = True) -> bool:
+    """Write ``frame`` as ``frame.to_csv(out, index=False, header=header)`` would; False,
+    having written nothing, when a column is of a kind this writer does not format as pandas
+    does."""
     names = list(frame.columns)
     if len(names) < 2 or not all(isinstance(c, str) for c in names) or len(set(names)) < len(names):
         return False  # one column: pandas quotes an empty field alone on its line
@@ -49,9 +50,8 @@ def write_csv(frame: pd.DataFrame, out: IO[bytes]) -> bool:
         fmt, column_plain = found
         formats.append(fmt)
         plain &= column_plain
-    header = _io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(names)
-    out.write(header.getvalue().encode())
+    if header:
+        out.write(header_line(names))
     labels = [str(i) for i in range(len(names))]
 
     def write(texts: list[pa.Array]) -> None:
@@ -76,6 +76,13 @@ def write_csv(frame: pd.DataFrame, out: IO[bytes]) -> bool:
         if pending is not None:
             pending.result()
     return True
+
+
+def header_line(names: list[str]) -> bytes:
+    """The csv header of columns ``names``, as pandas writes it."""
+    text = _io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(names)
+    return text.getvalue().encode()
 
 
 def _write_joined(texts: list[pa.Array], out: IO[bytes]) -> None:

@@ -135,6 +135,16 @@ def _read_fast(
         return None  # the exact reader says what is wrong
 
 
+def read_text_fast(data: bytes, fmt: str, columns: dict[str, str]) -> pd.DataFrame | None:
+    """``data`` (a csv with its header, or json lines) as ``_read_fast`` reads a file: by Arrow
+    when it vouches for the exact reader's answer, else None."""
+    import io as _io
+
+    from aiflow.translators import arrow_io
+
+    return arrow_io.read_typed(_io.BytesIO(data), fmt, columns, _convert)
+
+
 def read_example_uri(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.DataFrame:
     """A file, or all data files of a directory concatenated (in name order)."""
     import pandas as pd
@@ -283,7 +293,7 @@ _HELD_TYPES = {
 def write_schema(directory: str, columns: dict[str, str]) -> None:
     """Record the columns of the data in ``directory`` (a materialized intermediate), atomically."""
     data = json.dumps({"columns": columns}, indent=1).encode()
-    _write_atomic(f"{directory.rstrip('/')}/{SCHEMA_FILE}", lambda out: out.write(data))
+    write_atomic(f"{directory.rstrip('/')}/{SCHEMA_FILE}", lambda out: out.write(data))
 
 
 def read_schema(directory: str) -> dict[str, str] | None:
@@ -306,23 +316,26 @@ def write_frame(frame: pd.DataFrame, uri: str, fmt: str) -> str:
     if fmt not in EXTENSIONS:
         raise InvalidInput(f"{uri}: unsupported format {fmt!r}")
 
-    def write(out: IO[bytes]) -> None:
-        if fmt == "csv":
-            from aiflow.translators import csv_writer
-
-            if not csv_writer.write_csv(frame, out):  # pandas' bytes, formatted in C
-                frame.to_csv(out, index=False)
-        elif fmt == "json":
-            # 15 digits, pandas' maximum (default 10 would round what another engine reads back)
-            frame.to_json(out, orient="records", lines=True, date_format="iso", double_precision=15)
-        else:
-            frame.to_parquet(out, index=False)
-
-    _write_atomic(uri, write)
+    write_atomic(uri, lambda out: write_text(frame, out, fmt))
     return uri
 
 
-def _write_atomic(uri: str, write: Any) -> None:
+def write_text(frame: pd.DataFrame, out: IO[bytes], fmt: str, *, header: bool = True) -> None:
+    """``frame`` in ``fmt`` (parquet too, despite the name), as every engine writes it; csv
+    without its header line if ``header`` is False (json lines have none)."""
+    if fmt == "csv":
+        from aiflow.translators import csv_writer
+
+        if not csv_writer.write_csv(frame, out, header=header):  # pandas' bytes, formatted in C
+            frame.to_csv(out, index=False, header=header)
+    elif fmt == "json":
+        # 15 digits, pandas' maximum (default 10 would round what another engine reads back)
+        frame.to_json(out, orient="records", lines=True, date_format="iso", double_precision=15)
+    else:
+        frame.to_parquet(out, index=False)
+
+
+def write_atomic(uri: str, write: Any) -> None:
     fs, path = fsspec().core.url_to_fs(uri)
     parent = fs._parent(path)
     if parent:

@@ -518,4 +518,4 @@ def _flink_errors(node: str | None) -> Iterator[None]:
 
 
 # Importing the operator modules registers them for this engine.
-from aiflow.translators.flink import io, ml  # noqa: E402, F401
+from aiflow.translators.flink import io, ml, outputs  # noqa: E402, F401

@@ -111,14 +111,14 @@ def stub_cluster() -> Iterator[str]:
 def plan(mode: str, scratch: str, rest_url: str) -> None:
     """Declare an aiflow-shaped job in a new TableEnvironment of ``mode`` and submit it to
     the session cluster at ``rest_url`` (the stub)."""
-    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
     from pyflink.table.udf import udf
 
     from aiflow.translators.flink.engine import barrier_query, quote, row_type, row_udf_query
-    from aiflow.translators.flink.io import json_files_ddl, raw_files_ddl
+    from aiflow.translators.flink.io import raw_files_ddl, text_files_ddl
     from aiflow.translators.flink.settings import FlinkSettings
     from aiflow.translators.flink.tableenv import java_configuration, table_env_options
-    from aiflow.translators.flink.udfs import ERROR, LINE, STATUS
+    from aiflow.translators.flink.text_udfs import ERROR, LINE, STATUS, TEXT
 
     flink = FlinkSettings(rest_url=rest_url)
     conf = java_configuration(table_env_options(mode, flink, ship_python_jar=False))
@@ -140,10 +140,20 @@ def plan(mode: str, scratch: str, rest_url: str) -> None:
     out = {**_FEATURES, "score": "double"}
     transform = udf(_Rows(list(out)), result_type=row_type(out, ""), func_type="pandas")
     t_env.create_temporary_function("transform", transform)
-    scored = t_env.sql_query(row_udf_query("transform", _FEATURES, out, "good"))
-    t_env.execute_sql(json_files_ddl("sink", out, "", f"{scratch}/out"))
+    t_env.create_temporary_view(
+        "scored", t_env.sql_query(row_udf_query("transform", _FEATURES, out, "good"))
+    )
+    # written as an output example is: its text formatted by a UDF, behind a barrier
+    text = udf(_Rows([TEXT]), result_type=DataTypes.STRING(), func_type="pandas")
+    t_env.create_temporary_function("format", text)
+    args = ", ".join(quote(c) for c in out)
+    t_env.create_temporary_view(
+        "texts", t_env.sql_query(f"SELECT format({args}) AS {quote(TEXT)} FROM scored")
+    )
+    texts = t_env.sql_query(barrier_query("texts", [TEXT], f"s.{quote(TEXT)} IS NOT NULL"))
+    t_env.execute_sql(text_files_ddl("sink", TEXT, f"{scratch}/out"))
     statements = t_env.create_statement_set()
-    statements.add_insert("sink", scored, overwrite=mode == "batch")
+    statements.add_insert("sink", texts, overwrite=mode == "batch")
     statements.execute()
 
 

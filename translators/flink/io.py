@@ -7,16 +7,13 @@ stops the job naming the file and record; ``skip`` and ``dead_letter`` route the
 error, to a dead-letter directory (the execution's, or the example's ``dead_letter_uri``) and
 count them in the job result — never dropped unseen.
 
-A batch output example is staged by Flink as json lines and written by the driver with the
-local engine's writer, so a file has the same name, header and formatting on both engines.
-
-Intermediates are json lines in both directions, typed by the plan's schema or, for outputs
-no node declares, by the schema their writer recorded beside them (``io.write_schema``).
+Intermediates are read as json lines, typed by the plan's schema or, for outputs no node
+declares, by the schema their writer recorded beside them (``io.write_schema``). Writing
+examples and intermediates: ``outputs``.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from aiflow.errors import InvalidPlan
@@ -43,7 +40,7 @@ _SUPPORTED_FORMATS = ("csv", "json")
 _LINE_COLUMNS = ("line", "path")  # a raw source's columns, what the parse UDF reads
 
 
-class _ExampleNode(FlinkOperator):
+class ExampleNode(FlinkOperator):
     @property
     def example(self) -> ExampleSpec:
         assert self.node.example is not None
@@ -75,13 +72,13 @@ class _ExampleNode(FlinkOperator):
 
 
 @register_operator(NodeKind.READ_EXAMPLE, ENGINE)
-class ReadExample(_ExampleNode):
+class ReadExample(ExampleNode):
     properties = frozenset({"limit", "poll_interval"})
 
     def build(self, inputs: list[str]) -> None:
         from pyflink.table.udf import udf
 
-        from aiflow.translators.flink.udfs import ERROR, LINE, STATUS, ParseFunction
+        from aiflow.translators.flink.text_udfs import ERROR, LINE, STATUS, ParseFunction
 
         node, job, columns = self.node.id, self.job, self.columns()
         fmt = self.example.format
@@ -127,7 +124,7 @@ class ReadExample(_ExampleNode):
         return self.ctx.mode == "batch" or not self.example.stream_uri
 
     def _dead_letters(self, parsed: str) -> None:
-        from aiflow.translators.flink.udfs import ERROR, LINE, STATUS
+        from aiflow.translators.flink.text_udfs import ERROR, LINE, STATUS
 
         node, job = self.node.id, self.job
         sink = f"{node}__dead_letter"
@@ -139,7 +136,7 @@ class ReadExample(_ExampleNode):
             kafka_io.create_sink(self, sink, fields, target, "json")
         else:
             target = self.ctx.dead_letter_dir(self.node)
-            _json_sink(self, sink, fields, target)
+            json_sink(self, sink, fields, target)
         job.insert(
             sink,
             job.t_env.sql_query(
@@ -181,7 +178,7 @@ class ReadExample(_ExampleNode):
 
 
 @register_operator(NodeKind.READ_INTERMEDIATE, ENGINE)
-class ReadIntermediate(_ExampleNode):
+class ReadIntermediate(ExampleNode):
     """Reads what an upstream job materialized, typed by the plan's schema or else by the one
     the writer recorded beside the data (a transformer without ``output_schema``)."""
 
@@ -244,108 +241,8 @@ class ReadIntermediate(_ExampleNode):
                 raise Stopped
 
 
-@register_operator(NodeKind.WRITE_INTERMEDIATE, ENGINE)
-class WriteIntermediate(_ExampleNode):
-    """Json lines for the next job, and their schema beside them (``_schema.json``). A batch
-    job records it after Flink is done (an overwriting sink owns the directory while it
-    runs); a stream job before it starts, so readers find it with the first part."""
-
-    def build(self, inputs: list[str]) -> None:
-        node, job = self.node.id, self.job
-        columns, directory = job.columns[inputs[0]], self.uri()
-        _json_sink(self, node, columns, directory)
-        job.insert(node, job.tables[inputs[0]])
-        if self.ctx.mode == "stream":
-            io.write_schema(directory, columns)
-        else:
-            job.finalizers.append(lambda: io.write_schema(directory, columns))
-
-
-@register_operator(NodeKind.WRITE_EXAMPLE, ENGINE)
-class WriteExample(_ExampleNode):
-    """Flink stages the records as json lines; the driver writes the example's files from
-    them with the local engine's writer, so names, header and formatting match on both
-    engines. Batch: one file after the job. Stream: Flink commits a staged part on each
-    checkpoint and the driver turns it into ``<stream dir>/<part name><ext>`` while the job
-    runs — staged parts never change and the output is named after them, so a part turned
-    twice (after a restart) is rewritten, not duplicated: exactly-once on both sides."""
-
-    def build(self, inputs: list[str]) -> None:
-        node, job = self.node.id, self.job
-        columns = job.columns[inputs[0]]
-        if self.example.format not in (*_SUPPORTED_FORMATS, "parquet"):
-            raise InvalidPlan(f"cannot write format {self.example.format}", node)
-        uri = self.example.stream_uri if self.ctx.mode == "stream" else self.example.batch_uri
-        if kafka_io.is_kafka(uri):
-            assert uri is not None
-            kafka_io.create_sink(self, node, columns, uri, self.example.format)
-            job.insert(node, job.tables[inputs[0]], files=False)
-            self.ctx.result.outputs[node] = uri
-            return
-        if self.ctx.mode == "stream":
-            staging = str(job.state_dir / "staging" / node)
-        else:
-            staging = f"{self.ctx.execution_dir}/flink/{self.ctx.spec.name}/{node}"
-        _json_sink(self, node, columns, staging)
-        job.insert(node, job.tables[inputs[0]])
-        if self.ctx.mode == "stream":
-            job.tickers.append(_Committer(self, staging, columns))
-        else:
-            job.finalizers.append(lambda: self._write_batch(staging, columns))
-
-    def finish(self, frame: pd.DataFrame, where: str) -> pd.DataFrame:
-        if self.example.columns:
-            return io.apply_schema(frame, self.example.columns, f"node '{self.node.id}' {where}")
-        return frame
-
-    def _write_batch(self, staging: str, columns: dict[str, str]) -> None:
-        example = self.example
-        files = io.data_files_if_any(staging)  # on storage.root: maybe HDFS
-        frame = io.read_example_uri(staging, "json", columns) if files else io.empty_frame(columns)
-        target = io.batch_target(
-            self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
-        )
-        io.write_frame(self.finish(frame, "output"), target, example.format)
-        self.ctx.result.outputs[self.node.id] = target
-        self.ctx.result.count(self.node.id, "in", len(frame))
-
-
-class _Committer:
-    """Turns committed staged parts of a stream sink into the example's part files."""
-
-    def __init__(self, writer: WriteExample, staging: str, columns: dict[str, str]) -> None:
-        example, ctx = writer.example, writer.ctx
-        self.writer, self.staging, self.columns = writer, staging, columns
-        self.target = io.stream_dir(
-            example.stream_uri and ctx.resolve_uri(example.stream_uri),
-            example.batch_uri and ctx.resolve_uri(example.batch_uri),
-        )
-        self.ext = io.EXTENSIONS[example.format]
-        self.done: set[str] = set()
-
-    def __call__(self) -> None:
-        if not os.path.isdir(self.staging):
-            return
-        ctx, node, fmt = self.writer.ctx, self.writer.node.id, self.writer.example.format
-        fresh = [f for f in io.list_data_files(self.staging) if f not in self.done]
-        for file in sorted(fresh, key=lambda f: (os.stat(f).st_mtime, f)):
-            out = f"{self.target}/{os.path.basename(file)}{self.ext}"
-            self.done.add(file)
-            if os.path.exists(out):
-                continue  # turned before a restart (writes are atomic: it is whole)
-            frame = io.read_example_file(file, "json", self.columns)
-            if frame.empty:
-                continue
-            io.write_frame(self.writer.finish(frame, "output"), out, fmt)
-            ctx.result.count(node, "in", len(frame))
-            ctx.result.outputs[node] = self.target
-        if fresh:
-            ctx.result.batches += len(fresh)
-            ctx.publish()
-
-
-def _json_sink(operator: FlinkOperator, name: str, columns: dict[str, str], path: str) -> None:
-    ddl = json_files_ddl(name, columns, operator.node.id, path, _rolling(operator))
+def json_sink(operator: FlinkOperator, name: str, columns: dict[str, str], path: str) -> None:
+    ddl = json_files_ddl(name, columns, operator.node.id, path, rolling(operator))
     operator.job.t_env.execute_sql(ddl)
 
 
@@ -370,7 +267,15 @@ def json_files_ddl(
     )
 
 
-def _rolling(operator: FlinkOperator) -> str:
+def text_files_ddl(table: str, column: str, path: str, options: str = "") -> str:
+    """A sink table of text files under ``path``: each row's ``column`` and a newline."""
+    return (
+        f"CREATE TEMPORARY TABLE {quote(table)} ({quote(column)} STRING) WITH ("
+        f"'connector' = 'filesystem', 'path' = '{file_url(path)}', 'format' = 'raw'{options})"
+    )
+
+
+def rolling(operator: FlinkOperator) -> str:
     """A stream sink commits a part file on the first checkpoint after the file is rolled;
     row formats roll by size or age only (default: 30 minutes), so roll them at the
     checkpoint interval: records become visible within about two intervals."""

@@ -12,6 +12,7 @@ On the embedded mini-cluster the job lives in that JVM: if it is gone, so is the
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -38,6 +39,10 @@ def cancel_on_stop(ctx: JobContext, name: str, info: dict[str, Any], rest_url: s
         # py4j.java_gateway a level of its own (WARN), so the parent's would not do.
         for name in ("py4j", "py4j.java_gateway", "py4j.clientserver"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        # A collection run by this thread's allocations finalizes py4j proxies, each telling
+        # the JVM to drop its object: a hung JVM would block the cancel below until it dies.
+        # The process is ending; its garbage can wait.
+        gc.disable()
         deadline = time.monotonic() + SUBMISSION_WAIT
         while True:
             flink_id = info.get("job_id")

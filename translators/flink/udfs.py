@@ -1,4 +1,5 @@
-"""Python functions that run inside Flink's Python workers: record parsing, transform, predict.
+"""Python functions that run inside Flink's Python workers: transform and predict, and what every
+function shares (errors that cross the JVM, the Arrow bridge's dtypes).
 
 They are pandas UDFs: Flink hands one ``pd.Series`` per argument for a batch of rows and takes
 back one DataFrame with the result ROW's fields. Everything here is pickled into the Flink job
@@ -13,13 +14,13 @@ carries the aiflow error (class code, node, message) behind a marker; the engine
 Flink's exception and re-raises the same ``AiflowError`` the local engine would, naming the
 node, instead of 20 kB of Java stack.
 
-Not here: building tables and jobs (``flink.py``, ``flink_io.py``, ``flink_ml.py``).
+Not here: parsing records and formatting output text (``text_udfs``); building tables and
+jobs (``engine``, ``io``, ``outputs``, ``ml``).
 """
 
 from __future__ import annotations
 
 import base64
-import csv
 import json
 import logging
 import re
@@ -28,11 +29,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import fsspec
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction
 
-import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import AiflowError, InvalidInput, UserCodeError
 from aiflow.translators import io
 
@@ -43,9 +42,6 @@ log = logging.getLogger("aiflow.runtime")
 
 ERROR_MARKER = "AIFLOW_ERROR:"
 _MARKED = re.compile(re.escape(ERROR_MARKER) + r"([A-Za-z0-9+/=]+)")
-STATUS, ERROR, RECORD, PATH = "__af_status", "__af_error", "__af_record", "__af_path"
-LINE = "__af_line"  # a bad record's line in its file (null for Kafka messages)
-OK, SKIP, BAD = 0, 1, 2  # parse status: a record, a header/blank line, a bad record
 
 
 class FlinkUdfError(RuntimeError):
@@ -74,7 +70,8 @@ def unpack_error(text: str) -> AiflowError | None:
     if message.startswith(prefix):
         message = message[len(prefix) :]
     if data["code"] == InvalidInput.code:
-        return InvalidInput(f"{prefix}{message}" if node else message)
+        named = not node or message.startswith(f"node '{node}'")  # "node 'n' output: ..."
+        return InvalidInput(message if named else f"{prefix}{message}")
     return UserCodeError(message, node)
 
 
@@ -82,7 +79,7 @@ def unpack_error(text: str) -> AiflowError | None:
 
 # (dense dtype, dtype with nulls). PyFlink's Arrow bridge passes a null mask, which pandas'
 # extension arrays (Int32, boolean, string) refuse, so nullable ints and bools travel as objects.
-_PANDAS_TYPES = {
+PANDAS_TYPES = {
     "double": ("float64", "float64"),
     "float": ("float32", "float32"),
     "int": ("int32", "object"),
@@ -98,11 +95,11 @@ def to_flink_frame(frame: pd.DataFrame, columns: dict[str, str], where: str) -> 
     out = {}
     for name, type_name in columns.items():
         series = typed[name]
-        dense, nullable = _PANDAS_TYPES.get(type_name, (None, None))
+        dense, nullable = PANDAS_TYPES.get(type_name, (None, None))
         if dense is not None and not series.isna().any():
             series = series.astype(dense)  # type: ignore[call-overload]
         elif nullable == "object" or type_name == "string":
-            series = _objects(series)
+            series = as_objects(series)
         out[name] = series
     return pd.DataFrame(out, index=frame.index)
 
@@ -128,7 +125,7 @@ def _user_code(root: str | None, entrypoint: str | None) -> Any:
     return _code_cache[key]
 
 
-class _NodeFunction(ScalarFunction):
+class NodeFunction(ScalarFunction):
     def __init__(self, node: str, in_columns: list[str]) -> None:
         self.node = node
         self.in_columns = in_columns
@@ -136,7 +133,7 @@ class _NodeFunction(ScalarFunction):
     def frame(self, args: tuple[pd.Series, ...]) -> pd.DataFrame:
         return pd.concat(args, axis=1, keys=self.in_columns)
 
-    def eval(self, *args: pd.Series) -> pd.DataFrame:
+    def eval(self, *args: pd.Series) -> pd.DataFrame | pd.Series:
         try:
             return self.apply(self.frame(args))
         except FlinkUdfError:
@@ -144,11 +141,12 @@ class _NodeFunction(ScalarFunction):
         except Exception as exc:
             raise FlinkUdfError.wrap(exc, self.node) from exc
 
-    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame | pd.Series:
+        """A ROW result's fields (a frame), or a scalar result (a series)."""
         raise NotImplementedError
 
 
-class UserFunction(_NodeFunction):
+class UserFunction(NodeFunction):
     """Base of transform and predict: a user object rebuilt from the snapshot in ``open``."""
 
     def __init__(
@@ -282,168 +280,7 @@ class PredictFunction(UserFunction):
         return self.checked(out, len(frame), "predict()")
 
 
-class ParseFunction(_NodeFunction):
-    """Lines of a csv or json-lines file (with the file's path) -> typed records, by the same
-    conversion rules as the local engine. A header or blank line gets status SKIP; a record
-    that does not fit the schema gets status BAD and its error (policy ``fail`` raises
-    instead), so the job can route it to a dead-letter sink: nothing is dropped unseen."""
-
-    def __init__(self, node: str, fmt: str, columns: dict[str, str], on_error: str) -> None:
-        super().__init__(node, ["line", "path"])
-        self.fmt = fmt
-        self.columns = columns
-        self.on_error = on_error
-        self.lines: LineFinder | None = None
-
-    def open(self, function_context: FunctionContext) -> None:
-        self.lines = LineFinder()
-
-    def close(self) -> None:
-        if self.lines is not None:
-            self.lines.close()
-
-    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
-        names = list(self.columns)
-        fields: list[list[str | None] | None] = []
-        status: list[int] = []
-        errors: list[str | None] = []
-        for line, path in zip(frame["line"], frame["path"], strict=True):
-            parsed, state, error = self._split(str(line), str(path), names)
-            fields.append(parsed)
-            status.append(state)
-            errors.append(error)
-        raw = pd.DataFrame(
-            [f if f is not None else [None] * len(names) for f in fields],
-            columns=names,
-            index=frame.index,
-            dtype=object,
-        )
-        ok = pd.Series([s == OK for s in status], index=frame.index)
-        typed, bad = self._convert(raw, ok, frame["path"])
-        for position, message in bad.items():
-            status[position] = BAD
-            errors[position] = message
-        numbers: list[int | None] = [None] * len(status)
-        finder = self.lines if self.lines is not None else LineFinder()
-        for position, state in enumerate(status):
-            if state != BAD:
-                continue
-            path = str(frame["path"].iloc[position])
-            numbers[position] = finder.number(path, str(frame["line"].iloc[position]))
-            if self.on_error == "fail":
-                at = f"line {numbers[position]}: " if numbers[position] is not None else ""
-                raise InvalidInput(f"{path}: {at}{errors[position]}")
-        typed[STATUS] = pd.Series(status, index=frame.index, dtype="int32")
-        typed[ERROR] = pd.Series(errors, index=frame.index, dtype=object)
-        typed[LINE] = pd.Series(numbers, index=frame.index, dtype=object)
-        return typed
-
-    def _split(
-        self, line: str, path: str, names: list[str]
-    ) -> tuple[list[str | None] | None, int, str | None]:
-        if not line.strip():
-            return None, SKIP, None
-        if self.fmt == "json":
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                return None, BAD, f"record {line[:200]!r} is not JSON: {exc}"
-            if not isinstance(record, dict):
-                return None, BAD, f"record {line[:200]!r} is not a JSON object"
-            missing = [n for n in names if n not in record]
-            if missing:
-                return None, BAD, f"record {line[:200]!r} lacks field(s) {missing}"
-            return [_text(record[n]) for n in names], OK, None
-        values = next(csv.reader([line]))
-        if values == names:
-            return None, SKIP, None
-        if sorted(values) == sorted(names):
-            raise InvalidInput(
-                f"{path}: header {values} lists the schema's columns in another order; the "
-                f"flink engine reads csv columns by position: {names}"
-            )
-        if len(values) != len(names):
-            found = f"{len(values)} field{'s' * (len(values) != 1)}"
-            return None, BAD, f"record {line[:200]!r} has {found}, the schema has {len(names)}"
-        return [v if v != "" else None for v in values], OK, None
-
-    def _convert(
-        self, raw: pd.DataFrame, ok: pd.Series, paths: pd.Series
-    ) -> tuple[pd.DataFrame, dict[int, str]]:
-        """Typed rows (nulls where a row is not a good record) and the bad ones' errors, by
-        the local engine's lenient conversion."""
-        good = raw[ok]
-        converted, bad_in_good = io.apply_schema_lenient(good, self.columns)
-        positions = [i for i, flag in enumerate(ok) if flag]
-        bad = {}
-        for index, message in bad_in_good.items():
-            position = positions[index]
-            values = ",".join("" if v is None else str(v) for v in raw.iloc[position])
-            bad[position] = f"record {values!r}: {message}"
-        typed = to_flink_frame(converted, self.columns, "record").reindex(raw.index)
-        for column, type_name in self.columns.items():
-            _, nullable = _PANDAS_TYPES.get(type_name, (None, None))
-            series = typed[column]
-            if (nullable == "object" and series.isna().any()) or type_name == "string":
-                typed[column] = _objects(series)
-        return typed, bad
-
-
-class LineFinder:
-    """The line number of a bad record in its file. Flink's file source hands over lines
-    without their positions, so the file is scanned for the line — only when a record is bad,
-    from where the last search in that file stopped (records arrive in file order), so a file
-    is read about once however many bad records it holds. Kafka messages have no lines."""
-
-    KEEP = 4  # files kept open: a stream job moves on to new files
-
-    def __init__(self) -> None:
-        self._open: dict[str, tuple[Any, int]] = {}  # path -> (text file, lines read)
-
-    def number(self, path: str, line: str) -> int | None:
-        if "://" in path and not path.startswith("file:"):
-            return None
-        wanted = line.rstrip("\r\n")
-        for restart in (False, True):
-            file, read = self._cursor(path, restart)
-            if file is None:
-                return None
-            for text in file:
-                read += 1
-                if text.rstrip("\r\n") == wanted:
-                    self._open[path] = (file, read)
-                    return read
-        return None
-
-    def _cursor(self, path: str, restart: bool) -> tuple[Any, int]:
-        if path in self._open and not restart:
-            return self._open[path]
-        if path in self._open:
-            self._open.pop(path)[0].close()
-        while len(self._open) >= self.KEEP:
-            self._open.pop(next(iter(self._open)))[0].close()
-        try:
-            file = fsspec.open(path, "rt", encoding="utf-8-sig", errors="replace").open()
-        except OSError:
-            return None, 0
-        self._open[path] = (file, 0)
-        return file, 0
-
-    def close(self) -> None:
-        for file, _ in self._open.values():
-            file.close()
-        self._open.clear()
-
-
-def _objects(series: pd.Series) -> pd.Series:
+def as_objects(series: pd.Series) -> pd.Series:
     """Python values with None for nulls (what the Arrow bridge converts with a mask)."""
     values = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in series]
     return pd.Series(values, index=series.index, dtype=object)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

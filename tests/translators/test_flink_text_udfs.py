@@ -1,0 +1,170 @@
+"""The Flink engine's text functions, called as Flink's workers call them (a batch of rows as
+pandas series), without a JVM: ``ParseFunction``'s Arrow path answers exactly what its record by
+record path answers, or hands the batch over; ``FormatFunction`` writes the local writer's text,
+and the job process joins staged parts under the header, counting records."""
+
+from __future__ import annotations
+
+import io as _io
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyflink")
+
+from aiflow.errors import InvalidInput
+from aiflow.translators import io
+from aiflow.translators.flink import outputs
+from aiflow.translators.flink.text_udfs import (
+    OK,
+    SKIP,
+    STATUS,
+    FormatFunction,
+    ParseFunction,
+)
+
+NUMBERS = {"x": "double", "n": "int", "b": "bool", "f": "float"}
+STRINGS = {"name": "string", "kind": "string"}
+
+
+def _batch(lines: list[str], path: str = "/data/in.csv") -> pd.DataFrame:
+    return pd.DataFrame({"line": lines, "path": [path] * len(lines)}, dtype=object)
+
+
+def _both(parse: ParseFunction, lines: list[str]) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    frame = _batch(lines)
+    return parse._apply_fast(frame), parse._apply_exact(frame)
+
+
+def _same(fast: pd.DataFrame, exact: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(fast, exact, check_exact=True)
+
+
+def test_arrow_parses_a_clean_csv_batch_as_the_exact_path_does() -> None:
+    parse = ParseFunction("read", "csv", NUMBERS, "fail")
+    lines = ["x,n,b,f", "1.5,2,true,0.25", "", "-3e-05,7,False,1e3\r", ",,,", "2.0,-1,1,"]
+    fast, exact = _both(parse, lines)
+    assert fast is not None  # Arrow answered
+    _same(fast, exact)
+    assert list(fast[STATUS]) == [SKIP, OK, SKIP, OK, OK, OK]
+
+
+def test_arrow_parses_json_lines_as_the_exact_path_does() -> None:
+    parse = ParseFunction("read", "json", {"x": "double", "n": "bigint"}, "fail")
+    fast, exact = _both(parse, ['{"x": 1.5, "n": 2}', "  ", '{"n": -4, "x": 3}'])
+    assert fast is not None
+    _same(fast, exact)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["x,n,b,f", "1.5,2,true,0.25", "oops,2,true,0.25"],  # a bad value
+        ["1.5,2,true"],  # a record of the wrong shape
+        ['"1.5",2,true,0.25'],  # a quote: a csv field may span lines Flink split
+        ["x,n,b,f", "", " "],  # nothing but a header and blank lines
+    ],
+)
+def test_a_batch_arrow_cannot_vouch_for_goes_the_exact_way(lines: list[str]) -> None:
+    parse = ParseFunction("read", "csv", NUMBERS, "skip")
+    fast, exact = _both(parse, lines)
+    assert fast is None
+    _same(parse.apply(_batch(lines)), exact)
+
+
+def test_a_line_holding_a_carriage_return_is_not_arrows() -> None:
+    parse = ParseFunction("read", "csv", NUMBERS, "skip")
+    assert parse._apply_fast(_batch(["1.5,2,true,0.25\r2.5,3,false,1"])) is None  # two rows
+
+
+def test_numbers_pandas_reads_otherwise_are_converted_by_the_exact_rules() -> None:
+    parse = ParseFunction("read", "csv", NUMBERS, "fail")
+    fast, exact = _both(parse, ["0.30000000000000004,2,true,0.25", "1.5,2,true,0.25"])
+    assert fast is not None
+    _same(fast, exact)
+
+
+def test_a_header_in_another_order_is_refused_even_where_strings_would_read_it() -> None:
+    parse = ParseFunction("read", "csv", STRINGS, "fail")
+    assert parse._apply_fast(_batch(["kind,name", "a,b"])) is None
+    with pytest.raises(InvalidInput, match="lists the schema's columns in another order"):
+        parse.apply(_batch(["kind,name", "a,b"]))
+    fast, exact = _both(parse, ["name,kind", "a,b", "c,"])
+    assert fast is not None
+    _same(fast, exact)
+
+
+def test_random_batches_parse_alike_either_way() -> None:
+    rng = random.Random(7)
+    parse = ParseFunction("read", "csv", NUMBERS, "skip")
+    answered = 0
+    for _ in range(60):
+        lines = []
+        for _ in range(rng.randint(1, 40)):
+            kind = rng.random()
+            if kind < 0.05:
+                lines.append("x,n,b,f")
+            elif kind < 0.1:
+                lines.append("")
+            else:
+                x = rng.choice(["", f"{rng.uniform(-1e6, 1e6):.6g}", str(rng.randint(-9, 9))])
+                n = rng.choice(["", str(rng.randint(-(10**6), 10**6))] + ["1.5"] * (kind < 0.12))
+                b = rng.choice(["", "true", "False", "1", "0", "TRUE"])
+                f = rng.choice(["", "0.5", "1e-3", "nan" if kind < 0.11 else "2"])
+                lines.append(f"{x},{n},{b},{f}")
+        fast, exact = _both(parse, lines)
+        if fast is not None:
+            answered += 1
+            _same(fast, exact)
+    assert answered > 30  # most batches are Arrow's
+
+
+def _formatted(frame: pd.DataFrame, types: dict[str, str], fmt: str, out=None) -> str:  # type: ignore[no-untyped-def]
+    texts = FormatFunction("write", types, out, fmt).apply(frame)
+    assert texts.iloc[1:].isna().all()  # the bundle's text is on its first row
+    return str(texts.iloc[0])
+
+
+def test_the_format_function_writes_the_local_writers_text_without_its_header() -> None:
+    types = {"x": "double", "n": "int", "s": "string", "b": "bool"}
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, 1e-7, 123456789.0],
+            "n": pd.Series([1, None, 3, -4], dtype=object),  # as Flink's Arrow bridge has them
+            "s": ["a", 'say "hi", twice', None, "two\nlines"],
+            "b": pd.Series([True, False, None, True], dtype=object),
+        }
+    )
+    for fmt in ("csv", "json"):
+        local = _io.BytesIO()
+        io.write_text(io.apply_schema(frame, types, ""), local, fmt)
+        text = _formatted(frame, types, fmt)
+        if fmt == "csv":
+            header, _, body = local.getvalue().decode().partition("\n")
+            assert header == "x,n,s,b"
+        else:
+            body = local.getvalue().decode()
+        assert text + "\n" == body
+
+
+def test_the_format_function_applies_the_examples_schema() -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]})
+    text = _formatted(frame, {"x": "double", "y": "double"}, "csv", {"y": "int"})
+    assert text == "3\n4"
+
+
+def test_staged_parts_join_under_the_header_and_count_records(tmp_path: Path) -> None:
+    parts = [tmp_path / "part-0", tmp_path / "part-1"]
+    parts[0].write_text("1,a\n2,b\n")
+    parts[1].write_text('3,"two\nlines"\n4,"x ""y"""\n')  # a quoted newline is one record
+    out = tmp_path / "out" / "scored.csv"
+    head = b"n,s\n"
+    rows = outputs._join([str(p) for p in parts], str(out), head, "csv")
+    assert rows == 4
+    read = pd.read_csv(out)
+    assert list(read["n"]) == [1, 2, 3, 4] and read["s"][2] == "two\nlines"
+    assert outputs._join([], str(tmp_path / "empty.csv"), head, "csv") == 0
+    assert (tmp_path / "empty.csv").read_bytes() == head

@@ -1,0 +1,206 @@
+"""Flink-engine sinks: output examples and materialized intermediates.
+
+An output example in a text format (csv, json lines) is written by the Flink job itself, in
+the local engine's text: a Python function formats each bundle's records with the local
+writer (``text_udfs.FormatFunction``) and Flink's file sink writes that text as it is. The job
+process only puts the header before it: a batch job's parts become one file after the job, a
+stream job's committed parts become the example's part files while it runs. So a file has the
+same name, header and bytes on both engines, and no record is parsed twice. Parquet is staged
+as json lines and written by the job process with the local writer.
+
+Intermediates are json lines for the next job, with their schema beside them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+from typing import IO
+
+from aiflow.errors import InvalidPlan
+from aiflow.plan.model import NodeKind
+from aiflow.translators import io
+from aiflow.translators.engine import register_operator
+from aiflow.translators.flink import kafka_io
+from aiflow.translators.flink.engine import ENGINE, quote
+from aiflow.translators.flink.io import (
+    ExampleNode,
+    json_sink,
+    rolling,
+    text_files_ddl,
+)
+from aiflow.translators.records import fsspec
+
+TEXT_FORMATS = ("csv", "json")  # written by the Flink job; parquet by the job process
+_CHUNK = 1 << 20
+Turn = Callable[[list[str], str], int]  # staged parts -> the output file; records written
+
+
+@register_operator(NodeKind.WRITE_INTERMEDIATE, ENGINE)
+class WriteIntermediate(ExampleNode):
+    """Json lines for the next job, and their schema beside them (``_schema.json``). A batch
+    job records it after Flink is done (an overwriting sink owns the directory while it
+    runs); a stream job before it starts, so readers find it with the first part."""
+
+    def build(self, inputs: list[str]) -> None:
+        node, job = self.node.id, self.job
+        columns, directory = job.columns[inputs[0]], self.uri()
+        json_sink(self, node, columns, directory)
+        job.insert(node, job.tables[inputs[0]])
+        if self.ctx.mode == "stream":
+            io.write_schema(directory, columns)
+        else:
+            job.finalizers.append(lambda: io.write_schema(directory, columns))
+
+
+@register_operator(NodeKind.WRITE_EXAMPLE, ENGINE)
+class WriteExample(ExampleNode):
+    """Batch: Flink writes staged parts, the job process one file from them after the job.
+    Stream: Flink commits a staged part on each checkpoint and the job process turns it into
+    ``<stream dir>/<part name><ext>`` while the job runs — staged parts never change and the
+    output is named after them, so a part turned twice (after a restart) is rewritten, not
+    duplicated: exactly-once on both sides."""
+
+    def build(self, inputs: list[str]) -> None:
+        node, job, fmt = self.node.id, self.job, self.example.format
+        columns = job.columns[inputs[0]]
+        if fmt not in (*TEXT_FORMATS, "parquet"):
+            raise InvalidPlan(f"cannot write format {fmt}", node)
+        uri = self.example.stream_uri if self.ctx.mode == "stream" else self.example.batch_uri
+        if kafka_io.is_kafka(uri):
+            assert uri is not None
+            kafka_io.create_sink(self, node, columns, uri, fmt)
+            job.insert(node, job.tables[inputs[0]], files=False)
+            self.ctx.result.outputs[node] = uri
+            return
+        if self.ctx.mode == "stream":
+            staging = str(job.state_dir / "staging" / node)
+        else:
+            staging = f"{self.ctx.execution_dir}/flink/{self.ctx.spec.name}/{node}"
+        if fmt in TEXT_FORMATS:
+            self._text_sink(inputs[0], columns, staging)
+            head = _header(fmt, list(self.example.columns or columns))
+            turn: Turn = lambda parts, out: _join(parts, out, head, fmt)  # noqa: E731
+        else:
+            json_sink(self, node, columns, staging)
+            job.insert(node, job.tables[inputs[0]])
+            turn = lambda parts, out: self._rewrite(parts, out, columns)  # noqa: E731
+        if self.ctx.mode == "stream":
+            job.tickers.append(_Committer(self, staging, turn))
+        else:
+            job.finalizers.append(lambda: self._write_batch(staging, turn))
+
+    def _text_sink(self, source: str, columns: dict[str, str], staging: str) -> None:
+        from pyflink.table import DataTypes
+        from pyflink.table.udf import udf
+
+        from aiflow.translators.flink.text_udfs import TEXT, FormatFunction
+
+        node, job = self.node.id, self.job
+        function = f"{node}__format"
+        formats = FormatFunction(node, columns, self.example.columns or None, self.example.format)
+        job.t_env.create_temporary_function(
+            quote(function), udf(formats, result_type=DataTypes.STRING(), func_type="pandas")
+        )
+        job.t_env.execute_sql(text_files_ddl(node, TEXT, staging, rolling(self)))
+        args = ", ".join(quote(c) for c in columns)
+        texts = f"{node}__texts"
+        job.t_env.create_temporary_view(
+            quote(texts),
+            job.t_env.sql_query(
+                f"SELECT {quote(function)}({args}) AS {quote(TEXT)} FROM {quote(source)}"
+            ),
+        )
+        # not a WHERE: the planner would push it below the inputs' barrier, a second copy of
+        # every function with it (see FlinkJob.rows_where)
+        job.insert(node, job.rows_where(texts, {TEXT: "string"}, f"s.{quote(TEXT)} IS NOT NULL"))
+
+    def _rewrite(self, parts: list[str], out: str, columns: dict[str, str]) -> int:
+        """Staged json lines -> ``out`` in the example's format by the local writer."""
+        frames = [io.read_example_file(part, "json", columns) for part in parts]
+        frames = [frame for frame in frames if not frame.empty]
+        if not frames:
+            frame = io.empty_frame(columns)
+        else:
+            import pandas as pd
+
+            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        if self.example.columns:
+            where = f"node '{self.node.id}' output"
+            frame = io.apply_schema(frame, self.example.columns, where)
+        io.write_frame(frame, out, self.example.format)
+        return len(frame)
+
+    def _write_batch(self, staging: str, turn: Turn) -> None:
+        example = self.example
+        parts = io.data_files_if_any(staging)  # on storage.root: maybe HDFS
+        target = io.batch_target(
+            self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
+        )
+        rows = turn(parts, target)
+        self.ctx.result.outputs[self.node.id] = target
+        self.ctx.result.count(self.node.id, "in", rows)
+
+
+class _Committer:
+    """Turns committed staged parts of a stream sink into the example's part files."""
+
+    def __init__(self, writer: WriteExample, staging: str, turn: Turn) -> None:
+        example, ctx = writer.example, writer.ctx
+        self.writer, self.staging, self.turn = writer, staging, turn
+        self.target = io.stream_dir(
+            example.stream_uri and ctx.resolve_uri(example.stream_uri),
+            example.batch_uri and ctx.resolve_uri(example.batch_uri),
+        )
+        self.ext = io.EXTENSIONS[example.format]
+        self.done: set[str] = set()
+
+    def __call__(self) -> None:
+        if not os.path.isdir(self.staging):
+            return
+        ctx, node = self.writer.ctx, self.writer.node.id
+        fresh = [f for f in io.list_data_files(self.staging) if f not in self.done]
+        for file in sorted(fresh, key=lambda f: (os.stat(f).st_mtime, f)):
+            out = f"{self.target}/{os.path.basename(file)}{self.ext}"
+            self.done.add(file)
+            if os.path.exists(out) or not os.path.getsize(file):
+                continue  # turned before a restart (writes are atomic: it is whole), or empty
+            ctx.result.count(node, "in", self.turn([file], out))
+            ctx.result.outputs[node] = self.target
+        if fresh:
+            ctx.result.batches += len(fresh)
+            ctx.publish()
+
+
+def _header(fmt: str, names: list[str]) -> bytes:
+    from aiflow.translators.csv_writer import header_line
+
+    return header_line(names) if fmt == "csv" else b""
+
+
+def _join(parts: list[str], out: str, head: bytes, fmt: str) -> int:
+    """``head`` and the staged text ``parts`` after it, in order, written atomically to ``out``;
+    the records written. Csv records are newlines unless a quote may hold one: such a part is
+    counted by the csv module."""
+    rows = 0
+
+    def write(target: IO[bytes]) -> None:
+        nonlocal rows
+        target.write(head)
+        for part in parts:
+            lines, quoted = 0, False
+            with fsspec().open(part, "rb") as f:
+                while chunk := f.read(_CHUNK):
+                    target.write(chunk)
+                    lines += chunk.count(b"\n")
+                    quoted |= fmt == "csv" and b'"' in chunk
+            rows += _csv_records(part) if quoted else lines
+
+    io.write_atomic(out, write)
+    return rows
+
+
+def _csv_records(part: str) -> int:
+    with fsspec().open(part, "rt", encoding="utf-8", newline="") as f:
+        return sum(1 for _ in csv.reader(f))

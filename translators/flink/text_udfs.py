@@ -1,0 +1,278 @@
+"""Python functions that run inside Flink's Python workers on an example's text: parsing its
+lines into typed records, and formatting the records of an output example into its text.
+
+``ParseFunction`` applies the example's schema by the local engine's rules, so both engines
+accept and reject the same records (``aiflow check``): Arrow parses a batch in one call when it
+vouches for the exact answer, Python's csv and json modules record by record otherwise.
+
+``FormatFunction`` writes an output example's records as the local engine's writer does
+(``io.write_text``): the Flink job writes the example's own text, and the job process only
+puts a header before it. It returns a whole bundle's text on the bundle's first row and null
+on the others (one Arrow string instead of a Python string a row); the sink keeps the
+non-null rows, each followed by a newline.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import json
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+from pyflink.table.udf import FunctionContext
+
+import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
+from aiflow.errors import InvalidInput
+from aiflow.translators import io
+from aiflow.translators.flink.udfs import PANDAS_TYPES, NodeFunction, as_objects, to_flink_frame
+
+STATUS, ERROR, RECORD, PATH = "__af_status", "__af_error", "__af_record", "__af_path"
+LINE = "__af_line"  # a bad record's line in its file (null for Kafka messages)
+OK, SKIP, BAD = 0, 1, 2  # parse status: a record, a header/blank line, a bad record
+TEXT = "__af_text"  # FormatFunction's result column
+
+
+class ParseFunction(NodeFunction):
+    """Lines of a csv or json-lines file (with the file's path) -> typed records, by the same
+    conversion rules as the local engine. A header or blank line gets status SKIP; a record
+    that does not fit the schema gets status BAD and its error (policy ``fail`` raises
+    instead), so the job can route it to a dead-letter sink: nothing is dropped unseen."""
+
+    def __init__(self, node: str, fmt: str, columns: dict[str, str], on_error: str) -> None:
+        super().__init__(node, ["line", "path"])
+        self.fmt = fmt
+        self.columns = columns
+        self.on_error = on_error
+        self.lines: LineFinder | None = None
+
+    def open(self, function_context: FunctionContext) -> None:
+        self.lines = LineFinder()
+
+    def close(self) -> None:
+        if self.lines is not None:
+            self.lines.close()
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        fast = self._apply_fast(frame)
+        return fast if fast is not None else self._apply_exact(frame)
+
+    def _apply_fast(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """The batch parsed by Arrow in one call (``io.read_text_fast``), when it vouches for
+        what the record-by-record path below would answer; None (take that path) otherwise.
+
+        Arrow reads the batch's records as one text: the lines that are not blank or the
+        header, each without a trailing '\r' (which the csv and json modules ignore there).
+        Anything that might read otherwise goes the exact way: a quote (a csv field may span
+        what Flink split into two lines), a '\r' inside a line (Arrow ends a row there), a
+        record Arrow rejects or a value the exact rules might read differently (``arrow_io``),
+        so a batch holding a bad record is the exact path's, errors and dead letters alike."""
+        lines = [str(line) for line in frame["line"]]
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        header = self._header
+        skip = np.fromiter((not line.strip() or line == header for line in lines), bool, len(lines))
+        records = [line for line, skipped in zip(lines, skip, strict=True) if not skipped]
+        if not records or (header is not None and self._header_like(records, header)):
+            return None  # only blank lines and headers, or a header the exact path refuses
+        text = "\n".join(records)
+        if "\r" in text or (self.fmt == "csv" and '"' in text):
+            return None
+        if self.fmt == "csv":
+            text = f"{header}\n{text}"
+        parsed = io.read_text_fast(f"{text}\n".encode(), self.fmt, self.columns)
+        if parsed is None or len(parsed) != len(records):
+            return None
+        parsed.index = frame.index[~skip]
+        typed = self._flink_rows(parsed, frame.index)
+        typed[STATUS] = pd.Series(np.where(skip, SKIP, OK), index=frame.index, dtype="int32")
+        typed[ERROR] = pd.Series(None, index=frame.index, dtype=object)
+        typed[LINE] = pd.Series(None, index=frame.index, dtype=object)
+        return typed
+
+    @property
+    def _header(self) -> str | None:
+        """A csv header line as the exact path recognizes it (None: json, or names the csv
+        module would quote, whose header only the exact path parses)."""
+        if self.fmt != "csv" or any(set(name) & set(',"\r\n') for name in self.columns):
+            return None
+        return ",".join(self.columns)
+
+    def _header_like(self, records: list[str], header: str) -> bool:
+        """Whether a record holds the schema's names in another order: the exact path's error
+        (a schema of strings would read it as a record)."""
+        names = sorted(self.columns)
+        return any(len(r) == len(header) and sorted(r.split(",")) == names for r in records)
+
+    def _apply_exact(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Record by record with Python's csv and json modules: any batch."""
+        names = list(self.columns)
+        fields: list[list[str | None] | None] = []
+        status: list[int] = []
+        errors: list[str | None] = []
+        for line, path in zip(frame["line"], frame["path"], strict=True):
+            parsed, state, error = self._split(str(line), str(path), names)
+            fields.append(parsed)
+            status.append(state)
+            errors.append(error)
+        raw = pd.DataFrame(
+            [f if f is not None else [None] * len(names) for f in fields],
+            columns=names,
+            index=frame.index,
+            dtype=object,
+        )
+        ok = pd.Series([s == OK for s in status], index=frame.index)
+        typed, bad = self._convert(raw, ok, frame["path"])
+        for position, message in bad.items():
+            status[position] = BAD
+            errors[position] = message
+        numbers: list[int | None] = [None] * len(status)
+        finder = self.lines if self.lines is not None else LineFinder()
+        for position, state in enumerate(status):
+            if state != BAD:
+                continue
+            path = str(frame["path"].iloc[position])
+            numbers[position] = finder.number(path, str(frame["line"].iloc[position]))
+            if self.on_error == "fail":
+                at = f"line {numbers[position]}: " if numbers[position] is not None else ""
+                raise InvalidInput(f"{path}: {at}{errors[position]}")
+        typed[STATUS] = pd.Series(status, index=frame.index, dtype="int32")
+        typed[ERROR] = pd.Series(errors, index=frame.index, dtype=object)
+        typed[LINE] = pd.Series(numbers, index=frame.index, dtype=object)
+        return typed
+
+    def _split(
+        self, line: str, path: str, names: list[str]
+    ) -> tuple[list[str | None] | None, int, str | None]:
+        if not line.strip():
+            return None, SKIP, None
+        if self.fmt == "json":
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                return None, BAD, f"record {line[:200]!r} is not JSON: {exc}"
+            if not isinstance(record, dict):
+                return None, BAD, f"record {line[:200]!r} is not a JSON object"
+            missing = [n for n in names if n not in record]
+            if missing:
+                return None, BAD, f"record {line[:200]!r} lacks field(s) {missing}"
+            return [_text(record[n]) for n in names], OK, None
+        values = next(csv.reader([line]))
+        if values == names:
+            return None, SKIP, None
+        if sorted(values) == sorted(names):
+            raise InvalidInput(
+                f"{path}: header {values} lists the schema's columns in another order; the "
+                f"flink engine reads csv columns by position: {names}"
+            )
+        if len(values) != len(names):
+            found = f"{len(values)} field{'s' * (len(values) != 1)}"
+            return None, BAD, f"record {line[:200]!r} has {found}, the schema has {len(names)}"
+        return [v if v != "" else None for v in values], OK, None
+
+    def _convert(
+        self, raw: pd.DataFrame, ok: pd.Series, paths: pd.Series
+    ) -> tuple[pd.DataFrame, dict[int, str]]:
+        """Typed rows (nulls where a row is not a good record) and the bad ones' errors, by
+        the local engine's lenient conversion."""
+        good = raw[ok]
+        converted, bad_in_good = io.apply_schema_lenient(good, self.columns)
+        positions = [i for i, flag in enumerate(ok) if flag]
+        bad = {}
+        for index, message in bad_in_good.items():
+            position = positions[index]
+            values = ",".join("" if v is None else str(v) for v in raw.iloc[position])
+            bad[position] = f"record {values!r}: {message}"
+        return self._flink_rows(converted, raw.index), bad
+
+    def _flink_rows(self, converted: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+        """The good records' typed values on every row of ``index`` (nulls on the others),
+        in the dtypes the Arrow bridge takes."""
+        typed = to_flink_frame(converted, self.columns, "record")
+        if len(typed) != len(index):
+            typed = typed.reindex(index)
+        for column, type_name in self.columns.items():
+            _, nullable = PANDAS_TYPES.get(type_name, (None, None))
+            series = typed[column]
+            if (nullable == "object" and series.isna().any()) or type_name == "string":
+                typed[column] = as_objects(series)
+        return typed
+
+
+class LineFinder:
+    """The line number of a bad record in its file. Flink's file source hands over lines
+    without their positions, so the file is scanned for the line — only when a record is bad,
+    from where the last search in that file stopped (records arrive in file order), so a file
+    is read about once however many bad records it holds. Kafka messages have no lines."""
+
+    KEEP = 4  # files kept open: a stream job moves on to new files
+
+    def __init__(self) -> None:
+        self._open: dict[str, tuple[Any, int]] = {}  # path -> (text file, lines read)
+
+    def number(self, path: str, line: str) -> int | None:
+        if "://" in path and not path.startswith("file:"):
+            return None
+        wanted = line.rstrip("\r\n")
+        for restart in (False, True):
+            file, read = self._cursor(path, restart)
+            if file is None:
+                return None
+            for text in file:
+                read += 1
+                if text.rstrip("\r\n") == wanted:
+                    self._open[path] = (file, read)
+                    return read
+        return None
+
+    def _cursor(self, path: str, restart: bool) -> tuple[Any, int]:
+        if path in self._open and not restart:
+            return self._open[path]
+        if path in self._open:
+            self._open.pop(path)[0].close()
+        while len(self._open) >= self.KEEP:
+            self._open.pop(next(iter(self._open)))[0].close()
+        try:
+            file = fsspec.open(path, "rt", encoding="utf-8-sig", errors="replace").open()
+        except OSError:
+            return None, 0
+        self._open[path] = (file, 0)
+        return file, 0
+
+    def close(self) -> None:
+        for file, _ in self._open.values():
+            file.close()
+        self._open.clear()
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class FormatFunction(NodeFunction):
+    """Records -> the output example's text as the local engine writes it (csv without its
+    header, or json lines), converted by the same rules first: the columns Flink carries
+    (``in_columns``), then the example's schema when it declares one (``out_columns``)."""
+
+    def __init__(
+        self, node: str, in_columns: dict[str, str], out_columns: dict[str, str] | None, fmt: str
+    ) -> None:
+        super().__init__(node, list(in_columns))
+        self.types = in_columns
+        self.out_columns = out_columns
+        self.fmt = fmt
+
+    def apply(self, frame: pd.DataFrame) -> pd.Series:
+        typed = io.apply_schema(frame, self.types, f"node '{self.node}' input")
+        if self.out_columns:
+            typed = io.apply_schema(typed, self.out_columns, f"node '{self.node}' output")
+        out = _io.BytesIO()
+        io.write_text(typed, out, self.fmt, header=False)
+        texts = np.full(len(frame), None, dtype=object)
+        texts[0] = out.getvalue().decode().removesuffix("\n")  # the sink ends it with one
+        return pd.Series(texts, index=frame.index)
