@@ -35,6 +35,10 @@ PRELOAD = (
     "aiflow.translators.flink.udfs",
     "aiflow.translators.flink.io",
     "aiflow.translators.flink.ml",
+    "aiflow.translators.flink.text_udfs",
+    # a mini-cluster job's loopback Python worker server (~0.6 s: Beam's harness, gRPC; no
+    # thread starts before a job creates its server)
+    "pyflink.fn_execution.beam.beam_worker_pool_service",
 )
 
 
