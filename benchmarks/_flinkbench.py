@@ -97,7 +97,7 @@ def stop_execution(store: MetaStore, execution_id: int, wait: float = 60.0) -> N
 
 class CpuSampler:
     """CPU seconds (user + system) of an execution's job processes and everything they
-    started (the gateway JVM, Python workers), sampled every ``interval`` seconds from
+    started or adopted (the gateway JVM, Python workers), sampled every ``interval`` seconds from
     ``/proc``: at most the last interval of each process is missed. CPU time does not grow
     when other work on the machine slows a job down, so it compares runs on a busy machine
     better than wall time does."""
@@ -127,10 +127,12 @@ class CpuSampler:
         while not self._stop.is_set():
             with suppress(Exception):
                 for job in self.store.list_jobs(self.execution_id):
-                    pid = (job.handle or {}).get("pid")
-                    if isinstance(pid, int) and pid not in roots:
-                        with suppress(psutil.Error):
-                            roots[pid] = psutil.Process(pid)
+                    # the job process, and the warm JVM it adopted (the gateway pool's child)
+                    flink = ((job.result or {}).get("engine") or {}).get("flink") or {}
+                    for pid in ((job.handle or {}).get("pid"), flink.get("gateway_pid")):
+                        if isinstance(pid, int) and pid not in roots:
+                            with suppress(psutil.Error):
+                                roots[pid] = psutil.Process(pid)
             for root in list(roots.values()):
                 try:
                     procs = [root, *root.children(recursive=True)]

@@ -98,6 +98,7 @@ def test_a_job_adopts_a_warm_jvm_that_ends_with_it(tmp_path: Path, aiflow_home: 
     second = cli.json("run", str(tmp_path / "wf.py"))
     info = _flink_info(cli, second["execution"])
     assert info["gateway"] == "warm" and info["gateway_pool"] == pool
+    assert info["gateway_pid"] == spare  # the JVM it ran on, which the pool started
     out = pd.read_csv(tmp_path / "out" / "doubled.csv")
     assert sorted(out["x2"]) == [2 * x for x in range(10)]
     # its JVM wrote its log where a launched one would: the attempt's directory

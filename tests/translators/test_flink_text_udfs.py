@@ -19,12 +19,15 @@ from aiflow.errors import InvalidInput
 from aiflow.translators import io
 from aiflow.translators.flink import outputs
 from aiflow.translators.flink.text_udfs import (
+    ERROR,
+    LINE,
     OK,
     SKIP,
     STATUS,
     FormatFunction,
     ParseFunction,
 )
+from aiflow.translators.flink.udfs import FlinkUdfError, UserFunction, bridged, unpack_error
 
 NUMBERS = {"x": "double", "n": "int", "b": "bool", "f": "float"}
 STRINGS = {"name": "string", "kind": "string"}
@@ -41,6 +44,8 @@ def _both(parse: ParseFunction, lines: list[str]) -> tuple[pd.DataFrame | None, 
 
 def _same(fast: pd.DataFrame, exact: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(fast, exact, check_exact=True)
+    for name in (ERROR, LINE):  # None, not NaN, as the exact path has them
+        assert fast[name].map(type).tolist() == exact[name].map(type).tolist()
 
 
 def test_arrow_parses_a_clean_csv_batch_as_the_exact_path_does() -> None:
@@ -168,3 +173,43 @@ def test_staged_parts_join_under_the_header_and_count_records(tmp_path: Path) ->
     assert list(read["n"]) == [1, 2, 3, 4] and read["s"][2] == "two\nlines"
     assert outputs._join([], str(tmp_path / "empty.csv"), head, "csv") == 0
     assert (tmp_path / "empty.csv").read_bytes() == head
+
+
+class _AddOne(UserFunction):
+    """A user function without user code: adds 1 to ``x`` (and fails on a negative one)."""
+
+    def open(self, function_context: object) -> None:
+        self.opened = True
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if (frame["x"] < 0).any():
+            raise ValueError("negative x")
+        return self.checked(frame.assign(x=frame["x"] + 1), len(frame), "transform()")
+
+
+def _add_one(node: str) -> _AddOne:
+    return _AddOne(node, ["x", "n"], {"x": "double", "n": "int"}, {}, (None, None))
+
+
+def test_functions_chained_into_the_writer_run_in_order_as_flink_would_hand_them_over() -> None:
+    first, second = _add_one("first"), _add_one("second")
+    writer = FormatFunction("write", {"x": "double", "n": "int"}, None, "csv", [first, second])
+    assert writer.in_columns == ["x", "n"]  # the chain reads what the first function reads
+    writer.open(None)  # type: ignore[arg-type]
+    assert first.opened and second.opened
+    frame = pd.DataFrame({"x": [1.0, 2.5], "n": pd.Series([3, None], dtype=object)})
+    assert writer.call(frame).iloc[0] == "3.0,3\n4.5,"
+    # between functions the rows are what Flink's Arrow bridge gives: an int column with a
+    # null arrives as float64, as it would at an unchained function
+    handed = bridged(first.call(frame), first.out_columns)
+    assert str(handed["n"].dtype) == "float64" and str(handed["x"].dtype) == "float64"
+    no_nulls = bridged(first.call(frame.assign(n=[3, 4])), first.out_columns)
+    assert str(no_nulls["n"].dtype) == "int32"
+
+
+def test_a_failure_in_a_chained_function_names_its_node() -> None:
+    writer = FormatFunction("write", {"x": "double", "n": "int"}, None, "csv", [_add_one("plus")])
+    with pytest.raises(FlinkUdfError) as failed:
+        writer.eval(pd.Series([-1.0]), pd.Series([1]))
+    error = unpack_error(str(failed.value))
+    assert error is not None and error.node == "plus" and "negative x" in error.message

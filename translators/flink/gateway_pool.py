@@ -155,7 +155,7 @@ class Pool:
             jvm.owner_pidfd = pidfd
             self.adopted.append(jvm)
             self.lock.notify_all()  # the filler starts the next spare
-        return {"port": jvm.port}
+        return {"port": jvm.port, "pid": jvm.proc.pid}
 
     def released(self, pidfd: int) -> None:
         """The adopting process exited: its JVM ends."""

@@ -64,7 +64,7 @@ _NOT_LAUNCH_ENV = (
     "SHLVL",
 )
 _ASK_TIMEOUT = 2.0  # s; a pool answers from memory, in well under a millisecond
-_adopted: dict[str, Any] = {}  # this process's adoption: {"port": ..., "socket": ...}
+_adopted: dict[str, Any] = {}  # this process's adoption: {"port", "socket", "pid"}
 _asked: dict[str, str] = {}  # the pool this process asked, if it asked one
 
 
@@ -102,7 +102,7 @@ def adopt(flink: FlinkSettings) -> bool:
     if not port:
         return False  # none ready: this job launches its own
     os.environ[PORT_ENV] = str(port)
-    _adopted.update(port=int(port), socket=str(path))
+    _adopted.update(port=int(port), socket=str(path), pid=reply.get("pid"))
     return True
 
 
@@ -114,6 +114,8 @@ def describe() -> dict[str, Any]:
     """What a Flink job's result says of its JVM: ``warm`` (adopted from the pool, whose
     socket is named) or ``launched`` (its own)."""
     found: dict[str, Any] = {"gateway": "warm" if _adopted else "launched"}
+    if _adopted.get("pid"):
+        found["gateway_pid"] = _adopted["pid"]  # the pool's child, not this process's
     if "pool" in _asked:
         found["gateway_pool"] = _asked["pool"]
     return found

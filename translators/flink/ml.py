@@ -33,8 +33,12 @@ if TYPE_CHECKING:
     from aiflow.translators.flink.udfs import UserFunction
 
 
-class _UserNode(FlinkOperator):
+class UserNode(FlinkOperator):
+    """A transform or predict. Besides its own table, it leaves what it built for a writer
+    that chains it into its own function (``built``: its function and that function's source)."""
+
     method = ""
+    built: tuple[UserFunction, str] | None = None
 
     def build(self, inputs: list[str]) -> None:
         from pyflink.table.udf import udf
@@ -44,6 +48,7 @@ class _UserNode(FlinkOperator):
         in_columns = job.columns[source]
         out_columns = self.out_columns()
         function = self.function(list(in_columns), out_columns)
+        self.built = (function, source)
         job.t_env.create_temporary_function(
             quote(node),
             udf(function, result_type=row_type(out_columns, node), func_type="pandas"),
@@ -91,7 +96,7 @@ class _UserNode(FlinkOperator):
 
 
 @register_operator(NodeKind.TRANSFORM, ENGINE)
-class Transform(_UserNode):
+class Transform(UserNode):
     method = "transform()"
 
     def build(self, inputs: list[str]) -> None:
@@ -148,7 +153,7 @@ class Transform(_UserNode):
 
 
 @register_operator(NodeKind.PREDICT, ENGINE)
-class Predict(_UserNode):
+class Predict(UserNode):
     """A batch run predicts with the version its train node registered, pinned when the job
     is built; a stream run follows the serving version (see ``PredictFunction``)."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from aiflow.errors import InvalidPlan
 from aiflow.plan.model import NodeKind
@@ -31,6 +31,9 @@ from aiflow.translators.flink.io import (
     text_files_ddl,
 )
 from aiflow.translators.records import fsspec
+
+if TYPE_CHECKING:
+    from aiflow.translators.flink.udfs import UserFunction
 
 TEXT_FORMATS = ("csv", "json")  # written by the Flink job; parquet by the job process
 _CHUNK = 1 << 20
@@ -98,23 +101,39 @@ class WriteExample(ExampleNode):
         from aiflow.translators.flink.text_udfs import TEXT, FormatFunction
 
         node, job = self.node.id, self.job
-        function = f"{node}__format"
-        formats = FormatFunction(node, columns, self.example.columns or None, self.example.format)
+        upstream, names, source = self._chain(source)
+        function = "+".join([*names, f"{node}__format"])  # what Flink's plan shows
+        formats = FormatFunction(
+            node, columns, self.example.columns or None, self.example.format, upstream
+        )
         job.t_env.create_temporary_function(
             quote(function), udf(formats, result_type=DataTypes.STRING(), func_type="pandas")
         )
         job.t_env.execute_sql(text_files_ddl(node, TEXT, staging, rolling(self)))
-        args = ", ".join(quote(c) for c in columns)
+        args = ", ".join(quote(c) for c in formats.in_columns)
         texts = f"{node}__texts"
-        job.t_env.create_temporary_view(
-            quote(texts),
-            job.t_env.sql_query(
-                f"SELECT {quote(function)}({args}) AS {quote(TEXT)} FROM {quote(source)}"
-            ),
-        )
+        query = f"SELECT {quote(function)}({args}) AS {quote(TEXT)} FROM {quote(source)}"
+        job.t_env.create_temporary_view(quote(texts), job.t_env.sql_query(query))
         # not a WHERE: the planner would push it below the inputs' barrier, a second copy of
         # every function with it (see FlinkJob.rows_where)
         job.insert(node, job.rows_where(texts, {TEXT: "string"}, f"s.{quote(TEXT)} IS NOT NULL"))
+
+    def _chain(self, source: str) -> tuple[list[UserFunction], list[str], str]:
+        """The transforms and predicts right before this writer that feed nothing else (their
+        functions, in order, and their nodes), and the table the first of them reads."""
+        from aiflow.translators.flink.ml import UserNode
+
+        functions: list[UserFunction] = []
+        names: list[str] = []
+        while True:
+            operator = self.job.operators.get(source)
+            consumers = [e for e in self.job.spec.edges if e.source.node == source]
+            if not isinstance(operator, UserNode) or operator.built is None or len(consumers) != 1:
+                return functions, names, source
+            function, upstream = operator.built
+            functions.insert(0, function)
+            names.insert(0, source)
+            source = upstream
 
     def _rewrite(self, parts: list[str], out: str, columns: dict[str, str]) -> int:
         """Staged json lines -> ``out`` in the example's format by the local writer."""

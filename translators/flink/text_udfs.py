@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import fsspec
@@ -27,7 +28,14 @@ from pyflink.table.udf import FunctionContext
 import aiflow.hadoop.fs  # noqa: F401 (fsspec's hdfs:// over WebHDFS)
 from aiflow.errors import InvalidInput
 from aiflow.translators import io
-from aiflow.translators.flink.udfs import PANDAS_TYPES, NodeFunction, as_objects, to_flink_frame
+from aiflow.translators.flink.udfs import (
+    PANDAS_TYPES,
+    NodeFunction,
+    UserFunction,
+    as_objects,
+    bridged,
+    to_flink_frame,
+)
 
 STATUS, ERROR, RECORD, PATH = "__af_status", "__af_error", "__af_record", "__af_path"
 LINE = "__af_line"  # a bad record's line in its file (null for Kafka messages)
@@ -87,8 +95,9 @@ class ParseFunction(NodeFunction):
         parsed.index = frame.index[~skip]
         typed = self._flink_rows(parsed, frame.index)
         typed[STATUS] = pd.Series(np.where(skip, SKIP, OK), index=frame.index, dtype="int32")
-        typed[ERROR] = pd.Series(None, index=frame.index, dtype=object)
-        typed[LINE] = pd.Series(None, index=frame.index, dtype=object)
+        nothing = [None] * len(frame)
+        typed[ERROR] = pd.Series(nothing, index=frame.index, dtype=object)
+        typed[LINE] = pd.Series(nothing, index=frame.index, dtype=object)
         return typed
 
     @property
@@ -257,17 +266,41 @@ def _text(value: Any) -> str | None:
 class FormatFunction(NodeFunction):
     """Records -> the output example's text as the local engine writes it (csv without its
     header, or json lines), converted by the same rules first: the columns Flink carries
-    (``in_columns``), then the example's schema when it declares one (``out_columns``)."""
+    (``in_columns``), then the example's schema when it declares one (``out_columns``).
+
+    ``upstream``: the transform and predict functions feeding only this output, applied first
+    in this one call (each failure still names its node). Every function Flink calls on its
+    own is a round trip of all its columns between the JVM and Python; chained, the records
+    cross once each way, and between the functions go through the same Arrow conversions
+    (``udfs.bridged``)."""
 
     def __init__(
-        self, node: str, in_columns: dict[str, str], out_columns: dict[str, str] | None, fmt: str
+        self,
+        node: str,
+        in_columns: dict[str, str],
+        out_columns: dict[str, str] | None,
+        fmt: str,
+        upstream: Sequence[UserFunction] = (),
     ) -> None:
-        super().__init__(node, list(in_columns))
+        super().__init__(node, upstream[0].in_columns if upstream else list(in_columns))
         self.types = in_columns
         self.out_columns = out_columns
         self.fmt = fmt
+        self.upstream = list(upstream)
+
+    def open(self, function_context: FunctionContext) -> None:
+        for function in self.upstream:
+            function.open(function_context)
+
+    def close(self) -> None:
+        for function in self.upstream:
+            function.close()
 
     def apply(self, frame: pd.DataFrame) -> pd.Series:
+        for function in self.upstream:
+            rows = function.call(frame)
+            assert isinstance(rows, pd.DataFrame)  # a ROW's fields
+            frame = bridged(rows, function.out_columns)
         typed = io.apply_schema(frame, self.types, f"node '{self.node}' input")
         if self.out_columns:
             typed = io.apply_schema(typed, self.out_columns, f"node '{self.node}' output")

@@ -134,8 +134,12 @@ class NodeFunction(ScalarFunction):
         return pd.concat(args, axis=1, keys=self.in_columns)
 
     def eval(self, *args: pd.Series) -> pd.DataFrame | pd.Series:
+        return self.call(self.frame(args))
+
+    def call(self, frame: pd.DataFrame) -> pd.DataFrame | pd.Series:
+        """``apply``, an error naming this function's node."""
         try:
-            return self.apply(self.frame(args))
+            return self.apply(frame)
         except FlinkUdfError:
             raise
         except Exception as exc:
@@ -278,6 +282,23 @@ class PredictFunction(UserFunction):
             out = out.copy()
             out["model_version"] = version
         return self.checked(out, len(frame), "predict()")
+
+
+def bridged(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """``frame`` (a function's ROW result) as the next function gets it when Flink carries it
+    between them: each field through an Arrow array of its Flink type and back, by the
+    conversions PyFlink's Arrow bridge makes (``pyflink.table.utils``), so dtypes and nulls
+    are the ones an unchained function sees."""
+    import pyarrow as pa
+
+    types = {"double": pa.float64(), "float": pa.float32(), "int": pa.int32()}
+    types |= {"bigint": pa.int64(), "string": pa.string(), "bool": pa.bool_()}
+    out = {}
+    for name, type_name in columns.items():
+        series = frame[name]
+        array = pa.Array.from_pandas(series, mask=series.isnull(), type=types[type_name])
+        out[name] = array.to_pandas(date_as_object=True)
+    return pd.DataFrame(out)
 
 
 def as_objects(series: pd.Series) -> pd.Series:
