@@ -19,6 +19,7 @@ from aiflow.errors import InvalidInput
 from aiflow.translators import io
 from aiflow.translators.flink import outputs
 from aiflow.translators.flink.text_udfs import (
+    BAD,
     ERROR,
     LINE,
     OK,
@@ -80,9 +81,13 @@ def test_a_batch_arrow_cannot_vouch_for_goes_the_exact_way(lines: list[str]) -> 
     _same(parse.apply(_batch(lines)), exact)
 
 
-def test_a_line_holding_a_carriage_return_is_not_arrows() -> None:
+def test_a_line_holding_a_carriage_return_is_a_bad_record() -> None:
     parse = ParseFunction("read", "csv", NUMBERS, "skip")
-    assert parse._apply_fast(_batch(["1.5,2,true,0.25\r2.5,3,false,1"])) is None  # two rows
+    lines = ["1.5,2,true,0.25\r2.5,3,false,1", "1.5,2,true,0.25"]
+    assert parse._apply_fast(_batch(lines)) is None  # Arrow would read two rows
+    parsed = parse.apply(_batch(lines))
+    assert list(parsed[STATUS]) == [BAD, OK]
+    assert "is not one csv record" in parsed[ERROR][0]
 
 
 def test_numbers_pandas_reads_otherwise_are_converted_by_the_exact_rules() -> None:

@@ -167,7 +167,10 @@ class ParseFunction(NodeFunction):
             if missing:
                 return None, BAD, f"record {line[:200]!r} lacks field(s) {missing}"
             return [_text(record[n]) for n in names], OK, None
-        values = next(csv.reader([line]))
+        try:
+            values = next(csv.reader([line]))
+        except csv.Error as exc:  # a '\r' inside the line: Flink's lines end at '\n' only
+            return None, BAD, f"record {line[:200]!r} is not one csv record: {exc}"
         if values == names:
             return None, SKIP, None
         if sorted(values) == sorted(names):
