@@ -147,9 +147,13 @@ def read_text_fast(data: bytes, fmt: str, columns: dict[str, str]) -> pd.DataFra
 
 def read_example_uri(uri: str, fmt: str, columns: dict[str, str] | None) -> pd.DataFrame:
     """A file, or all data files of a directory concatenated (in name order)."""
+    return read_example_files(list_data_files(uri), fmt, columns)
+
+
+def read_example_files(files: list[str], fmt: str, columns: dict[str, str] | None) -> pd.DataFrame:
+    """``files`` read and concatenated in order (an empty frame of ``columns`` for none)."""
     import pandas as pd
 
-    files = list_data_files(uri)
     frames = [read_example_file(f, fmt, columns) for f in files]
     if not frames:
         return empty_frame(columns)

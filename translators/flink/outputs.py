@@ -137,14 +137,7 @@ class WriteExample(ExampleNode):
 
     def _rewrite(self, parts: list[str], out: str, columns: dict[str, str]) -> int:
         """Staged json lines -> ``out`` in the example's format by the local writer."""
-        frames = [io.read_example_file(part, "json", columns) for part in parts]
-        frames = [frame for frame in frames if not frame.empty]
-        if not frames:
-            frame = io.empty_frame(columns)
-        else:
-            import pandas as pd
-
-            frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        frame = io.read_example_files(parts, "json", columns)
         if self.example.columns:
             where = f"node '{self.node.id}' output"
             frame = io.apply_schema(frame, self.example.columns, where)
