@@ -49,6 +49,9 @@ def test_wine_batch_on_flink_mini_cluster_matches_local(cli: Cli, wine: Path) ->
         "write_wine_preds": "flink",
     }
     assert all(j["status"] == "succeeded" for j in jobs.values())
+    # on the mini-cluster the Python workers run in the job process, booted over its socket
+    shown = cli.json("job", "show", str(jobs["write_wine_preds"]["id"]))
+    assert shown["result"]["engine"]["flink"]["python_workers_booted_fast"] >= 1
 
 
 def test_wine_batch_on_session_cluster(cli: Cli, wine: Path, flink_session: str) -> None:
@@ -61,6 +64,8 @@ def test_wine_batch_on_session_cluster(cli: Cli, wine: Path, flink_session: str)
     shown = remote.json("job", "show", str(job["id"]))
     flink_id = shown["result"]["engine"]["flink"]["job_id"]
     assert shown["result"]["engine"]["flink"]["web_ui"].startswith(flink_session)
+    # the cluster's TaskManager starts its own Python workers: none through the job process
+    assert shown["result"]["engine"]["flink"]["python_workers_booted_fast"] == 0
     # the job ran on the cluster, named after the execution and job, operators after nodes
     info = httpx.get(f"{flink_session}/jobs/{flink_id}", timeout=10).json()
     assert info["state"] == "FINISHED" and info["name"] == "wine_sgd/add_ratios#2"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiflow.errors import AiflowError, DeploymentError, InvalidPlan, UserCodeError
 from aiflow.translators.engine import Engine, Operator, operator_for, register_engine
-from aiflow.translators.flink import gateways, stopping
+from aiflow.translators.flink import gateways, loopback, stopping
 from aiflow.translators.flink.settings import flink_settings
 
 if TYPE_CHECKING:
@@ -318,6 +318,7 @@ class FlinkEngine(Engine):
         with _flink_errors(None):
             result = job.statements.execute()
             _wait(result, job, info)
+        info["python_workers_booted_fast"] = loopback.booted()
         for finalize in [*job.tickers, *job.finalizers]:
             finalize()
         return ctx.result.to_dict()

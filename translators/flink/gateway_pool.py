@@ -34,7 +34,8 @@ _MAIN_CLASS = "org.apache.flink.client.python.PythonGatewayServer"
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT = 120.0  # s for a JVM to write its port
 _END_GRACE = 10.0  # s between a JVM's SIGTERM and its SIGKILL
-_WARMUP_TIMEOUT = 180.0  # s for the warm-up program to plan and submit its job in both modes
+_WARMUP_TIMEOUT = 180.0  # s for the warm-up program to plan its job in both modes and run one
+_DEFER = 60.0  # s a new spare's warm-up waits for the jobs that adopted JVMs to end
 
 
 @dataclass
@@ -81,6 +82,12 @@ class Pool:
             with self.lock:
                 while not self.stopping and len(self.ready) >= self.size:
                     self.lock.wait()
+                # A warm-up takes ~10 s of a core (it runs a small job): not while a job that
+                # adopted a JVM runs, on a machine of few cores, unless that job runs for long
+                # (a stream job).
+                deadline = time.monotonic() + _DEFER
+                while not self.stopping and self.adopted and time.monotonic() < deadline:
+                    self.lock.wait(max(0.0, deadline - time.monotonic()))
                 if self.stopping:
                     return
             jvm = None
@@ -164,6 +171,7 @@ class Pool:
             if jvm is not None:
                 self.adopted.remove(jvm)
                 self.ending.append(jvm)
+                self.lock.notify_all()  # a deferred warm-up may start
         os.close(pidfd)
         if jvm is None:  # not expected; never worth ending the pool (and its JVMs) over
             print(f"gateway pool: pidfd {pidfd} of no adopted JVM", file=sys.stderr, flush=True)
