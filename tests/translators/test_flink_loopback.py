@@ -99,3 +99,22 @@ def test_a_closed_server_sends_the_launcher_the_long_way(server: Any, tmp_path: 
 def test_the_socket_is_private_to_this_user(server: Any) -> None:
     boot, _, _ = server
     assert (boot.directory.stat().st_mode & 0o777) == 0o700
+    assert (boot.directory.parent.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_killed_job_process_leaves_a_directory_the_next_server_removes(server: Any) -> None:
+    boot, _, _ = server
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = boot.directory.parent / f"flink-boot-{dead.pid}-x1"
+    stale.mkdir()
+    (stale / "python").write_text("#!/bin/sh\n")
+    live = boot.directory.parent / f"flink-boot-{os.getpid()}-x2"
+    live.mkdir()
+    try:
+        other = loopback.BootServer()
+        other.close()
+        assert not stale.exists()
+        assert live.exists() and boot.directory.exists()
+    finally:
+        live.rmdir()

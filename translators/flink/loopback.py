@@ -8,7 +8,9 @@ makes the same request over a Unix socket from a bare interpreter (``loopback_bo
 ``BootServer`` here answers it by starting the worker exactly as PyFlink's own loopback
 service does (``BeamFnLoopbackWorkerPoolServicer.StartWorker``), with the same request.
 
-The socket lives in a private directory (mode 0700): only this user can start workers here.
+The socket lives in a directory of this user's private run directory (``user_run_dir``, mode
+0700): only this user can start workers here. A killed job process leaves its directory behind;
+the next boot server removes those of processes that are gone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import shlex
 import shutil
 import socket
@@ -25,6 +28,8 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from aiflow.config import user_run_dir
 
 if TYPE_CHECKING:
     from pyflink.table import TableEnvironment
@@ -63,7 +68,9 @@ class BootServer:
     the gRPC service would; the answer (an error, or none) is sent when the worker ends."""
 
     def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="aiflow-boot-"))
+        run = user_run_dir()
+        sweep(run)
+        self.directory = Path(tempfile.mkdtemp(prefix=f"flink-boot-{os.getpid()}-", dir=run))
         self.path = self.directory / "boot.sock"
         self.launcher = self.directory / "python"
         self.booted = 0  # workers started through this server
@@ -102,6 +109,17 @@ class BootServer:
                 error = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(OSError):  # a stopped launcher: nobody to tell
                 connection.sendall(json.dumps({"error": error}).encode() + b"\n")
+
+
+def sweep(run: Path) -> None:
+    """Remove the boot directories of processes that are gone (killed: no atexit ran)."""
+    for directory in run.glob("flink-boot-*-*"):
+        try:
+            os.kill(int(directory.name.split("-")[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(directory, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue  # not ours to judge
 
 
 def start_worker(request: dict[str, Any]) -> str:
