@@ -12,7 +12,8 @@ that parses it, the ``CROSS JOIN UNNEST`` barrier of ``FlinkJob.rows_where``, a 
 UDF, a json file sink) through PyFlink, exactly as the engine does, and has it translated to a
 job graph and *submitted*: to a stub of Flink's REST API in this program, which accepts the
 upload and answers that the job runs, so the client's path (job graph, REST client, multipart
-upload; ~0.8 s cold) is warm too. Nothing runs anywhere.
+upload; ~0.8 s cold) is warm too. Then it runs a one-line job on an embedded mini-cluster in
+the spare (``run_locally``), so that the runtime's first use is behind it as well.
 
 A program of its own, not the pool's thread: PyFlink keeps one gateway per process, and a
 job's PyFlink objects (UDF wrappers, types) are what the warm-up must build. The JVM stays
@@ -160,7 +161,7 @@ def plan(mode: str, scratch: str, rest_url: str) -> None:
 def run_locally(scratch: str) -> None:
     """Run a one-line job on an embedded mini-cluster in this JVM, as a job there would: the
     runtime's own first use (starting a mini-cluster, deploying a task, opening a Python
-    operator: Beam's servers, Arrow, the file source and sink) costs ~2 s of class loading in
+    operator: Beam's servers, Arrow, the file source and sink) costs 3-4 s of class loading in
     every fresh JVM, which the job that adopts this one then skips. Its Python worker runs in
     this process (loopback), booted as a job's is (``loopback.install``)."""
     from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
