@@ -163,23 +163,18 @@ def run_locally(scratch: str) -> None:
     runtime's own first use (starting a mini-cluster, deploying a task, opening a Python
     operator: Beam's servers, Arrow, the file source and sink) costs 3-4 s of class loading in
     every fresh JVM, which the job that adopts this one then skips. Its Python worker runs in
-    this process (loopback), booted as a job's is (``loopback.install``)."""
-    from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+    this process (loopback), booted as a job's is: its TableEnvironment is made the job's way."""
+    from pyflink.table import DataTypes
     from pyflink.table.udf import udf
 
-    from aiflow.translators.flink import loopback
     from aiflow.translators.flink.io import raw_files_ddl, text_files_ddl
     from aiflow.translators.flink.settings import FlinkSettings
-    from aiflow.translators.flink.tableenv import java_configuration, table_env_options
+    from aiflow.translators.flink.tableenv import create_table_env
 
     os.makedirs(f"{scratch}/local-in")
     with open(f"{scratch}/local-in/lines.csv", "w") as f:
         f.write("f0\n1.5\n")
-    conf = java_configuration(table_env_options("batch", FlinkSettings(), ship_python_jar=False))
-    builder = EnvironmentSettings.new_instance().with_configuration(conf).in_batch_mode()
-    t_env = TableEnvironment.create(builder.build())
-    t_env.get_config().add_configuration(conf)
-    loopback.install(t_env)
+    t_env = create_table_env("batch", FlinkSettings())  # a job's own way (this JVM: the port set)
     t_env.execute_sql(raw_files_ddl("lines", f"{scratch}/local-in"))
     t_env.create_temporary_function(
         "echo", udf(_Echo(), result_type=DataTypes.STRING(), func_type="pandas")

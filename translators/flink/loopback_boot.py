@@ -60,12 +60,7 @@ def main(argv: list[str]) -> int:
         os.execv(python, [python, *args])  # the job process stopped listening: the long way
     with connection:
         connection.sendall(json.dumps(request).encode() + b"\n")
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
+        answer = connection.makefile("rb").readline()  # when the worker ends
     error = json.loads(answer).get("error") if answer.strip() else "the job process went away"
     if error:
         print(f"Error starting worker: {error}", file=sys.stderr)
