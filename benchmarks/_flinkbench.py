@@ -145,6 +145,22 @@ class CpuSampler:
             self._stop.wait(self.interval)
 
 
+def wait_for_spare(pool: str | None, timeout: float) -> float:
+    """Wait until the gateway pool listening at ``pool`` (a job result's ``gateway_pool``) has
+    a warm spare JVM, at most ``timeout`` seconds, then one more for its warm-up to wind down;
+    the seconds waited."""
+    from aiflow.translators.flink.gateways import ask
+
+    start = time.monotonic()
+    while pool and time.monotonic() - start < timeout:
+        with suppress(OSError):
+            if ask(Path(pool), {"op": "status"}).get("ready"):
+                time.sleep(1.0)
+                break
+        time.sleep(0.5)
+    return time.monotonic() - start
+
+
 # -- logs ---------------------------------------------------------------------------------------
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")

@@ -1,7 +1,7 @@
 """Throughput of the wine example's per-record chain: local batch, Flink batch, Flink stream.
 
     .venv/bin/python benchmarks/flink_throughput.py [--rows 1000000] [--paths local,flink,kafka]
-        [--calibration-rows 1000] [--checkpoint-interval 2] [--pause 15] [--timeout 3600] [--keep]
+        [--calibration-rows 1000] [--checkpoint-interval 2] [--pause 90] [--timeout 3600] [--keep]
 
 In a private temporary ``AIFLOW_HOME``:
 
@@ -34,9 +34,9 @@ unlike wall time it does not grow when other work shares the machine. Outputs ar
 row count, and the predictions' accuracy against the labels.
 
 Flink batch runs as a job started a while after the previous one does: one uncounted run first
-starts the gateway pool, and each counted run waits ``--pause`` s before it, so it adopts a warm
-spare JVM (``flink.warm_gateways``) instead of racing the spare's warm-up (``--pause 0``: back
-to back, as before).
+starts the gateway pool, and each counted run waits until the pool has a warm spare JVM (at most
+``--pause`` s), so it adopts one (``flink.warm_gateways``) instead of racing the spare's warm-up
+on the same cores (``--pause 0``: back to back). Each run says which JVM it had.
 
 Limits, measured in the same run on the same ``--rows`` csv file (in the benchmark's own
 process, best of three): ``pyarrow read`` = ``pyarrow.csv.read_csv`` of the file into a table
@@ -90,6 +90,7 @@ class Run:
     checked: str = ""
     detail: dict[str, float] = field(default_factory=dict)  # label -> seconds from submission
     notes: list[str] = field(default_factory=list)
+    pool: str | None = None  # the gateway pool's socket (flink)
 
 
 @dataclass
@@ -150,6 +151,9 @@ def batch_run(
     [job] = store.list_jobs(execution.id)
     run.detail = job_points(job, t0)
     if engine == "flink":
+        flink = ((job.result or {}).get("engine") or {}).get("flink") or {}
+        run.pool = flink.get("gateway_pool")
+        run.checked += f", {flink.get('gateway', '?')} JVM"
         events = fb.gateway_events(work / "jvm-log", fb.flink_job_id(job))
         run.detail.update(flink_points(events, t0))
         if "finished" in events and "task_running" in events:
@@ -321,9 +325,10 @@ def main() -> None:
     parser.add_argument(
         "--pause",
         type=float,
-        default=15.0,
-        help="flink batch: seconds before each run, after an uncounted first one, for the gateway "
-        "pool to warm a spare JVM (as a job started a while after the last one finds); 0: none",
+        default=90.0,
+        help="flink batch: at most this many seconds before each run, after an uncounted first "
+        "one, waiting for the gateway pool to have a warm spare JVM (as a job started a while "
+        "after the last one finds); 0: none",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIFLOW_HOME")
     args = parser.parse_args()
@@ -387,8 +392,11 @@ def main() -> None:
                 if engine == "flink" and args.pause > 0:
                     if size == "small":  # uncounted: starts the gateway pool
                         warm = home / "runs" / f"{path}_warm-up"
-                        batch_run(store, wf, engine, sizes[size], out, warm, args.timeout)
-                    time.sleep(args.pause)  # for the pool to warm a spare JVM
+                        pool = batch_run(
+                            store, wf, engine, sizes[size], out, warm, args.timeout
+                        ).pool
+                    waited = fb.wait_for_spare(pool, args.pause)
+                    print(f"  waited {waited:.1f} s for a warm spare JVM", flush=True)
                 work = home / "runs" / f"{path}_{size}"
                 runs[size] = batch_run(store, wf, engine, sizes[size], out, work, args.timeout)
                 print(f"  {path} {size}: {runs[size].wall:.1f} s, {runs[size].checked}", flush=True)

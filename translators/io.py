@@ -178,6 +178,14 @@ def apply_schema(
     ``where``, the first bad value's line (when ``lines`` gives each row's) or row, and column."""
     import pandas as pd
 
+    return pd.DataFrame(schema_values(frame, columns, where, lines), index=frame.index)
+
+
+def schema_values(
+    frame: pd.DataFrame, columns: dict[str, str], where: str, lines: list[int] | None = None
+) -> dict[str, pd.Series]:
+    """``apply_schema``'s columns before they become a frame (for a caller that changes them
+    further: a frame is built once)."""
     _check_columns(frame, columns, where)
     out = {}
     for column, type_name in columns.items():
@@ -193,7 +201,7 @@ def apply_schema(
                 f"{type_name} ({int(bad.sum())} bad value(s) in this column)"
             )
         out[column] = converted
-    return pd.DataFrame(out, index=frame.index)
+    return out
 
 
 def apply_schema_lenient(
@@ -230,10 +238,22 @@ def _check_columns(frame: pd.DataFrame, columns: dict[str, str], where: str) -> 
         )
 
 
+# dtypes a column of each type has after ``_convert``, when it has them before: nothing to do
+_ALREADY = {
+    "double": "float64",
+    "float": "float32",
+    "int": "int64",
+    "bigint": "int64",
+    "bool": "bool",
+}
+
+
 def _convert(values: pd.Series, type_name: str) -> tuple[pd.Series, pd.Series]:
     """The values as ``type_name`` and the mask of those that are not one (nulls are fine)."""
     import pandas as pd
 
+    if str(values.dtype) == _ALREADY.get(type_name):  # what the rules below would return
+        return values, pd.Series(False, index=values.index)
     present = values.notna()
     if type_name in ("double", "float", "int", "bigint"):
         converted = pd.to_numeric(values, errors="coerce")

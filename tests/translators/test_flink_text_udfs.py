@@ -218,3 +218,120 @@ def test_a_failure_in_a_chained_function_names_its_node() -> None:
         writer.eval(pd.Series([-1.0]), pd.Series([1]))
     error = unpack_error(str(failed.value))
     assert error is not None and error.node == "plus" and "negative x" in error.message
+
+
+# ---- the read's parse run inside the writer's function (a read feeding only a text output) ----
+
+
+def _lines_frame(lines: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"line": pd.Series(lines, dtype=object)})
+
+
+def _fused(parse: ParseFunction, upstream: list[UserFunction] | None = None) -> FormatFunction:
+    columns = upstream[-1].out_columns if upstream else parse.columns
+    return FormatFunction("write", columns, None, "csv", upstream or [], parse)
+
+
+def test_a_writer_taking_the_parse_in_writes_what_flink_would_carry_between_them() -> None:
+    file = "file:/data/in.csv"
+    parse = ParseFunction("read", "csv", NUMBERS, "fail", file)
+    assert parse.in_columns == ["line"]  # one file: Flink hands over lines only
+    batches = [
+        ["x,n,b,f", "1.5,2,true,0.25", "", "-3e-05,7,False,1e3\r", ",,,"],  # header, blank, CRLF
+        ["2.0,-1,1,", "0.30000000000000004,2,true,0.25"],  # clean; a number Arrow may misread
+        ["  ", "4.5,1,0,2"],  # a line of spaces
+    ]
+    for lines in batches:
+        writer = _fused(parse)
+        assert writer.in_columns == ["line"]
+        text = writer.call(_lines_frame(lines))
+        assert len(text) == len(lines) and text.iloc[1:].isna().all()
+        # unfused: the parse's rows through the barrier (status OK) into the format function
+        rows = parse.apply(_batch(lines, file))
+        carried = bridged(rows[rows[STATUS] == OK], NUMBERS)
+        assert text.iloc[0] == _formatted(carried, NUMBERS, "csv")
+
+
+def test_a_fused_writer_passes_each_user_function_the_frame_flink_would() -> None:
+    parse = ParseFunction("read", "csv", {"x": "double", "n": "int"}, "fail", "file:/in.csv")
+    first = _add_one("first")
+    writer = _fused(parse, [first])
+    writer.open(None)  # type: ignore[arg-type]
+    assert writer.call(_lines_frame(["x,n", "1.5,2", "0.5,"])).iloc[0] == "2.5,2\n1.5,"
+
+
+def test_a_batch_of_headers_and_blank_lines_gives_a_fused_writer_no_text() -> None:
+    parse = ParseFunction("read", "csv", NUMBERS, "fail", "file:/in.csv")
+    text = _fused(parse).call(_lines_frame(["x,n,b,f", "", "x,n,b,f"]))
+    assert text.isna().all() and len(text) == 3
+
+
+def test_a_bad_record_fails_a_fused_writer_naming_the_read_its_file_and_line(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("x,n,b,f\n1.5,2,true,0.25\nnope,2,true,0.25\n")
+    parse = ParseFunction("read", "csv", NUMBERS, "fail", f"file:{source}")
+    writer = _fused(parse)
+    writer.open(None)  # type: ignore[arg-type]
+    with pytest.raises(FlinkUdfError) as failed:
+        writer.call(_lines_frame(source.read_text().splitlines()))
+    error = unpack_error(str(failed.value))
+    assert isinstance(error, InvalidInput) and error.message.startswith("node 'read': ")
+    assert f"{source}: line 3:" in error.message and "'nope' is not a double" in error.message
+
+
+def test_random_batches_read_alike_whether_joined_in_one_text_or_line_by_line() -> None:
+    rng = random.Random(11)
+    parse = ParseFunction("read", "csv", NUMBERS, "skip")
+    joined = 0
+    for _ in range(80):
+        lines, odd = [], rng.random() < 0.5  # half the batches may hold odd lines
+        for _ in range(rng.randint(1, 30)):
+            kind = rng.random() if odd else 1.0
+            line = f"{rng.uniform(-9, 9):.4g},{rng.randint(-9, 9)},true,0.5"
+            if kind < 0.04:
+                line = "x,n,b,f"
+            elif kind < 0.08:
+                line = rng.choice(["", " ", "\t", "\u00a0"])
+            elif kind < 0.12:
+                line += "\r"
+            elif kind < 0.14:
+                line = " " + line
+            lines.append(line)
+        joined += parse._joined(_batch(lines)["line"], parse._header) is not None
+        fast, exact = _both(parse, lines)
+        if fast is not None:
+            _same(fast, exact)
+    assert joined > 20  # batches without a header or blank line take the one-text way
+
+
+# ---- conversions with nothing to do -----------------------------------------------------------
+
+
+def test_columns_of_the_schemas_dtype_convert_to_what_the_rules_give_from_text() -> None:
+    types = {"x": "double", "f": "float", "n": "int", "b": "bigint", "ok": "bool"}
+    typed = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, -0.0],
+            "f": np.array([0.5, np.nan, 2.0], dtype="float32"),
+            "n": np.array([1, 2, 3], dtype="int64"),
+            "b": np.array([-(2**40), 0, 7], dtype="int64"),
+            "ok": [True, False, True],
+        }
+    )
+    as_text = typed.astype(object).where(typed.notna(), None).astype(str).replace("None", None)
+    fast, slow = io.apply_schema(typed, types, "t"), io.apply_schema(as_text, types, "t")
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert np.signbit(fast["x"].iloc[2])  # -0.0 kept
+
+
+def test_the_bridge_hands_over_dense_columns_as_they_are_and_converts_the_others() -> None:
+    columns = {"x": "double", "n": "int"}
+    dense = pd.DataFrame({"x": [1.0, np.nan], "n": np.array([1, 2], dtype="int32")})
+    assert bridged(dense, columns) is dense  # nothing the Arrow bridge would change
+    nullable = pd.DataFrame({"x": [1.0, 2.0], "n": pd.Series([1, None], dtype=object)})
+    out = bridged(nullable, columns)
+    assert str(out["n"].dtype) == "float64" and out["n"].isna().tolist() == [False, True]
+    shifted = dense.set_axis([5, 6])  # not the bridge's 0.. index: a new frame
+    assert list(bridged(shifted, columns).index) == [0, 1]

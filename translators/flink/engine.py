@@ -56,6 +56,11 @@ def quote(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
+def sql_string(text: str) -> str:
+    """``text`` as a Flink SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def file_url(path: str) -> str:
     return path if "://" in path else f"file://{path}"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io as _io
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,16 +42,24 @@ STATUS, ERROR, RECORD, PATH = "__af_status", "__af_error", "__af_record", "__af_
 LINE = "__af_line"  # a bad record's line in its file (null for Kafka messages)
 OK, SKIP, BAD = 0, 1, 2  # parse status: a record, a header/blank line, a bad record
 TEXT = "__af_text"  # FormatFunction's result column
+# where a line may be blank: one that starts with whitespace (str.strip's), the next line's
+# start included; a search for a literal '\n' first, ~40x faster than one for ^\s*$
+_SPACE_AFTER_NEWLINE = re.compile(r"\n\s")
 
 
 class ParseFunction(NodeFunction):
     """Lines of a csv or json-lines file (with the file's path) -> typed records, by the same
     conversion rules as the local engine. A header or blank line gets status SKIP; a record
     that does not fit the schema gets status BAD and its error (policy ``fail`` raises
-    instead), so the job can route it to a dead-letter sink: nothing is dropped unseen."""
+    instead), so the job can route it to a dead-letter sink: nothing is dropped unseen.
 
-    def __init__(self, node: str, fmt: str, columns: dict[str, str], on_error: str) -> None:
-        super().__init__(node, ["line", "path"])
+    ``file``: the one file the lines come from, when Flink hands over lines only."""
+
+    def __init__(
+        self, node: str, fmt: str, columns: dict[str, str], on_error: str, file: str | None = None
+    ) -> None:
+        super().__init__(node, ["line"] if file else ["line", "path"])
+        self.file = file
         self.fmt = fmt
         self.columns = columns
         self.on_error = on_error
@@ -67,9 +76,35 @@ class ParseFunction(NodeFunction):
         fast = self._apply_fast(frame)
         return fast if fast is not None else self._apply_exact(frame)
 
+    def records(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The batch's records that fit, as the next function gets them when Flink carries
+        them there (``udfs.bridged``): for a writer that runs this function in its own
+        (``FormatFunction.parse``). A bad record raises, as policy ``fail`` does."""
+        fast = self._records_fast(frame)
+        if fast is not None:
+            return bridged(to_flink_frame(fast[0], self.columns, "record"), self.columns)
+        rows = self._apply_exact(frame)
+        return bridged(rows[rows[STATUS] == OK], self.columns)
+
     def _apply_fast(self, frame: pd.DataFrame) -> pd.DataFrame | None:
-        """The batch parsed by Arrow in one call (``io.read_text_fast``), when it vouches for
-        what the record-by-record path below would answer; None (take that path) otherwise.
+        """``_records_fast`` as this function's rows: the records' values and each row's
+        status."""
+        fast = self._records_fast(frame)
+        if fast is None:
+            return None
+        parsed, skip = fast
+        typed = self._flink_rows(parsed, frame.index)
+        status = np.where(skip, SKIP, OK) if skip is not None else np.full(len(frame), OK)
+        typed[STATUS] = pd.Series(status, index=frame.index, dtype="int32")
+        nothing = [None] * len(frame)
+        typed[ERROR] = pd.Series(nothing, index=frame.index, dtype=object)
+        typed[LINE] = pd.Series(nothing, index=frame.index, dtype=object)
+        return typed
+
+    def _records_fast(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray | None] | None:
+        """The batch's records parsed by Arrow in one call (``io.read_text_fast``; index:
+        their rows), and which rows were a header or blank (None: no row), when Arrow vouches
+        for what the record-by-record path below would answer; None (take that path) otherwise.
 
         Arrow reads the batch's records as one text: the lines that are not blank or the
         header, each without a trailing '\r' (which the csv and json modules ignore there).
@@ -77,28 +112,52 @@ class ParseFunction(NodeFunction):
         what Flink split into two lines), a '\r' inside a line (Arrow ends a row there), a
         record Arrow rejects or a value the exact rules might read differently (``arrow_io``),
         so a batch holding a bad record is the exact path's, errors and dead letters alike."""
-        lines = [str(line) for line in frame["line"]]
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         header = self._header
-        skip = np.fromiter((not line.strip() or line == header for line in lines), bool, len(lines))
-        records = [line for line, skipped in zip(lines, skip, strict=True) if not skipped]
-        if not records or (header is not None and self._header_like(records, header)):
-            return None  # only blank lines and headers, or a header the exact path refuses
-        text = "\n".join(records)
-        if "\r" in text or (self.fmt == "csv" and '"' in text):
+        skip: np.ndarray | None = None
+        text = self._joined(frame["line"], header)
+        if text is None:  # a header or blank line, or a '\r' inside one: line by line
+            lines = [str(line) for line in frame["line"]]
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+            skip = np.fromiter((not ln.strip() or ln == header for ln in lines), bool, len(lines))
+            text = "\n".join(line for line, skipped in zip(lines, skip, strict=True) if not skipped)
+            if skip.all() or "\r" in text:
+                return None  # only blank lines and headers, or a '\r' Arrow would end a row at
+        count = len(frame) - (int(skip.sum()) if skip is not None else 0)
+        if header is not None and self._header_like(frame["line"], header):
+            return None  # a header the exact path refuses
+        if self.fmt == "csv" and '"' in text:
             return None
         if self.fmt == "csv":
             text = f"{header}\n{text}"
         parsed = io.read_text_fast(f"{text}\n".encode(), self.fmt, self.columns)
-        if parsed is None or len(parsed) != len(records):
+        if parsed is None or len(parsed) != count:
             return None
-        parsed.index = frame.index[~skip]
-        typed = self._flink_rows(parsed, frame.index)
-        typed[STATUS] = pd.Series(np.where(skip, SKIP, OK), index=frame.index, dtype="int32")
-        nothing = [None] * len(frame)
-        typed[ERROR] = pd.Series(nothing, index=frame.index, dtype=object)
-        typed[LINE] = pd.Series(nothing, index=frame.index, dtype=object)
-        return typed
+        parsed.index = frame.index if skip is None else frame.index[~skip]
+        return parsed, skip
+
+    @staticmethod
+    def _joined(lines: pd.Series, header: str | None) -> str | None:
+        """The lines as one text, each without a trailing '\r', when none is blank or the
+        header and none holds another '\r' (most batches: a join and a few searches in C
+        instead of a Python step per line); None otherwise, or for a value that is no text."""
+        try:
+            text = "\n".join(lines)
+        except TypeError:
+            return None
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").removesuffix("\r")
+            if "\r" in text:
+                return None
+        if not text or text[0].isspace() or _SPACE_AFTER_NEWLINE.search(text):
+            return None  # maybe a blank line (or one that starts with a space: rare)
+        if header is not None and (
+            text == header
+            or text.startswith(f"{header}\n")
+            or text.endswith(f"\n{header}")
+            or f"\n{header}\n" in text
+        ):
+            return None
+        return text
 
     @property
     def _header(self) -> str | None:
@@ -108,11 +167,18 @@ class ParseFunction(NodeFunction):
             return None
         return ",".join(self.columns)
 
-    def _header_like(self, records: list[str], header: str) -> bool:
+    def _header_like(self, lines: pd.Series, header: str) -> bool:
         """Whether a record holds the schema's names in another order: the exact path's error
-        (a schema of strings would read it as a record)."""
+        (a schema of strings would read it as a record). Only lines of the header's length
+        (or one more: a '\r') can, found without a Python step per line."""
         names = sorted(self.columns)
-        return any(len(r) == len(header) and sorted(r.split(",")) == names for r in records)
+        values = lines.to_numpy()
+        lengths = np.fromiter(map(len, values), np.int64, len(values))
+        near = np.flatnonzero((lengths == len(header)) | (lengths == len(header) + 1))
+        for line in (str(values[i]).removesuffix("\r") for i in near):
+            if line != header and sorted(line.split(",")) == names:
+                return True
+        return False
 
     def _apply_exact(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Record by record with Python's csv and json modules: any batch."""
@@ -120,6 +186,8 @@ class ParseFunction(NodeFunction):
         fields: list[list[str | None] | None] = []
         status: list[int] = []
         errors: list[str | None] = []
+        if "path" not in frame:
+            frame = frame.assign(path=str(self.file))  # lines only: one file
         for line, path in zip(frame["line"], frame["path"], strict=True):
             parsed, state, error = self._split(str(line), str(path), names)
             fields.append(parsed)
@@ -275,7 +343,12 @@ class FormatFunction(NodeFunction):
     in this one call (each failure still names its node). Every function Flink calls on its
     own is a round trip of all its columns between the JVM and Python; chained, the records
     cross once each way, and between the functions go through the same Arrow conversions
-    (``udfs.bridged``)."""
+    (``udfs.bridged``).
+
+    ``parse``: the read example's parse function, applied before them when the writer takes
+    it in too (``outputs.WriteExample._parse``): the function then gets raw lines and keeps
+    the records that fit; a bad record fails the call (policy ``fail``), naming its file and
+    line as the read's own function would."""
 
     def __init__(
         self,
@@ -284,22 +357,33 @@ class FormatFunction(NodeFunction):
         out_columns: dict[str, str] | None,
         fmt: str,
         upstream: Sequence[UserFunction] = (),
+        parse: ParseFunction | None = None,
     ) -> None:
-        super().__init__(node, upstream[0].in_columns if upstream else list(in_columns))
+        first = parse or (upstream[0] if upstream else None)
+        super().__init__(node, first.in_columns if first else list(in_columns))
         self.types = in_columns
         self.out_columns = out_columns
         self.fmt = fmt
         self.upstream = list(upstream)
+        self.parse = parse
+
+    def _functions(self) -> list[NodeFunction]:
+        return [*([self.parse] if self.parse else []), *self.upstream]
 
     def open(self, function_context: FunctionContext) -> None:
-        for function in self.upstream:
+        for function in self._functions():
             function.open(function_context)
 
     def close(self) -> None:
-        for function in self.upstream:
+        for function in self._functions():
             function.close()
 
     def apply(self, frame: pd.DataFrame) -> pd.Series:
+        index = frame.index  # the result's: one text or null per row Flink handed over
+        if self.parse is not None:
+            frame = self.parse.call(frame, self.parse.records)
+            if not len(frame):  # headers and blank lines only
+                return pd.Series(np.full(len(index), None, dtype=object), index=index)
         for function in self.upstream:
             rows = function.call(frame)
             assert isinstance(rows, pd.DataFrame)  # a ROW's fields
@@ -309,6 +393,6 @@ class FormatFunction(NodeFunction):
             typed = io.apply_schema(typed, self.out_columns, f"node '{self.node}' output")
         out = _io.BytesIO()
         io.write_text(typed, out, self.fmt, header=False)
-        texts = np.full(len(frame), None, dtype=object)
+        texts = np.full(len(index), None, dtype=object)
         texts[0] = out.getvalue().decode().removesuffix("\n")  # the sink ends it with one
-        return pd.Series(texts, index=frame.index)
+        return pd.Series(texts, index=index)

@@ -26,6 +26,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,12 +92,14 @@ PANDAS_TYPES = {
 def to_flink_frame(frame: pd.DataFrame, columns: dict[str, str], where: str) -> pd.DataFrame:
     """``frame`` restricted to ``columns`` in order, values converted with the same rules as
     the local engine (``io.apply_schema``), dtypes narrowed to the ROW's Arrow types."""
-    typed = io.apply_schema(frame, columns, where)
+    typed = io.schema_values(frame, columns, where)
     out = {}
     for name, type_name in columns.items():
         series = typed[name]
         dense, nullable = PANDAS_TYPES.get(type_name, (None, None))
-        if dense is not None and not series.isna().any():
+        if dense is not None and str(series.dtype) == dense:
+            pass  # no nulls, or NaN in a float column: the bridge's dtype already
+        elif dense is not None and not series.isna().any():
             series = series.astype(dense)  # type: ignore[call-overload]
         elif nullable == "object" or type_name == "string":
             series = as_objects(series)
@@ -136,10 +139,10 @@ class NodeFunction(ScalarFunction):
     def eval(self, *args: pd.Series) -> pd.DataFrame | pd.Series:
         return self.call(self.frame(args))
 
-    def call(self, frame: pd.DataFrame) -> pd.DataFrame | pd.Series:
-        """``apply``, an error naming this function's node."""
+    def call(self, frame: pd.DataFrame, step: Callable[[pd.DataFrame], Any] | None = None) -> Any:
+        """``apply`` (or another ``step`` of this function), an error naming its node."""
         try:
-            return self.apply(frame)
+            return (step or self.apply)(frame)
         except FlinkUdfError:
             raise
         except Exception as exc:
@@ -293,12 +296,32 @@ def bridged(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
 
     types = {"double": pa.float64(), "float": pa.float32(), "int": pa.int32()}
     types |= {"bigint": pa.int64(), "string": pa.string(), "bool": pa.bool_()}
-    out = {}
+    index = frame.index
+    if (
+        list(frame.columns) == list(columns)
+        and isinstance(index, pd.RangeIndex)
+        and (
+            index.start == 0
+            and index.step == 1
+            and all(map(_unchanged, frame.dtypes, columns.values()))
+        )
+    ):
+        return frame  # what the bridge would give back: no copy
+    out: dict[str, Any] = {}
     for name, type_name in columns.items():
         series = frame[name]
+        if _unchanged(series.dtype, type_name):
+            out[name] = series.to_numpy()
+            continue
         array = pa.Array.from_pandas(series, mask=series.isnull(), type=types[type_name])
         out[name] = array.to_pandas(date_as_object=True)
     return pd.DataFrame(out)
+
+
+def _unchanged(dtype: Any, type_name: str) -> bool:
+    """Whether the Arrow bridge gives a column of ``dtype`` back as it is: a dense dtype
+    (it cannot hold nulls), or a float's with NaN (which comes back NaN)."""
+    return str(dtype) == PANDAS_TYPES.get(type_name, ("",))[0]
 
 
 def as_objects(series: pd.Series) -> pd.Series:
