@@ -136,6 +136,18 @@ def test_bad_records_are_dead_lettered_and_counted(cli: Cli, tmp_path: Path, eng
         assert "MiniCluster" in text and "FINISHED" in text
 
 
+def test_paths_holding_a_quote_are_read_and_written(cli: Cli, tmp_path: Path) -> None:
+    """Paths reach Flink's SQL as string literals: a quote in one is part of the name."""
+    directory = tmp_path / "it's here"
+    directory.mkdir()
+    wf = _small_workflow(directory, "dead_letter")
+    cli.run("run", str(wf), "--engine", "flink", timeout=300)
+    assert pd.read_csv(directory / "out.csv")["x"].tolist() == [1.5, 2.5]
+    bad = [f for f in (directory / "bad" / "execution=1").iterdir() if not f.name.startswith(".")]
+    kept = [json.loads(line) for f in bad for line in f.read_text().splitlines()]
+    assert len(kept) == 2 and all(r["path"].endswith("it's here/in.csv") for r in kept)
+
+
 def test_bad_record_with_fail_policy_names_file_and_record(cli: Cli, tmp_path: Path) -> None:
     wf = _small_workflow(tmp_path, "fail")
     done = cli.run("run", str(wf), "--engine", "flink", check=False, timeout=300)

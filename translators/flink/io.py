@@ -238,8 +238,7 @@ class ReadIntermediate(ExampleNode):
         node, columns = self.node.id, self.columns()
         self.job.t_env.execute_sql(
             f"CREATE TEMPORARY TABLE {quote(node + '__files')} ({sql_columns(columns, node)}) "
-            f"WITH ('connector' = 'filesystem', 'path' = '{file_url(self.uri())}', "
-            f"'format' = 'json'{self.monitor()})"
+            f"WITH ({files_with(self.uri(), 'json')}{self.monitor()})"
         )
         self.job.output(node, self.job.t_env.from_path(quote(node + "__files")), columns)
 
@@ -273,8 +272,8 @@ def raw_files_ddl(table: str, uri: str, options: str = "", *, path: bool = True)
     ``path`` (``options``: more ``WITH`` entries, each with its leading comma)."""
     column = ", `path` STRING NOT NULL METADATA FROM 'file.path'" if path else ""
     return (
-        f"CREATE TEMPORARY TABLE {quote(table)} (`line` STRING{column}) WITH ("
-        f"'connector' = 'filesystem', 'path' = '{file_url(uri)}', 'format' = 'raw'{options})"
+        f"CREATE TEMPORARY TABLE {quote(table)} (`line` STRING{column}) "
+        f"WITH ({files_with(uri, 'raw')}{options})"
     )
 
 
@@ -284,17 +283,22 @@ def json_files_ddl(
     """A sink table of json lines files under ``path`` (``options`` as for ``raw_files_ddl``)."""
     return (
         f"CREATE TEMPORARY TABLE {quote(table)} ({sql_columns(columns, node)}) "
-        f"WITH ('connector' = 'filesystem', 'path' = '{file_url(path)}', 'format' = 'json'"
-        f"{options})"
+        f"WITH ({files_with(path, 'json')}{options})"
     )
 
 
 def text_files_ddl(table: str, column: str, path: str, options: str = "") -> str:
     """A sink table of text files under ``path``: each row's ``column`` and a newline."""
     return (
-        f"CREATE TEMPORARY TABLE {quote(table)} ({quote(column)} STRING) WITH ("
-        f"'connector' = 'filesystem', 'path' = '{file_url(path)}', 'format' = 'raw'{options})"
+        f"CREATE TEMPORARY TABLE {quote(table)} ({quote(column)} STRING) "
+        f"WITH ({files_with(path, 'raw')}{options})"
     )
+
+
+def files_with(path: str, fmt: str) -> str:
+    """The ``WITH`` entries of a filesystem table of ``fmt`` under ``path`` (a literal: a
+    quote in a path is part of its name)."""
+    return f"'connector' = 'filesystem', 'path' = {sql_string(file_url(path))}, 'format' = '{fmt}'"
 
 
 def rolling(operator: FlinkOperator) -> str:
