@@ -136,9 +136,9 @@ class ReadExample(ExampleNode):
 
     def _one_file(self, uri: str) -> str | None:
         """The file a batch read reads, as Flink names it, when ``uri`` is one; else None."""
-        if self.ctx.mode != "batch" or "://" in uri.replace("file://", "", 1):
+        path = uri.removeprefix("file://")
+        if self.ctx.mode != "batch" or "://" in path:
             return None  # a stream's directory; a remote store, whose names Flink may render
-        path = uri.replace("file://", "", 1)
         return f"file:{path}" if Path(path).is_file() else None
 
     def bounded(self) -> bool:
