@@ -13,7 +13,9 @@ Values: csv numbers are read as text and parsed by Arrow only where pandas' pars
 rules') gives the same double — short numbers in range, which it rounds correctly; a column
 holding a longer one ('0.30000000000000004', pandas is then off by a unit at times) is
 converted by the exact rules' own function (``convert``), as are strings and timestamps. A
-schema of numbers and bools is read block by block (``_read_csv_streamed``); writing: csv_writer.
+schema of numbers and bools is read block by block (``_read_csv_streamed``); ``csv_chunks`` hands
+the blocks out one by one (a local batch chain, ``translators/local/chunks.py``); writing:
+csv_writer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import codecs
 import csv
 import io as _io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,16 +78,9 @@ def read_typed(
 
 
 def _read_csv(f: IO[bytes], columns: dict[str, str], rows: int | None) -> pa.Table | None:
-    header = _csv_header(f.read(_PEEK))
-    if header is None or any(c not in header for c in columns):
-        return None  # the exact reader names the missing columns
-    f.seek(0)
-    types = {c: _CSV_TYPES.get(t, _TEXT) for c, t in columns.items()}
-    options = {
-        "read_options": pcsv.ReadOptions(skip_rows=1, column_names=header),
-        "parse_options": pcsv.ParseOptions(newlines_in_values=True),
-        "convert_options": _convert_options(columns, types),
-    }
+    options = _csv_options(f, columns)
+    if options is None:
+        return None
     if rows is None:
         return pcsv.read_csv(_Utf8Checked(f), **options)
     # the first rows only (a sample): block by block, as the exact reader stops after them
@@ -106,18 +101,12 @@ def _read_csv_streamed(
     whole table's text would be ~1.5x the file, fresh memory being most of what a read costs
     on a VM. None when a value is not a number Arrow reads as the exact rules do (the caller
     then reads the whole table, whose columns the exact rules may convert) or no record."""
-    header = _csv_header(f.read(_PEEK))
-    if header is None or any(c not in header for c in columns):
-        return None
     size = f.seek(0, 2)
     f.seek(0)
-    types = {c: _CSV_TYPES.get(t, _TEXT) for c, t in columns.items()}
-    reader = pcsv.open_csv(
-        _Utf8Checked(f),
-        read_options=pcsv.ReadOptions(skip_rows=1, column_names=header, block_size=_BLOCK),
-        parse_options=pcsv.ParseOptions(newlines_in_values=True),
-        convert_options=_convert_options(columns, types),
-    )
+    options = _csv_options(f, columns, _BLOCK)
+    if options is None:
+        return None
+    reader = pcsv.open_csv(_Utf8Checked(f), **options)
     arrays: dict[str, np.ndarray] = {}
     nulls, count = dict.fromkeys(columns, 0), 0
     doubles = [name for name, type_name in columns.items() if type_name == "double"]
@@ -203,12 +192,61 @@ def _streamed_frame(
     return frame
 
 
-def _convert_options(columns: dict[str, str], types: dict[str, pa.DataType]) -> Any:
-    return pcsv.ConvertOptions(
-        column_types=types, include_columns=list(columns), null_values=[""],
-        true_values=_TRUE, false_values=_FALSE,
-        strings_can_be_null=True, quoted_strings_can_be_null=True,
-    )  # fmt: skip
+def csv_chunks(
+    f: IO[bytes], columns: dict[str, str], convert: Convert, rows: int
+) -> Iterator[pd.DataFrame]:
+    """``f``'s records about ``rows`` at a time (Arrow's blocks, sized from the first lines),
+    each the frame ``read_typed`` gives for a file of those records alone; ``NotVouched``, at
+    whichever chunk meets it, where ``read_typed`` would return None (or where ``convert``,
+    given each column the exact rules convert, raises it: a caller keeping each chunk's types
+    independent of the others refuses the rules that type a column by all of its values)."""
+    head = f.read(_PEEK)
+    f.seek(0)
+    line = max(1, len(head) // max(1, head.count(b"\n")))
+    options = _csv_options(f, columns, max(1 << 12, rows * line))
+    if options is None:
+        raise NotVouched("the header is the exact reader's to read")
+    # one thread: the chunks' consumer keeps the other core busy, and Arrow's readahead and
+    # parallel conversion of one block cost more CPU (0.48 s of a 1M-row file's text, not 0.34)
+    options["read_options"].use_threads = False
+    try:
+        for batch in pcsv.open_csv(_Utf8Checked(f), **options):
+            if batch.num_rows:
+                frame = _frame(pa.Table.from_batches([batch]), columns, convert, from_text=True)
+                if frame is None:
+                    raise NotVouched("a value is the exact reader's to read")
+                yield frame
+    except (pa.ArrowException, OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise NotVouched(f"{type(exc).__name__}: {exc}") from exc
+
+
+class NotVouched(Exception):
+    """A chunked read met what only the exact reader answers: read the file whole instead."""
+
+
+def _csv_options(
+    f: IO[bytes], columns: dict[str, str], block_size: int | None = None
+) -> dict[str, Any] | None:
+    """Arrow's options to read ``f`` (rewound) as the exact reader reads it: the header line
+    skipped, names from it; None when the header is the exact reader's (it names a missing
+    column, see ``_csv_header``)."""
+    header = _csv_header(f.read(_PEEK))
+    f.seek(0)
+    if header is None or any(c not in header for c in columns):
+        return None
+    types = {c: _CSV_TYPES.get(t, _TEXT) for c, t in columns.items()}
+    read = pcsv.ReadOptions(skip_rows=1, column_names=header)
+    if block_size is not None:
+        read.block_size = block_size
+    return {
+        "read_options": read,
+        "parse_options": pcsv.ParseOptions(newlines_in_values=True),
+        "convert_options": pcsv.ConvertOptions(
+            column_types=types, include_columns=list(columns), null_values=[""],
+            true_values=_TRUE, false_values=_FALSE,
+            strings_can_be_null=True, quoted_strings_can_be_null=True,
+        ),
+    }  # fmt: skip
 
 
 def _csv_header(head: bytes) -> list[str] | None:

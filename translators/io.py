@@ -18,9 +18,11 @@ file into records (and their lines) is ``records``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
@@ -133,6 +135,30 @@ def _read_fast(
             return arrow_io.read_typed(f, fmt, columns, _convert, rows)
     except OSError:
         return None  # the exact reader says what is wrong
+
+
+# types whose exact conversion depends on each value alone (a timestamp column's format is
+# inferred from its values): a chunk of a file is typed as the same records in the whole file
+_ROW_BY_ROW = frozenset({"double", "float", "int", "bigint", "bool", "string"})
+
+
+def read_example_chunks(uri: str, columns: dict[str, str], rows: int) -> Iterator[pd.DataFrame]:
+    """A csv file's records about ``rows`` at a time, each chunk typed as ``read_example_file``
+    types a file of those records (a column with nulls in one chunk only is nullable in that
+    one); ``arrow_io.NotVouched`` at the chunk where only the whole file's exact read answers
+    (a bad record: its error names the file and line)."""
+    from aiflow.translators import arrow_io
+
+    if not set(columns.values()) <= _ROW_BY_ROW:
+        raise arrow_io.NotVouched(f"{uri}: a column type is converted by all of its values")
+
+    def convert(values: pd.Series, type_name: str) -> tuple[pd.Series, pd.Series]:
+        if type_name != "string":  # a number Arrow may read otherwise: pandas types it
+            raise arrow_io.NotVouched(f"{uri}: a value is converted by the exact rules")
+        return _convert(values, type_name)
+
+    with fsspec().open(uri, "rb") as f:
+        yield from arrow_io.csv_chunks(f, columns, convert, rows)
 
 
 def read_text_fast(data: bytes, fmt: str, columns: dict[str, str]) -> pd.DataFrame | None:
@@ -365,8 +391,13 @@ def write_atomic(uri: str, write: Any) -> None:
     if parent:
         fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.{PurePosixPath(path).name}.{uuid.uuid4().hex[:8]}.tmp"
-    with fs.open(tmp, "wb") as out:
-        write(out)
+    try:
+        with fs.open(tmp, "wb") as out:
+            write(out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fs.rm(tmp)  # a failed write leaves nothing behind
+        raise
     if "://" in uri:
         fs.mv(tmp, path)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiflow.errors import AiflowError, UserCodeError
@@ -94,7 +95,9 @@ class LocalEngine(Engine):
                 operator.open()
             drivers = [c for c in operators.values() if c.streaming]
             if not drivers:
-                self._run_pass(spec, operators, {}, BatchInfo(id=None, index=0))
+                rows = local_settings(ctx.settings).batch_rows
+                if not run_in_chunks(spec, operators, rows, partial(self._run_pass, spec)):
+                    self._run_pass(spec, operators, {}, BatchInfo(id=None, index=0))
                 ctx.result.batches = 1
             else:
                 self._run_stream(spec, operators, drivers[0], ctx)
@@ -192,3 +195,5 @@ class LocalEngine(Engine):
 
 # Importing the operator modules registers them for this engine.
 from aiflow.translators.local import io, lifecycle, ml  # noqa: E402, F401
+from aiflow.translators.local.chunks import run_in_chunks  # noqa: E402
+from aiflow.translators.local.settings import local_settings  # noqa: E402

@@ -8,7 +8,7 @@ where it stopped and never reads a file twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 from aiflow.errors import InvalidPlan
@@ -110,6 +110,36 @@ class ReadExample(LocalSource):
             self._cached = frame
         return self._cached
 
+    def chunks(self, rows: int) -> Generator[pd.DataFrame, None, None] | None:
+        """A batch job's input about ``rows`` records at a time (``chunks.py``), indexed as
+        ``read_all`` indexes them; None where it is read whole: json or parquet, no schema, a
+        ``limit`` (a bad record after it fails the job), or a policy other than ``fail`` (dead
+        letters are kept file by file). ``arrow_io.NotVouched`` where only the whole file's
+        exact read answers."""
+        example, columns = self.example, self.columns()
+        if (
+            self.ctx.mode != "batch"
+            or example.format != "csv"
+            or not columns
+            or example.options.get("on_error", "fail") != "fail"
+            or self.node.props("batch").get("limit") is not None
+        ):
+            return None
+        return self._chunks(io.list_data_files(self._uri()), columns, rows)
+
+    @staticmethod
+    def _chunks(
+        files: list[str], columns: dict[str, str], rows: int
+    ) -> Generator[pd.DataFrame, None, None]:
+        import pandas as pd
+
+        start = 0
+        for file in files:
+            for frame in io.read_example_chunks(file, columns, rows):
+                frame.index = pd.RangeIndex(start, start + len(frame))
+                start += len(frame)
+                yield frame
+
     def _list(self, directory: str) -> list[str]:
         return io.list_data_files(directory)
 
@@ -189,27 +219,36 @@ class WriteExample(LocalOperator):
     def check(cls, node: Node, mode: str) -> None:
         _reject_kafka(node, mode)
 
+    @property
+    def example(self) -> ExampleSpec:
+        assert self.node.example is not None
+        return self.node.example
+
     def process(self, inputs: list[pd.DataFrame], batch: BatchInfo) -> pd.DataFrame | None:
-        example = self.node.example
-        assert example is not None
-        frame = inputs[0]
-        if example.columns:
-            frame = io.apply_schema(frame, example.columns, f"node '{self.node.id}' output")
-        ext = io.EXTENSIONS[example.format]
+        io.write_frame(self.prepared(inputs[0]), self.target(batch), self.example.format)
+        return None
+
+    def prepared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` as it is written: projected to the example's schema and converted."""
+        if self.example.columns:
+            return io.apply_schema(frame, self.example.columns, f"node '{self.node.id}' output")
+        return frame
+
+    def target(self, batch: BatchInfo) -> str:
+        """The file a (micro-)batch is written to, recorded as the node's output."""
+        example = self.example
         if batch.id is None:
             target = io.batch_target(
                 self.ctx.resolve_uri(example.batch_uri or f"{example.stream_uri}/"), example.format
             )
             self.ctx.result.outputs[self.node.id] = target
-        else:
-            directory = io.stream_dir(
-                example.stream_uri and self.ctx.resolve_uri(example.stream_uri),
-                example.batch_uri and self.ctx.resolve_uri(example.batch_uri),
-            )
-            target = f"{directory}/part-{batch.id}{ext}"
-            self.ctx.result.outputs[self.node.id] = directory
-        io.write_frame(frame, target, example.format)
-        return None
+            return target
+        directory = io.stream_dir(
+            example.stream_uri and self.ctx.resolve_uri(example.stream_uri),
+            example.batch_uri and self.ctx.resolve_uri(example.batch_uri),
+        )
+        self.ctx.result.outputs[self.node.id] = directory
+        return f"{directory}/part-{batch.id}{io.EXTENSIONS[example.format]}"
 
 
 @register_operator(NodeKind.WRITE_INTERMEDIATE, ENGINE)

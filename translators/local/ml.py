@@ -227,6 +227,8 @@ class ModelConsumer(UserComponentNode):
         """The version to use now and the loaded model, or None when a stream job must wait
         for the first version to appear. A version whose artifact does not load is marked
         failed and the previous one stays in use."""
+        if self._loaded is not None and self.ctx.mode == "batch":
+            return self._loaded  # a batch job's records, in one call or in chunks: one version
         version = self.ctx.model_version_for(self.node)
         if version is None:
             return None
