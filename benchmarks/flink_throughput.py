@@ -106,9 +106,9 @@ class Result:
     @property
     def marginal(self) -> float | None:
         """Records/s beyond the fixed cost; None when the two runs' difference is too small
-        to tell from noise (a small --rows)."""
+        to tell from noise (a small --rows: wall times move by ~0.1 s from run to run)."""
         extra = self.big.wall - self.small.wall
-        return (self.big.rows - self.small.rows) / extra if extra >= 1.0 else None
+        return (self.big.rows - self.small.rows) / extra if extra >= 0.5 else None
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -523,7 +523,7 @@ def report(results: list[Result], rows: int, small_rows: int, limit: Limits) -> 
     print(header)
     print("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
     for r in results:
-        marginal = "n/a (< 1 s apart)" if r.marginal is None else f"{r.marginal:,.0f}"
+        marginal = "n/a (< 0.5 s apart)" if r.marginal is None else f"{r.marginal:,.0f}"
         share = "n/a" if r.marginal is None else f"{r.marginal / limit.rate:.0%}"
         print(
             f"| {PATHS[r.path]:<44} | {r.big.wall:7.1f} | {r.rate:9,.0f} | {r.small.wall:7.1f} "

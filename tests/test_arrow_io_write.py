@@ -64,6 +64,34 @@ def test_numbers_are_written_as_pandas_writes_them(
     assert _fast(frame) == _pandas(frame)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_doubles_polars_writes_are_pandas_bytes(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finite doubles of magnitude 0 or >= 1e-4 go to polars' writer: the same digits in the
+    same notation as numpy's repr, at every magnitude and bit pattern."""
+    monkeypatch.setattr(csv_writer, "_ROWS_PER_CHUNK", 997)
+    written: list[int] = []
+    real = csv_writer._write_polars
+    monkeypatch.setattr(
+        csv_writer, "_write_polars", lambda rows, *a: written.append(rows) or real(rows, *a)
+    )
+    rng = np.random.default_rng(seed)
+    n = 20000
+    patterns = rng.integers(0, 2**64 - 1, n, dtype=np.uint64).view(np.float64)  # both signs
+    mixed = _doubles(rng, n)
+    columns = {}
+    for name, values in (("bits", patterns), ("mixed", mixed)):
+        size = np.abs(values)
+        keep = values[np.isfinite(values) & ((size >= 1e-4) | (size == 0))][: n // 2]
+        columns[name] = np.concatenate([[e for e in EDGES if e == 0 or abs(e) >= 1e-4], keep])
+    rows = min(map(len, columns.values()))
+    frame = pd.DataFrame({k: v[:rows] for k, v in columns.items()})
+    frame["i"] = rng.integers(-(2**63), 2**63 - 1, rows)
+    frame["s"] = rng.choice(["a", "b,c", ""], rows)
+
+    assert _fast(frame) == _pandas(frame)
+    assert written == [rows]
+
+
 STRINGS = ["", "a", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "crlf\r\n", " lead", "trail "]
 STRINGS += ["é中😀", "\t", '"', ",", "'", "\x00", "#", "\\", "null", "NaN", "\u2028"]
 

@@ -115,3 +115,15 @@ class UserCode:
             raise UserCodeError(
                 f"{ref.qualname}(**{ref.params}) raised {type(exc).__name__}: {exc}", node
             ) from exc
+
+
+def blas_beside_pipeline() -> Any:
+    """Limit BLAS (numpy's matmuls in the user's code) to the cores a record pipeline leaves:
+    the local engine's chunk reader and writer, the Flink JVM's reading and Arrow threads.
+    OpenBLAS's threads spin while they wait for a core: on two cores they cost ~0.7 s of a
+    1M-row job scored by a linear model, where one thread does the same work in less
+    (``benchmarks/flink_throughput.py``). Applies at once; the returned ``threadpool_limits``
+    restores the former limits when used as a context manager."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=max(1, (os.cpu_count() or 1) - 2), user_api="blas")

@@ -18,7 +18,8 @@ from typing import Any
 # pandas, pyarrow and fsspec itself (~0.7 s), and a Flink job PyFlink's table API and the
 # engine's UDF modules (~0.8 s more). Importing them starts no thread of theirs that survives
 # a fork: OpenBLAS's pool (numpy) is shut down by its own ``pthread_atfork`` handler and
-# restarted on first use in the child.
+# restarted on first use in the child; polars' (``csv_writer``) starts on its first use, which
+# never happens here (a fork server runs no job's code).
 PRELOAD = (
     "aiflow.runtime.job",
     "aiflow.store.sql_store",

@@ -172,7 +172,9 @@ class UserFunction(NodeFunction):
 
     def open(self, function_context: FunctionContext) -> None:
         from aiflow.plan.model import ComponentRef
+        from aiflow.translators.usercode import blas_beside_pipeline
 
+        blas_beside_pipeline()  # the worker's BLAS, for good: the JVM's threads share the cores
         try:
             ref = ComponentRef.model_validate(self.component)
             self.user = _user_code(*self.code).instantiate(ref, self.node)

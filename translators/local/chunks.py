@@ -4,9 +4,10 @@ Why: in one call, a 1M-row file is in memory three or four times over (read, tra
 scored, formatted), fresh memory being most of what such a pass costs on a VM, and one core
 works while the other waits. Run chunk by chunk (``local.batch_rows`` records, ~64k), the
 user's ``transform``/``predict`` run on this thread while the next chunk is read (Arrow, mostly
-without the GIL) and the previous one written (Arrow's writer, without it) on two others: on the
-benchmark's path, ~1.9x the records a second (``benchmarks/flink_throughput.py``), and memory
-bounded by a few chunks whatever the file's size.
+without the GIL) and the previous one written (polars' writer, without it) on two others, BLAS
+kept off the cores they use: on the benchmark's path, 1.1-1.4M records/s beyond the fixed cost
+where one call made 0.5-0.6M (``docs/benchmarks.md``), and memory bounded by a few chunks
+whatever the file's size.
 
 What a user sees: ``transform``/``predict`` called once per chunk, as the Flink engine calls
 them once per Arrow batch, each chunk typed as a file of its records would be, indexed by its
@@ -35,6 +36,7 @@ from aiflow.translators import io
 from aiflow.translators.arrow_io import NotVouched
 from aiflow.translators.local.engine import BatchInfo, LocalOperator
 from aiflow.translators.local.io import ReadExample, WriteExample
+from aiflow.translators.usercode import blas_beside_pipeline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,11 +123,15 @@ def _write(
 ) -> None:
     """Each chunk's pass on this thread, the next chunk read and the last one written on two
     others (one at a time each, in order)."""
+    # the writer's modules imported on this thread, not a first time on the writer's while the
+    # user's code looks them up (a half-initialized module, see csv_writer's imports)
+    from aiflow.translators import csv_writer  # noqa: F401
+
     collect = _Collect(sink)
     passes = {**operators, sink.node.id: collect}
     fmt = sink.example.format
     columns: list[str] | None = None
-    with ThreadPoolExecutor(2, thread_name_prefix="chunks") as pool:
+    with ThreadPoolExecutor(2, thread_name_prefix="chunks") as pool, blas_beside_pipeline():
         ahead = pool.submit(next, chunks, None)
         written: Future[None] | None = None
         index = 0
