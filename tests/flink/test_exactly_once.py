@@ -93,3 +93,4 @@ def test_taskmanager_kill_loses_and_duplicates_nothing(
     assert (frame["x2"] == frame["x"] * 2).all()
     assert job["attempt"] >= 2  # it did fail and was retried
     assert "restored_from" in shown["result"]["engine"]["flink"]
+    assert shown["result"]["engine"]["flink"]["checkpoint_interval"] == 1.0  # files: their own

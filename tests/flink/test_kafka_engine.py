@@ -69,6 +69,9 @@ def test_stream_from_topic_to_topic_with_dead_letters(
         more = kafka_broker.consume_json(out, len(GOOD) + 1, timeout=60)
     finally:
         fast.run("execution", "stop", str(started["execution"]))
+    (job,) = fast.json("job", "list", str(started["execution"]))
+    flink = fast.json("job", "show", str(job["id"]))["result"]["engine"]["flink"]
+    assert flink["checkpoint_interval"] == 0.5  # all outputs topics: not the files' 2 s
     assert sorted(r["x2"] for r in got) == [2 * r["x"] for r in GOOD]
     assert sorted(r["x"] for r in more) == sorted([r["x"] for r in GOOD] + [10.0])
     assert sorted(d["record"] for d in dead_letters) == sorted(BAD)

@@ -169,6 +169,7 @@ class FlinkJob:
         self.finalizers: list[Callable[[], None]] = []
         self.tickers: list[Callable[[], None]] = []  # stream: called while the job runs
         self.sinks = 0
+        self.file_sinks = 0
 
     @property
     def state_dir(self) -> Path:
@@ -205,6 +206,7 @@ class FlinkJob:
         overwrite = files and self.spec.mode == "batch"
         self.statements.add_insert(quote(sink), table, overwrite=overwrite)
         self.sinks += 1
+        self.file_sinks += files
 
     def input_of(self, node: str, port: int = 0) -> str:
         return self.spec.inputs_of(node)[port].source.node
@@ -314,6 +316,16 @@ class FlinkEngine(Engine):
             return ctx.result.to_dict()  # stopped while waiting for a first model version
         if job.sinks == 0:
             raise InvalidPlan(f"job '{spec.name}' writes nothing; add af.write_example")
+        if spec.mode == "stream":
+            # outputs that are all Kafka topics pile up no files: commit (show records) sooner
+            flink = flink_settings(ctx.settings)
+            interval = (
+                flink.checkpoint_interval if job.file_sinks else flink.kafka_checkpoint_interval
+            )
+            t_env.get_config().set(
+                "execution.checkpointing.interval", f"{round(interval * 1000)} ms"
+            )
+            info["checkpoint_interval"] = interval
         if ctx.stop.is_set():
             return ctx.result.to_dict()  # stopped before the submission
         rest = flink_settings(ctx.settings).rest_url
