@@ -280,9 +280,18 @@ def test_table_env_options_for_a_session_cluster(tmp_path: Path) -> None:
     first, second = options["pipeline.jars"].split(";")
     assert "flink-python" in first and second == jar.as_uri()
 
+    assert options["python.fn-execution.bundle.size"] == "200000"
+    assert options["python.fn-execution.arrow.batch.size"] == "25000"
     local = table_env_options("batch", FlinkSettings(), ship_python_jar=False)
     assert "execution.target" not in local and "pipeline.jars" not in local
     assert "execution.checkpointing.interval" not in local
+    # a batch bundle is bounded (the JVM keeps every record's row and result until it ends):
+    # an unbounded one failed a 2M-row job on a session cluster (direct buffer memory)
+    assert local["python.fn-execution.bundle.size"] == "200000"
+    assert local["python.fn-execution.arrow.batch.size"] == "50000"
+    assert local["python.metric.enabled"] == "false"
+    small = table_env_options("batch", FlinkSettings(batch_bundle_rows=700))
+    assert small["python.fn-execution.bundle.size"] == "700"
     with pytest.raises(InvalidInput, match="unknown Flink mode"):
         table_env_options("online", FlinkSettings())
     with pytest.raises(InvalidInput, match="http://host:port"):

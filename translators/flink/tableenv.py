@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pyflink.datastream import StreamExecutionEnvironment
     from pyflink.table import TableEnvironment
 
+BATCH_ARROW_ROWS = 50_000  # rows a Python function of a batch job gets a call (at most)
 _JAR_OPTIONS = ("pipeline.jars", "pipeline.classpaths")  # PyFlink loads these into its class loader
 _WORKER_MODE_ENV = "_python_worker_execution_mode"  # read by PyFlink in TableEnvironment._open
 _JDK_GLOBS = (
@@ -154,16 +155,22 @@ def table_env_options(
         # Rows a Python function gets at once (a call's fixed cost is ~5 ms of pandas), and
         # rows before the JVM waits for all results (the end of a bundle): batches of a bundle
         # overlap, the worker computing one while the JVM sends the next, and at a bundle's
-        # end both sides idle in turn (~0.3 s). Stream bundles also end every 200 ms; batch
-        # bundles end with the input (no checkpoint waits for them): Flink's default of a
-        # bundle a second cost a 1M-row job ~1.5 s. Memory stays bounded: Beam's data channel
-        # holds 5 messages and the JVM waits for room.
+        # end both sides idle in turn (~0.15-0.3 s). Until then the JVM keeps a row for each
+        # record sent and every result it got (Beam hands results over when the bundle ends):
+        # a bundle bounds the JVM's memory. Stream bundles also end every 200 ms.
         "python.fn-execution.arrow.batch.size": "25000",
         "python.fn-execution.bundle.size": "200000",
+        # per-bundle metrics of the Python workers, which aiflow does not read
+        "python.metric.enabled": "false",
     }
     if mode == "batch":
-        options["python.fn-execution.bundle.size"] = str(2**31 - 1)
+        # no time limit (no checkpoint waits for a bundle: Flink's default of a bundle a second
+        # cost a 1M-row job ~1.5 s); Arrow batches twice a stream's: a call's fixed costs
+        # halved pay for the bundles' ends (1M rows: ~210k records/s either way, see
+        # docs/benchmarks.md), where one bundle for the whole input held it all in the JVM
+        options["python.fn-execution.bundle.size"] = str(flink.batch_bundle_rows)
         options["python.fn-execution.bundle.time"] = str(2**31 - 1)  # ms
+        options["python.fn-execution.arrow.batch.size"] = str(BATCH_ARROW_ROWS)
     if job_name:
         options["pipeline.name"] = job_name
     jar_urls = [Path(jar).resolve().as_uri() for jar in jars]
