@@ -1,7 +1,8 @@
 """Throughput of the wine example's per-record chain: local batch, Flink batch, Flink stream.
 
     .venv/bin/python benchmarks/flink_throughput.py [--rows 1000000] [--paths local,flink,kafka]
-        [--calibration-rows 1000] [--checkpoint-interval 2] [--pause 90] [--timeout 3600] [--keep]
+        [--calibration-rows 1000] [--checkpoint-interval 2] [--pause 90] [--timeout 3600]
+        [--repeat 1] [--keep]
 
 In a private temporary ``AIFLOW_HOME``:
 
@@ -38,6 +39,10 @@ starts the gateway pool, and each counted run waits until the pool has a warm sp
 ``--pause`` s), so it adopts one (``flink.warm_gateways``) instead of racing the spare's warm-up
 on the same cores (``--pause 0``: back to back). Each run says which JVM it had.
 
+``--repeat N`` runs the local and flink paths N times each (a calibration and a big run each
+time) and prints every run and, per path, the median of their ``excl. fixed`` rates: on this
+2-core VM one run's rate moves by ~15 % from one minute to the next.
+
 Limits, measured in the same run on the same ``--rows`` csv file, before any path runs (in the
 benchmark's own process, best of three; a Flink path's gateway pool may warm a spare JVM
 later): ``pyarrow read`` = ``pyarrow.csv.read_csv`` of the file into a table (what reading alone
@@ -53,6 +58,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import tempfile
 import threading
 import time
@@ -99,6 +105,7 @@ class Result:
     path: str
     big: Run
     small: Run
+    run: int = 1  # which of --repeat runs
 
     @property
     def rate(self) -> float:
@@ -331,8 +338,17 @@ def main() -> None:
         "one, waiting for the gateway pool to have a warm spare JVM (as a job started a while "
         "after the last one finds); 0: none",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs (a calibration and a big one each) of the local and flink paths; the table "
+        "gives each run and the median of their rates (this VM's runs vary by ~15 %%)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIFLOW_HOME")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat must be at least 1, not {args.repeat}")
     paths = fb.chosen_paths(parser, args.paths, PATHS)
     small_rows = min(args.calibration_rows, args.rows)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -380,30 +396,34 @@ def main() -> None:
             if path == "kafka":
                 results.append(kafka_path(store, project, data, home, frame, sizes, args))
                 continue
-            runs = {}
-            for size in ("small", "big"):
-                out = home / "out" / f"{path}_{size}.csv"
-                wf = write_workflow(
-                    project,
-                    f"flow_{size}.py",
-                    name=f"wine_throughput_{size}",
-                    fmt="csv",
-                    source=str(csv_files[size]),
-                    out=str(out),
-                )
-                engine = "flink" if path == "flink" else "local"
-                if engine == "flink" and args.pause > 0:
-                    if size == "small":  # uncounted: starts the gateway pool
-                        warm = home / "runs" / f"{path}_warm-up"
-                        pool = batch_run(
-                            store, wf, engine, sizes[size], out, warm, args.timeout
-                        ).pool
-                    waited = fb.wait_for_spare(pool, args.pause)
-                    print(f"  waited {waited:.1f} s for a warm spare JVM", flush=True)
-                work = home / "runs" / f"{path}_{size}"
-                runs[size] = batch_run(store, wf, engine, sizes[size], out, work, args.timeout)
-                print(f"  {path} {size}: {runs[size].wall:.1f} s, {runs[size].checked}", flush=True)
-            results.append(Result(path, runs["big"], runs["small"]))
+            warmed, pool = False, None
+            for run in range(1, args.repeat + 1):
+                runs = {}
+                for size in ("small", "big"):
+                    out = home / "out" / f"{path}_{size}.csv"
+                    wf = write_workflow(
+                        project,
+                        f"flow_{size}.py",
+                        name=f"wine_throughput_{size}",
+                        fmt="csv",
+                        source=str(csv_files[size]),
+                        out=str(out),
+                    )
+                    engine = "flink" if path == "flink" else "local"
+                    if engine == "flink" and args.pause > 0:
+                        if not warmed:  # uncounted: starts the gateway pool
+                            warm = home / "runs" / f"{path}_warm-up"
+                            pool = batch_run(
+                                store, wf, engine, sizes[size], out, warm, args.timeout
+                            ).pool
+                            warmed = True
+                        waited = fb.wait_for_spare(pool, args.pause)
+                        print(f"  waited {waited:.1f} s for a warm spare JVM", flush=True)
+                    work = home / "runs" / f"{path}_{size}_{run}"
+                    runs[size] = batch_run(store, wf, engine, sizes[size], out, work, args.timeout)
+                    wall, checked = runs[size].wall, runs[size].checked
+                    print(f"  {path} {size} #{run}: {wall:.1f} s, {checked}", flush=True)
+                results.append(Result(path, runs["big"], runs["small"], run))
     finally:
         for execution in store.list_executions(limit=1000):
             fb.stop_execution(store, execution.id)
@@ -524,11 +544,13 @@ def report(results: list[Result], rows: int, small_rows: int, limit: Limits) -> 
     header = header + f" {'of limit':>8} |"
     print(header)
     print("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
+    repeated = any(r.run > 1 for r in results)
     for r in results:
         marginal = "n/a (< 0.5 s apart)" if r.marginal is None else f"{r.marginal:,.0f}"
         share = "n/a" if r.marginal is None else f"{r.marginal / limit.rate:.0%}"
+        label = f"{PATHS[r.path]} #{r.run}" if repeated and r.path != "kafka" else PATHS[r.path]
         print(
-            f"| {PATHS[r.path]:<44} | {r.big.wall:7.1f} | {r.rate:9,.0f} | {r.small.wall:7.1f} "
+            f"| {label:<44} | {r.big.wall:7.1f} | {r.rate:9,.0f} | {r.small.wall:7.1f} "
             f"| {marginal:>17} | {r.big.cpu:6.1f} | {r.big.cpu / r.big.rows * 1e6:10.1f} "
             f"| {share:>8} |"
         )
@@ -539,8 +561,14 @@ def report(results: list[Result], rows: int, small_rows: int, limit: Limits) -> 
         f"| {cpu / limit.rows * 1e6:10.1f} | {'100%':>8} |"
     )
     print()
+    for path in dict.fromkeys(r.path for r in results if repeated and r.path != "kafka"):
+        rates = [r.marginal for r in results if r.path == path and r.marginal is not None]
+        if rates:
+            listed = " / ".join(f"{rate:,.0f}" for rate in rates)
+            median = statistics.median(rates)
+            print(f"{path}: median rec/s excl. fixed {median:,.0f} ({listed})")
     for r in results:
-        print(f"{r.path}: {r.big.checked}")
+        print(f"{r.path}{f' #{r.run}' if repeated else ''}: {r.big.checked}")
         extra_cpu = r.big.cpu - r.small.cpu  # the fixed cost's CPU is the small run's
         print(
             f"  CPU beyond the fixed cost: {extra_cpu:.1f} s, "

@@ -279,7 +279,7 @@ class FlinkEngine(Engine):
             fs.rm(path, recursive=True)
 
     def run_job(self, spec: JobSpec, ctx: JobContext) -> dict[str, Any]:
-        from aiflow.translators.flink.tableenv import create_table_env
+        from aiflow.translators.flink.tableenv import create_table_env, stream_job_options
 
         info: dict[str, Any] = {}
         ctx.result.engine = {"flink": info}
@@ -322,9 +322,9 @@ class FlinkEngine(Engine):
             interval = (
                 flink.checkpoint_interval if job.file_sinks else flink.kafka_checkpoint_interval
             )
-            t_env.get_config().set(
-                "execution.checkpointing.interval", f"{round(interval * 1000)} ms"
-            )
+            table_config = t_env.get_config()
+            for key, value in stream_job_options(interval, files=bool(job.file_sinks)).items():
+                table_config.set(key, value)
             info["checkpoint_interval"] = interval
         if ctx.stop.is_set():
             return ctx.result.to_dict()  # stopped before the submission

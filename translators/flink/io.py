@@ -301,15 +301,25 @@ def files_with(path: str, fmt: str) -> str:
     return f"'connector' = 'filesystem', 'path' = {sql_string(file_url(path))}, 'format' = '{fmt}'"
 
 
-def rolling(operator: FlinkOperator) -> str:
-    """A stream sink commits a part file on the first checkpoint after the file is rolled;
-    row formats roll by size or age only (default: 30 minutes), so roll them at the
-    checkpoint interval: records become visible within about two intervals."""
+def rolling(operator: FlinkOperator, *, part_per_row: bool = False) -> str:
+    """When a stream sink's part file rolls; it is committed, visible, at the first checkpoint
+    after that. Row formats roll by size or time only (by default after 30 minutes), and a
+    stream job that writes files ends its Python bundles at checkpoints
+    (``tableenv.stream_job_options``), so its rows reach a sink in a burst each checkpoint:
+
+    * ``part_per_row`` (a text sink: a row is a bundle's text): any size rolls a part, before
+      the next row or at the checkpoint the row precedes; a part a checkpoint, committed by
+      that checkpoint: records are visible about half an interval after they arrive;
+    * else (a row a record): the part rolls once idle for half an interval (a burst is
+      over), in time for the next checkpoint: about one and a half intervals."""
     if operator.ctx.mode != "stream":
         return ""
     ms = max(round(flink_settings(operator.ctx.settings).checkpoint_interval * 1000), 100)
+    if part_per_row:
+        return ", 'sink.rolling-policy.file-size' = '1b'"
+    idle = max(ms // 2, 50)
     return (
         f", 'sink.rolling-policy.rollover-interval' = '{ms} ms'"
-        f", 'sink.rolling-policy.inactivity-interval' = '{ms} ms'"
-        f", 'sink.rolling-policy.check-interval' = '{min(ms, 1000)} ms'"
+        f", 'sink.rolling-policy.inactivity-interval' = '{idle} ms'"
+        f", 'sink.rolling-policy.check-interval' = '{min(max(idle // 2, 25), 1000)} ms'"
     )

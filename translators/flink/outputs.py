@@ -113,7 +113,7 @@ class WriteExample(ExampleNode):
         job.t_env.create_temporary_function(
             quote(function), udf(formats, result_type=DataTypes.STRING(), func_type="pandas")
         )
-        job.t_env.execute_sql(text_files_ddl(node, TEXT, staging, rolling(self)))
+        job.t_env.execute_sql(text_files_ddl(node, TEXT, staging, rolling(self, part_per_row=True)))
         args = ", ".join(quote(c) for c in formats.in_columns)
         texts = f"{node}__texts"
         query = f"SELECT {quote(function)}({args}) AS {quote(TEXT)} FROM {quote(source)}"

@@ -14,8 +14,9 @@
 
 Both: ``restart-strategy.type: none`` (aiflow's driver owns retries, and a failing UDF must end
 the job as FAILED rather than restart it forever), stream jobs checkpoint every
-``flink.checkpoint_interval`` seconds (the filesystem sink commits files on checkpoints), and
-Arrow batches of 10k rows (10x fewer Python calls than the default; see the probe's timings).
+``flink.checkpoint_interval`` seconds (the filesystem sink commits files on checkpoints;
+``stream_job_options`` adjusts that once the job's sinks are known), and Python functions get
+Arrow batches and bundles sized for the mode (``table_env_options``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from pyflink.table import TableEnvironment
 
 BATCH_ARROW_ROWS = 50_000  # rows a Python function of a batch job gets a call (at most)
+STREAM_BUNDLE_ROWS = 200_000  # records a stream job's Python function gets before a bundle ends
 _JAR_OPTIONS = ("pipeline.jars", "pipeline.classpaths")  # PyFlink loads these into its class loader
 _WORKER_MODE_ENV = "_python_worker_execution_mode"  # read by PyFlink in TableEnvironment._open
 _JDK_GLOBS = (
@@ -159,7 +161,7 @@ def table_env_options(
         # record sent and every result it got (Beam hands results over when the bundle ends):
         # a bundle bounds the JVM's memory. Stream bundles also end every 200 ms.
         "python.fn-execution.arrow.batch.size": "25000",
-        "python.fn-execution.bundle.size": "200000",
+        "python.fn-execution.bundle.size": str(STREAM_BUNDLE_ROWS),
         # per-bundle metrics of the Python workers, which aiflow does not read
         "python.metric.enabled": "false",
     }
@@ -182,14 +184,31 @@ def table_env_options(
     if jar_urls:
         options["pipeline.jars"] = ";".join(jar_urls)
     if mode == "stream":
-        interval_ms = max(1, round(flink.checkpoint_interval * 1000))
+        options.update(stream_job_options(flink.checkpoint_interval, files=False))
         options.update(
             {
-                "execution.checkpointing.interval": f"{interval_ms} ms",
                 "execution.checkpointing.mode": "EXACTLY_ONCE",
                 "python.fn-execution.bundle.time": "200",  # ms: small streams flush quickly
             }
         )
+    return options
+
+
+def stream_job_options(interval: float, *, files: bool) -> dict[str, str]:
+    """A stream job's options once its sinks are known: checkpoints every ``interval`` s and,
+    when it writes ``files``, a Python bundle a checkpoint.
+
+    A checkpoint ends every bundle (the operator flushes before its barrier), so with a bundle
+    time of two intervals bundles end at checkpoints only, unless checkpoints stall, and an
+    Arrow batch as large as a bundle makes a bundle one call: a text sink gets one row (the
+    batch's text) a checkpoint, right before it, and commits it as one part by that checkpoint
+    (``io.rolling``). With 200 ms bundles, records waited in a part for its age to roll it,
+    then for the next checkpoint: ~2 intervals to be visible, now ~half of one (records wait
+    in the JVM instead, as they would in the part)."""
+    options = {"execution.checkpointing.interval": f"{max(1, round(interval * 1000))} ms"}
+    if files:
+        options["python.fn-execution.bundle.time"] = str(max(1, round(interval * 2000)))
+        options["python.fn-execution.arrow.batch.size"] = str(STREAM_BUNDLE_ROWS)
     return options
 
 

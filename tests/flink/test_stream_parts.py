@@ -1,0 +1,70 @@
+"""A Flink stream job that writes files commits a checkpoint's records as one part: its Python
+bundles end at checkpoints, a bundle is one call of the user's code, and the call's text is a
+part of its own, committed by the checkpoint that ended the bundle (records visible about half
+an interval after they arrive, not two intervals: docs/flink.md, "Exactly-once files")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import Cli, drop
+from tests.services import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.flink]
+
+WORKFLOW = """
+import json
+import aiflow as af
+
+class Logged(af.Transformer):
+    \"\"\"Doubles x; writes each call's records, a line a call, to CALLS.\"\"\"
+    output_schema = {{"x": "bigint", "x2": "bigint"}}
+
+    def transform(self, batch):
+        with open({calls!r}, "a") as log:
+            log.write(json.dumps(sorted(int(x) for x in batch["x"])) + "\\n")
+        return batch.assign(x2=batch["x"] * 2)
+
+numbers = af.Example("numbers", schema={{"x": "bigint"}}, stream_uri="in/")
+with af.workflow("parts", engine="flink") as wf:
+    logged = af.transform(af.read_example(numbers, stream={{"poll_interval": 0.1}}), Logged())
+    af.write_example(logged, af.Example("doubled", stream_uri="out/"))
+"""
+
+FILES, ROWS = 20, 5
+
+
+def _parts(out: Path) -> list[pd.DataFrame]:
+    return [pd.read_csv(p) for p in sorted(out.glob("part-*.csv"))] if out.is_dir() else []
+
+
+def test_each_checkpoint_commits_one_call_as_one_part(tmp_path: Path, aiflow_home: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "wf.py").write_text(WORKFLOW.format(calls=str(calls)))
+    cli = Cli(aiflow_home, tmp_path, {"AIFLOW__FLINK__CHECKPOINT_INTERVAL": "4"})
+    started = cli.json("run", str(tmp_path / "wf.py"), "--mode", "stream", "--detach")
+    out = tmp_path / "out"
+    try:
+        for i in range(FILES):  # a burst: most of it before the next checkpoint
+            path = tmp_path / f"numbers_{i}.csv"
+            pd.DataFrame({"x": range(i * ROWS, (i + 1) * ROWS)}).to_csv(path, index=False)
+            drop(path, tmp_path / "in")
+        expected = FILES * ROWS
+        wait_for(lambda: sum(map(len, _parts(out))) >= expected, 300, "every record committed")
+    finally:
+        cli.run("execution", "stop", str(started["execution"]))
+    parts = _parts(out)
+    records = sorted(x for part in parts for x in part["x"])
+    assert records == list(range(expected))  # each once
+    assert all((part["x2"] == part["x"] * 2).all() for part in parts)
+    logged = [json.loads(line) for line in calls.read_text().splitlines()]
+    # a part is exactly one call's records (with 200 ms bundles a part gathered several calls)
+    for part in parts:
+        assert sorted(part["x"]) in logged, (sorted(part["x"]), logged)
+    # the burst took a few checkpoints' calls, not one a file or one a 200 ms bundle
+    assert len(parts) <= 4, [len(p) for p in parts]
