@@ -32,39 +32,57 @@ class Logged(af.Transformer):
 numbers = af.Example("numbers", schema={{"x": "bigint"}}, stream_uri="in/")
 with af.workflow("parts", engine="flink") as wf:
     logged = af.transform(af.read_example(numbers, stream={{"poll_interval": 0.1}}), Logged())
-    af.write_example(logged, af.Example("doubled", stream_uri="out/"))
+    af.write_example(logged, af.Example("doubled", stream_uri="out/", format={fmt!r}))
 """
 
 FILES, ROWS = 20, 5
 
 
-def _parts(out: Path) -> list[pd.DataFrame]:
-    return [pd.read_csv(p) for p in sorted(out.glob("part-*.csv"))] if out.is_dir() else []
+def _parts(out: Path, fmt: str = "csv") -> list[pd.DataFrame]:
+    read = pd.read_csv if fmt == "csv" else pd.read_parquet
+    return [read(p) for p in sorted(out.glob(f"part-*.{fmt}"))] if out.is_dir() else []
 
 
-def test_each_checkpoint_commits_one_call_as_one_part(tmp_path: Path, aiflow_home: Path) -> None:
+def _run(
+    tmp_path: Path, aiflow_home: Path, fmt: str, files: int
+) -> tuple[list[pd.DataFrame], Path]:
+    """Runs the workflow with ``fmt`` output in stream mode (4 s checkpoints), drops ``files``
+    files of ``ROWS`` records in a burst, and stops it once every record is committed."""
     calls = tmp_path / "calls.jsonl"
     (tmp_path / "in").mkdir()
-    (tmp_path / "wf.py").write_text(WORKFLOW.format(calls=str(calls)))
+    (tmp_path / "wf.py").write_text(WORKFLOW.format(calls=str(calls), fmt=fmt))
     cli = Cli(aiflow_home, tmp_path, {"AIFLOW__FLINK__CHECKPOINT_INTERVAL": "4"})
     started = cli.json("run", str(tmp_path / "wf.py"), "--mode", "stream", "--detach")
     out = tmp_path / "out"
     try:
-        for i in range(FILES):  # a burst: most of it before the next checkpoint
+        for i in range(files):  # a burst: most of it before the next checkpoint
             path = tmp_path / f"numbers_{i}.csv"
             pd.DataFrame({"x": range(i * ROWS, (i + 1) * ROWS)}).to_csv(path, index=False)
             drop(path, tmp_path / "in")
-        expected = FILES * ROWS
-        wait_for(lambda: sum(map(len, _parts(out))) >= expected, 300, "every record committed")
+        expected = files * ROWS
+        committed = lambda: sum(map(len, _parts(out, fmt))) >= expected  # noqa: E731
+        wait_for(committed, 300, "every record committed")
     finally:
         cli.run("execution", "stop", str(started["execution"]))
-    parts = _parts(out)
+    parts = _parts(out, fmt)
     records = sorted(x for part in parts for x in part["x"])
     assert records == list(range(expected))  # each once
     assert all((part["x2"] == part["x"] * 2).all() for part in parts)
+    return parts, calls
+
+
+def test_each_checkpoint_commits_one_call_as_one_part(tmp_path: Path, aiflow_home: Path) -> None:
+    parts, calls = _run(tmp_path, aiflow_home, "csv", FILES)
     logged = [json.loads(line) for line in calls.read_text().splitlines()]
     # a part is exactly one call's records (with 200 ms bundles a part gathered several calls)
     for part in parts:
         assert sorted(part["x"]) in logged, (sorted(part["x"]), logged)
     # the burst took a few checkpoints' calls, not one a file or one a 200 ms bundle
     assert len(parts) <= 4, [len(p) for p in parts]
+
+
+def test_parquet_stream_output_commits_every_record_once(tmp_path: Path, aiflow_home: Path) -> None:
+    """Parquet is staged as a json line a record; its part rolls once idle after a
+    checkpoint's burst (``io.rolling``) and the job process turns it into a parquet file."""
+    parts, _ = _run(tmp_path, aiflow_home, "parquet", 5)
+    assert 1 <= len(parts) <= 4, [len(p) for p in parts]

@@ -314,12 +314,12 @@ def rolling(operator: FlinkOperator, *, part_per_row: bool = False) -> str:
       over), in time for the next checkpoint: about one and a half intervals."""
     if operator.ctx.mode != "stream":
         return ""
-    ms = max(round(flink_settings(operator.ctx.settings).checkpoint_interval * 1000), 100)
     if part_per_row:
         return ", 'sink.rolling-policy.file-size' = '1b'"
-    idle = max(ms // 2, 50)
+    ms = max(round(flink_settings(operator.ctx.settings).checkpoint_interval * 1000), 100)
+    idle = ms // 2
     return (
         f", 'sink.rolling-policy.rollover-interval' = '{ms} ms'"
         f", 'sink.rolling-policy.inactivity-interval' = '{idle} ms'"
-        f", 'sink.rolling-policy.check-interval' = '{min(max(idle // 2, 25), 1000)} ms'"
+        f", 'sink.rolling-policy.check-interval' = '{min(idle // 2, 1000)} ms'"
     )
