@@ -68,6 +68,10 @@ def _run(
     records = sorted(x for part in parts for x in part["x"])
     assert records == list(range(expected))  # each once
     assert all((part["x2"] == part["x"] * 2).all() for part in parts)
+    # a staged part is deleted once turned: the staging directory does not grow with the output
+    staging = list((aiflow_home / "flink" / "jobs").glob("parts/*/staging/*"))
+    assert staging, "no staging directory where the job keeps its state"
+    assert not [f for d in staging for f in d.iterdir() if not f.name.startswith(".")]
     return parts, calls
 
 

@@ -13,6 +13,7 @@ Intermediates are json lines for the next job, with their schema beside them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from collections.abc import Callable
@@ -177,7 +178,13 @@ class WriteExample(ExampleNode):
 
 
 class _Committer:
-    """Turns committed staged parts of a stream sink into the example's part files."""
+    """Turns committed staged parts of a stream sink into the example's part files, then
+    deletes them: the staging directory holds only parts not yet turned, so a long-running
+    job does not keep a second copy of its output or list a directory that only grows.
+
+    A restore commits its checkpoint's parts again; Flink's local committer skips a part whose
+    staged and final files are both gone (``LocalCommitter.commitAfterRecovery``), and a
+    part still staged is turned only if its output does not exist yet."""
 
     def __init__(self, writer: WriteExample, staging: str, turn: Turn) -> None:
         example, ctx = writer.example, writer.ctx
@@ -197,10 +204,13 @@ class _Committer:
         for file in sorted(fresh, key=lambda f: (os.stat(f).st_mtime, f)):
             out = f"{self.target}/{os.path.basename(file)}{self.ext}"
             self.done.add(file)
-            if os.path.exists(out) or not os.path.getsize(file):
-                continue  # turned before a restart (writes are atomic: it is whole), or empty
-            ctx.result.count(node, "in", self.turn([file], out))
-            ctx.result.outputs[node] = self.target
+            # not when turned before a restart (writes are atomic: it is whole), or empty
+            if not os.path.exists(out) and os.path.getsize(file):
+                ctx.result.count(node, "in", self.turn([file], out))
+                ctx.result.outputs[node] = self.target
+            with contextlib.suppress(OSError):  # left (and remembered) if it cannot go
+                os.remove(file)
+                self.done.discard(file)
         if fresh:
             ctx.result.batches += len(fresh)
             ctx.publish()
