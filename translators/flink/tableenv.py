@@ -159,7 +159,8 @@ def table_env_options(
         # overlap, the worker computing one while the JVM sends the next, and at a bundle's
         # end both sides idle in turn (~0.15-0.3 s). Until then the JVM keeps a row for each
         # record sent and every result it got (Beam hands results over when the bundle ends):
-        # a bundle bounds the JVM's memory. Stream bundles also end every 200 ms.
+        # a bundle bounds the JVM's memory. Stream bundles also end every 200 ms, or only at
+        # checkpoints in a job that writes files (``stream_job_options``).
         "python.fn-execution.arrow.batch.size": "25000",
         "python.fn-execution.bundle.size": str(STREAM_BUNDLE_ROWS),
         # per-bundle metrics of the Python workers, which aiflow does not read
@@ -168,7 +169,7 @@ def table_env_options(
     if mode == "batch":
         # no time limit (no checkpoint waits for a bundle: Flink's default of a bundle a second
         # cost a 1M-row job ~1.5 s); Arrow batches twice a stream's: a call's fixed costs
-        # halved pay for the bundles' ends (1M rows: ~210k records/s either way, see
+        # halved pay for the bundles' ends (1M rows: ~200k records/s either way, see
         # docs/benchmarks.md), where one bundle for the whole input held it all in the JVM
         options["python.fn-execution.bundle.size"] = str(flink.batch_bundle_rows)
         options["python.fn-execution.bundle.time"] = str(2**31 - 1)  # ms
